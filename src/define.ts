@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import { type Backoff, DEFAULT_BACKOFF, backoffSchema } from './backoff.js';
+import { ConfigError, UnknownJobTypeError } from './errors.js';
+
+export const JOB_TYPE = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
+export const QUEUE_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+export const PRIORITY = { min: -100, max: 100 } as const;
+
+/** What `defineJob` takes. Only `type` and `schema` are required. */
+export interface JobOptions<S extends z.ZodType> {
+  /** The job type's stable name, e.g. `send_email`. Use the handle, never the string, in code. */
+  type: string;
+  /** The zod schema of the payload. Keep payloads small: ids, not objects. */
+  schema: S;
+  /** The queue jobs of this type go to (each queue gets its own worker). Default `default`. */
+  queue?: string;
+  /** Attempts in all, the first included (retries + 1). Default 3. See `retryPresets`. */
+  maxAttempts?: number;
+  /** Exponential backoff with full jitter. Default `{ baseMs: 10_000, maxMs: 3_600_000 }`. */
+  backoff?: Backoff;
+  /** How long one attempt may run before `ctx.signal` aborts and the attempt fails. Default 60 s. */
+  timeout?: number;
+  /** Lower runs first, from -100 to 100. Default 0. */
+  priority?: number;
+}
+
+const optionsSchema = z
+  .object({
+    type: z.string().regex(JOB_TYPE, 'type: letters, digits and _ . : - only, starting with a letter, at most 128'),
+    schema: z.custom<z.ZodType>((s) => s instanceof z.ZodType, 'schema must be a zod schema'),
+    queue: z.string().regex(QUEUE_NAME, 'queue: lower-case letters, digits, _ and - only, starting with a letter').default('default'),
+    maxAttempts: z.number().int().min(1).max(1000).default(3),
+    backoff: backoffSchema.default(DEFAULT_BACKOFF),
+    timeout: z.number().int().min(1).max(86_400_000).default(60_000),
+    priority: z.number().int().min(PRIORITY.min).max(PRIORITY.max).default(0),
+  })
+  .strict();
+
+/**
+ * A job type: its name, payload schema and defaults. Producers import definitions only; handlers are
+ * attached elsewhere with `defineHandler`, so enqueuing code never bundles handler code.
+ */
+export interface JobDefinition<S extends z.ZodType = z.ZodType> {
+  readonly type: string;
+  readonly schema: S;
+  readonly queue: string;
+  readonly maxAttempts: number;
+  readonly backoff: Backoff;
+  readonly timeout: number;
+  readonly priority: number;
+}
+
+/** The payload a producer passes (before parsing: defaults may still be missing). */
+export type PayloadInput<D extends JobDefinition> = z.input<D['schema']>;
+/** The payload a handler receives (after parsing). */
+export type Payload<D extends JobDefinition> = z.output<D['schema']>;
+
+/**
+ * Define a job type.
+ *
+ * @example
+ * export const sendEmail = defineJob({
+ *   type: 'send_email',
+ *   schema: z.object({ userId: z.string(), template: z.enum(['welcome', 'reset']) }),
+ *   queue: 'emails',
+ *   ...retryPresets.network,
+ * });
+ */
+export function defineJob<S extends z.ZodType>(options: JobOptions<S>): JobDefinition<S> {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) {
+    throw new ConfigError(`defineJob(${JSON.stringify((options as { type?: unknown })?.type)}): ${z.prettifyError(parsed.error)}`);
+  }
+  return Object.freeze({ ...parsed.data, schema: options.schema });
+}
+
+/**
+ * The job types a process knows, by name: for code that receives a type as a string (an HTTP API, a CLI).
+ *
+ * @example
+ * const registry = new JobRegistry([sendEmail, processOrder]);
+ * const def = registry.get(body.type); // throws UnknownJobTypeError listing the known types
+ */
+export class JobRegistry {
+  readonly #byType = new Map<string, JobDefinition>();
+
+  constructor(definitions: Iterable<JobDefinition> = []) {
+    for (const def of definitions) this.add(def);
+  }
+
+  add(def: JobDefinition): this {
+    const existing = this.#byType.get(def.type);
+    if (existing && existing !== def) throw new ConfigError(`job type ${JSON.stringify(def.type)} is defined twice`);
+    this.#byType.set(def.type, def);
+    return this;
+  }
+
+  get(type: string): JobDefinition {
+    const def = this.#byType.get(type);
+    if (!def) throw new UnknownJobTypeError(type, this.types());
+    return def;
+  }
+
+  has(type: string): boolean {
+    return this.#byType.has(type);
+  }
+
+  types(): string[] {
+    return [...this.#byType.keys()].sort();
+  }
+
+  definitions(): JobDefinition[] {
+    return [...this.#byType.values()];
+  }
+}

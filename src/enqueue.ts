@@ -1,0 +1,200 @@
+import { z } from 'zod';
+import type { SluiceSettings } from './config.js';
+import type { Queryable, SchemaName } from './db.js';
+import { PRIORITY, QUEUE_NAME, type JobDefinition, type PayloadInput } from './define.js';
+import { BatchTooLargeError, PayloadTooLargeError, SluiceError, ValidationError } from './errors.js';
+import type { JobState } from './job.js';
+import { type EnqueueRow, type InsertedRow, insertJobs, releaseExpiredKeys } from './sql/enqueue.js';
+import { getJobsByKey } from './sql/getJobs.js';
+
+const DAY = 86_400_000;
+
+/** Per-job enqueue options; each overrides the job type's default. */
+export const enqueueOptionsSchema = z
+  .object({
+    /** When the job becomes due (absolute). Mutually exclusive with `delayMs`. */
+    runAt: z.date().optional(),
+    /** Delay from now, measured on the database clock. */
+    delayMs: z.number().int().min(0).max(365 * DAY).optional(),
+    priority: z.number().int().min(PRIORITY.min).max(PRIORITY.max).optional(),
+    queue: z.string().regex(QUEUE_NAME).optional(),
+    maxAttempts: z.number().int().min(1).max(1000).optional(),
+    /** Enqueuing the same key again within the idempotency window returns the first job. */
+    idempotencyKey: z.string().min(1).max(255).optional(),
+  })
+  .strict()
+  .refine((o) => !(o.runAt && o.delayMs !== undefined), { message: 'give runAt or delayMs, not both', path: ['runAt'] });
+
+export type EnqueueOptions = z.input<typeof enqueueOptionsSchema>;
+
+/** One job to enqueue: build it with `enqueueItem` so the payload is type-checked against the definition. */
+export interface EnqueueItem<D extends JobDefinition = JobDefinition> {
+  job: D;
+  payload: PayloadInput<D>;
+  options?: EnqueueOptions | undefined;
+}
+
+/**
+ * A typed item for `enqueueMany`: a payload of the wrong shape fails to compile.
+ *
+ * @example
+ * await sluice.enqueueMany([enqueueItem(sendEmail, { userId: 'u1', template: 'welcome' }), enqueueItem(audit, { orderId })]);
+ */
+export function enqueueItem<D extends JobDefinition>(job: D, payload: PayloadInput<D>, options?: EnqueueOptions): EnqueueItem<D> {
+  return { job, payload, options };
+}
+
+/** What enqueue returns: the job as stored. `replayed` is true when an idempotency key matched an earlier job. */
+export interface EnqueuedJob {
+  id: string;
+  type: string;
+  queue: string;
+  state: JobState;
+  priority: number;
+  attempt: number;
+  maxAttempts: number;
+  runAt: Date;
+  createdAt: Date;
+  idempotencyKey: string | null;
+  replayed: boolean;
+}
+
+type Issue = { path: PropertyKey[]; message: string; code?: string };
+
+/** Validate every item, naming each bad index; nothing is written if any item is bad. */
+function prepare(items: readonly EnqueueItem[], settings: SluiceSettings): EnqueueRow[] {
+  if (items.length > settings.maxBatchSize) {
+    throw new BatchTooLargeError(`at most ${settings.maxBatchSize} jobs per batch, got ${items.length}`, [
+      { path: [], message: `batch of ${items.length} exceeds ${settings.maxBatchSize}`, code: 'too_big' },
+    ]);
+  }
+  const issues: Issue[] = [];
+  const tooLarge: Issue[] = [];
+  const rows: EnqueueRow[] = [];
+  items.forEach((item, i) => {
+    const opts = enqueueOptionsSchema.safeParse(item.options ?? {});
+    if (!opts.success) for (const is of opts.error.issues) issues.push({ path: [i, 'options', ...is.path], message: is.message, code: is.code });
+    const parsed = item.job.schema.safeParse(item.payload);
+    if (!parsed.success) for (const is of parsed.error.issues) issues.push({ path: [i, 'payload', ...is.path], message: is.message, code: is.code });
+    if (!opts.success || !parsed.success) return;
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(parsed.data);
+    } catch (err) {
+      issues.push({ path: [i, 'payload'], message: `payload is not JSON-serialisable: ${(err as Error).message}`, code: 'custom' });
+      return;
+    }
+    if (json === undefined) {
+      issues.push({ path: [i, 'payload'], message: 'payload is not JSON-serialisable', code: 'custom' });
+      return;
+    }
+    if (json.includes('\\u0000')) {
+      issues.push({ path: [i, 'payload'], message: 'payload strings may not contain NUL (\\u0000)', code: 'custom' });
+      return;
+    }
+    const bytes = Buffer.byteLength(json, 'utf8');
+    if (bytes > settings.maxPayloadBytes) {
+      tooLarge.push({ path: [i, 'payload'], message: `payload is ${bytes} bytes; the limit is ${settings.maxPayloadBytes}`, code: 'too_big' });
+      return;
+    }
+    const o = opts.data;
+    rows.push({
+      type: item.job.type,
+      queue: o.queue ?? item.job.queue,
+      priority: o.priority ?? item.job.priority,
+      maxAttempts: o.maxAttempts ?? item.job.maxAttempts,
+      runAt: o.runAt ?? null,
+      delaySeconds: (o.delayMs ?? 0) / 1000,
+      idempotencyKey: o.idempotencyKey ?? null,
+      payloadJson: json,
+    });
+  });
+  if (issues.length > 0 || tooLarge.length > 0) {
+    const all = [...issues, ...tooLarge];
+    const bad = [...new Set(all.map((is) => is.path[0]))].join(', ');
+    const message = `invalid job${all.length > 1 ? 's' : ''} at index ${bad}: ${all.map((is) => `${is.path.join('.')}: ${is.message}`).join('; ')}`;
+    throw issues.length === 0 ? new PayloadTooLargeError(message, all) : new ValidationError(message, all);
+  }
+  return rows;
+}
+
+const MAX_ROUNDS = 5;
+
+/**
+ * Validate and insert a batch; for keys already held, return the earlier job (releasing keys whose window
+ * has passed and inserting anew for those). One round trip when no key collides.
+ */
+export async function enqueueBatch(
+  db: Queryable,
+  s: SchemaName,
+  settings: SluiceSettings,
+  items: readonly EnqueueItem[],
+): Promise<EnqueuedJob[]> {
+  const rows = prepare(items, settings);
+  const results: Array<EnqueuedJob | undefined> = new Array(rows.length);
+  let pending = rows.map((_, i) => i);
+  for (let round = 0; pending.length > 0; round++) {
+    if (round === MAX_ROUNDS) throw new SluiceError(`enqueue did not settle after ${MAX_ROUNDS} rounds of idempotency-key conflicts`);
+    const batch = pending.map((i) => rows[i] as EnqueueRow);
+    const inserted = await insertJobs(db, s, batch);
+    const byKey = new Map<string, InsertedRow>();
+    const unkeyed: InsertedRow[] = [];
+    for (const r of inserted) {
+      if (r.idempotency_key === null) unkeyed.push(r);
+      else byKey.set(r.idempotency_key, r);
+    }
+    const conflicted: number[] = [];
+    const firstUse = new Set<string>();
+    let u = 0;
+    for (const i of pending) {
+      const row = rows[i] as EnqueueRow;
+      const key = row.idempotencyKey;
+      const hit = key === null ? unkeyed[u++] : byKey.get(key);
+      if (!hit) {
+        conflicted.push(i);
+        continue;
+      }
+      const replayed = key !== null && firstUse.has(key);
+      if (key !== null) firstUse.add(key);
+      results[i] = {
+        id: hit.id,
+        type: row.type,
+        queue: row.queue,
+        state: hit.scheduled ? 'scheduled' : 'available',
+        priority: row.priority,
+        attempt: 0,
+        maxAttempts: row.maxAttempts,
+        runAt: hit.run_at,
+        createdAt: hit.created_at,
+        idempotencyKey: key,
+        replayed,
+      };
+    }
+    if (conflicted.length === 0) break;
+    const keys = [...new Set(conflicted.map((i) => (rows[i] as EnqueueRow).idempotencyKey as string))];
+    const released = new Set(await releaseExpiredKeys(db, s, keys, settings.idempotencyWindowMs / 1000));
+    const existing = new Map((await getJobsByKey(db, s, keys.filter((k) => !released.has(k)))).map((r) => [r.idempotency_key as string, r]));
+    pending = [];
+    for (const i of conflicted) {
+      const found = existing.get((rows[i] as EnqueueRow).idempotencyKey as string);
+      if (!found) {
+        pending.push(i);
+        continue;
+      }
+      results[i] = {
+        id: found.id,
+        type: found.type,
+        queue: found.queue,
+        state: found.state,
+        priority: found.priority,
+        attempt: found.attempt,
+        maxAttempts: found.max_attempts,
+        runAt: found.run_at,
+        createdAt: found.created_at,
+        idempotencyKey: found.idempotency_key,
+        replayed: true,
+      };
+    }
+  }
+  return results as EnqueuedJob[];
+}

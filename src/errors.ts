@@ -1,0 +1,125 @@
+/**
+ * Every error sluice raises on purpose. Three of them are for handlers to throw and say what should happen
+ * next: `PermanentJobError` (don't retry), `RetryableJobError` (retry, optionally after a set delay) and
+ * `SnoozeJobError` (retry later without spending an attempt). Anything else a handler throws is retried.
+ *
+ * @example
+ * if (res.status === 429) throw new SnoozeJobError(Number(res.headers.get('retry-after')) * 1000);
+ * if (res.status === 400) throw new PermanentJobError('recipient rejected', { cause: body });
+ */
+export class SluiceError extends Error {
+  override name = 'SluiceError';
+  /** A stable, machine-readable code. */
+  readonly code: string = 'SLUICE_ERROR';
+}
+
+/** The job will never succeed: it goes to the dead letters at once, whatever attempts remain. */
+export class PermanentJobError extends SluiceError {
+  override name = 'PermanentJobError';
+  override readonly code = 'PERMANENT';
+}
+
+/** Retry with the job type's backoff, or after `delayMs` when given. Spends an attempt. */
+export class RetryableJobError extends SluiceError {
+  override name = 'RetryableJobError';
+  override readonly code = 'RETRYABLE';
+  readonly delayMs: number | undefined;
+  constructor(message: string, options?: ErrorOptions & { delayMs?: number }) {
+    super(message, options);
+    this.delayMs = options?.delayMs;
+  }
+}
+
+/** Run again after `delayMs` without spending an attempt: for rate limits and `Retry-After`. */
+export class SnoozeJobError extends SluiceError {
+  override name = 'SnoozeJobError';
+  override readonly code = 'SNOOZE';
+  readonly delayMs: number;
+  constructor(delayMs: number, message = `snoozed for ${delayMs} ms`, options?: ErrorOptions) {
+    super(message, options);
+    if (!Number.isFinite(delayMs) || delayMs < 0) throw new TypeError(`snooze delay must be a finite number of ms >= 0, got ${delayMs}`);
+    this.delayMs = delayMs;
+  }
+}
+
+/** The job ran past its type's `timeout`: `ctx.signal` was aborted and the attempt counts as failed. */
+export class JobTimeoutError extends SluiceError {
+  override name = 'JobTimeoutError';
+  override readonly code = 'TIMEOUT';
+}
+
+/** The job was cancelled while it ran: `ctx.signal` aborts with this reason. */
+export class JobCancelledError extends SluiceError {
+  override name = 'JobCancelledError';
+  override readonly code = 'CANCELLED';
+}
+
+/** This worker no longer holds the job's lease (it expired and another worker may have it). */
+export class LeaseLostError extends SluiceError {
+  override name = 'LeaseLostError';
+  override readonly code = 'LEASE_LOST';
+}
+
+/** Input rejected before anything was written. `issues` are zod's, with their paths. */
+export class ValidationError extends SluiceError {
+  override name = 'ValidationError';
+  override readonly code: string = 'VALIDATION';
+  readonly issues: ReadonlyArray<{ path: PropertyKey[]; message: string; code?: string }>;
+  constructor(message: string, issues: ReadonlyArray<{ path: PropertyKey[]; message: string; code?: string }> = []) {
+    super(message);
+    this.issues = issues;
+  }
+}
+
+/** A payload over the configured size limit. Nothing was written. */
+export class PayloadTooLargeError extends ValidationError {
+  override name = 'PayloadTooLargeError';
+  override readonly code = 'PAYLOAD_TOO_LARGE';
+}
+
+/** More jobs in one `enqueueMany` than the configured bound. Nothing was written. */
+export class BatchTooLargeError extends ValidationError {
+  override name = 'BatchTooLargeError';
+  override readonly code = 'BATCH_TOO_LARGE';
+}
+
+/** A job type no definition is registered for. `knownTypes` lists the registered ones. */
+export class UnknownJobTypeError extends ValidationError {
+  override name = 'UnknownJobTypeError';
+  override readonly code = 'UNKNOWN_TYPE';
+  readonly knownTypes: string[];
+  constructor(type: string, knownTypes: string[]) {
+    super(`unknown job type ${JSON.stringify(type)}; known types: ${knownTypes.join(', ') || '(none)'}`);
+    this.knownTypes = knownTypes;
+  }
+}
+
+/** Options or environment that failed validation; the message names the offending key. */
+export class ConfigError extends SluiceError {
+  override name = 'ConfigError';
+  override readonly code = 'CONFIG';
+}
+
+/** A job, or a dead letter, that does not exist (or was pruned). */
+export class JobNotFoundError extends SluiceError {
+  override name = 'JobNotFoundError';
+  override readonly code = 'NOT_FOUND';
+}
+
+const TRANSIENT_SQLSTATE = new Set(['40001', '40P01', '55P03', '57P01', '57P02', '57P03', '53300', '53400']);
+
+/**
+ * True for database errors worth retrying after a pause: connection failures (SQLSTATE class 08, or a
+ * socket error), serialization failures and deadlocks, shutdowns and "too many connections". Classifies
+ * by SQLSTATE and errno, never by message.
+ *
+ * @example
+ * catch (err) { if (isTransientDatabaseError(err)) return { statusCode: 503, headers: { 'Retry-After': '5' } }; throw err; }
+ */
+export function isTransientDatabaseError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code !== 'string') return false;
+  if (code.startsWith('08') || TRANSIENT_SQLSTATE.has(code)) return true;
+  return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code);
+}

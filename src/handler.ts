@@ -1,0 +1,54 @@
+import type { JobDefinition, Payload } from './define.js';
+import type { Logger } from './logger.js';
+
+/** Options of `ctx.step`. */
+export interface StepOptions<T> {
+  /** Undo this step if the job goes dead; receives the step's stored result. Compensations run newest first. */
+  compensate?: (result: T) => Promise<void> | void;
+}
+
+/** What a handler gets besides its payload. */
+export interface JobContext {
+  readonly id: string;
+  readonly type: string;
+  readonly queue: string;
+  /** This attempt's number, from 1. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly createdAt: Date;
+  /** Aborts on timeout, cancel or lease loss; `signal.reason` says which. Pass it to fetch and friends. */
+  readonly signal: AbortSignal;
+  /** Logs with `job_id`, `job_type` and `attempt` attached. */
+  readonly logger: Logger;
+  /** Extend the lease now (it is also extended automatically while the handler runs). */
+  heartbeat(): Promise<void>;
+  /**
+   * Run `fn` once per job across attempts: its JSON result is stored, and a retry returns the stored result
+   * without running `fn` again. Names must be unique within a handler.
+   */
+  step<T>(name: string, fn: () => Promise<T> | T, options?: StepOptions<T>): Promise<T>;
+}
+
+/** A handler: resolve to succeed; throw to fail (see the error types for retry, don't retry, retry later). */
+export type HandlerFn<P> = (payload: P, ctx: JobContext) => Promise<void> | void;
+
+/** Wraps a handler. Payloads are opaque to middleware. */
+export type Middleware = (next: HandlerFn<unknown>) => HandlerFn<unknown>;
+
+/** A handler attached to its job definition. */
+export interface JobHandler<D extends JobDefinition = JobDefinition> {
+  readonly definition: D;
+  readonly handle: HandlerFn<Payload<D>>;
+}
+
+/**
+ * Attach a handler to a definition, in worker code only.
+ *
+ * @example
+ * export const sendEmailHandler = defineHandler(sendEmail, async ({ userId, template }, ctx) => {
+ *   await mailer.send(userId, template, { signal: ctx.signal });
+ * });
+ */
+export function defineHandler<D extends JobDefinition>(definition: D, handle: HandlerFn<Payload<D>>): JobHandler<D> {
+  return Object.freeze({ definition, handle });
+}

@@ -1,0 +1,69 @@
+/** Where a job is in its life. See docs/queue.md for the state diagram. */
+export type JobState = 'available' | 'scheduled' | 'running' | 'succeeded' | 'dead' | 'cancelled';
+
+/** One failed attempt, as kept in the job's error history (the latest 20, messages truncated). */
+export interface JobAttemptError {
+  attempt: number;
+  at: string;
+  name: string;
+  code?: string;
+  message: string;
+}
+
+/**
+ * A job as stored, with its current state.
+ *
+ * `attempt` counts attempts started (a snooze or a release at a deadline gives its attempt back).
+ * `finishedAt` is recorded for jobs that ended dead or cancelled, or that succeeded after a failed attempt;
+ * a job that succeeds on its first attempt is not rewritten (that keeps the hot path to one delete), so its
+ * `finishedAt` is null.
+ */
+export interface JobView {
+  id: string;
+  type: string;
+  queue: string;
+  state: JobState;
+  priority: number;
+  attempt: number;
+  maxAttempts: number;
+  createdAt: Date;
+  runAt: Date;
+  finishedAt: Date | null;
+  idempotencyKey: string | null;
+  errors: JobAttemptError[];
+  payload: unknown;
+}
+
+export interface JobRow {
+  id: string;
+  type: string;
+  queue: string;
+  state: JobState;
+  priority: number;
+  attempt: number;
+  max_attempts: number;
+  created_at: Date;
+  run_at: Date;
+  finished_at: Date | null;
+  idempotency_key: string | null;
+  errors: JobAttemptError[] | null;
+  payload: unknown;
+}
+
+export function toJobView(row: JobRow): JobView {
+  return {
+    id: row.id,
+    type: row.type,
+    queue: row.queue,
+    state: row.state,
+    priority: row.priority,
+    attempt: row.attempt,
+    maxAttempts: row.max_attempts,
+    createdAt: row.created_at,
+    runAt: row.run_at,
+    finishedAt: row.finished_at,
+    idempotencyKey: row.idempotency_key,
+    errors: row.errors ?? [],
+    payload: row.payload,
+  };
+}

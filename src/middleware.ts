@@ -1,0 +1,68 @@
+import type { HandlerFn, JobContext, Middleware } from './handler.js';
+import { type Logger, errorFields, jobFields } from './logger.js';
+
+/**
+ * Compose middleware around a handler; the first runs outermost.
+ *
+ * @example
+ * defineHandler(sendEmail, chain(metricsMiddleware(callbacks), loggingMiddleware(logger))(sendEmailFn));
+ */
+export function chain(...middleware: Middleware[]): <P>(handler: HandlerFn<P>) => HandlerFn<P> {
+  return <P>(handler: HandlerFn<P>) =>
+    middleware.reduceRight<HandlerFn<unknown>>((next, mw) => mw(next), handler as HandlerFn<unknown>) as HandlerFn<P>;
+}
+
+/** Callbacks for your metrics system. Durations are in milliseconds. */
+export interface MetricsCallbacks {
+  onJobStarted?(type: string, ctx: JobContext): void;
+  onJobCompleted?(type: string, durationMs: number, ctx: JobContext): void;
+  onJobFailed?(type: string, durationMs: number, error: unknown, ctx: JobContext): void;
+}
+
+/**
+ * Report each run's start, success and failure with its duration. A throwing callback never fails a job.
+ *
+ * @example
+ * metricsMiddleware({ onJobCompleted: (type, ms) => metrics.addMetric('JobDurationMs', 'Milliseconds', ms) })
+ */
+export function metricsMiddleware(callbacks: MetricsCallbacks): Middleware {
+  const safe = (fn: () => void) => {
+    try {
+      fn();
+    } catch {
+      // metrics must never change a job's outcome
+    }
+  };
+  return (next) => async (payload, ctx) => {
+    const start = performance.now();
+    safe(() => callbacks.onJobStarted?.(ctx.type, ctx));
+    try {
+      await next(payload, ctx);
+    } catch (err) {
+      safe(() => callbacks.onJobFailed?.(ctx.type, performance.now() - start, err, ctx));
+      throw err;
+    }
+    safe(() => callbacks.onJobCompleted?.(ctx.type, performance.now() - start, ctx));
+  };
+}
+
+/**
+ * Log each run's start and end with `job_id`, `job_type`, `attempt` and the duration. Never logs payloads.
+ *
+ * @example
+ * defineHandler(report, chain(loggingMiddleware(logger))(generateReport));
+ */
+export function loggingMiddleware(logger: Logger): Middleware {
+  return (next) => async (payload, ctx) => {
+    const fields = { ...jobFields(ctx), queue: ctx.queue };
+    const start = performance.now();
+    logger.info('job started', fields);
+    try {
+      await next(payload, ctx);
+    } catch (err) {
+      logger.warn('job failed', { ...fields, duration_ms: Math.round(performance.now() - start), error: errorFields(err) });
+      throw err;
+    }
+    logger.info('job succeeded', { ...fields, duration_ms: Math.round(performance.now() - start) });
+  };
+}

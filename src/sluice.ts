@@ -1,0 +1,184 @@
+import { z } from 'zod';
+import { parseOptions, type SluiceSettings, sluiceOptionsSchema, type SluiceSettingsInput } from './config.js';
+import { type Queryable, type SchemaName, quoteSchema } from './db.js';
+import type { JobDefinition, PayloadInput } from './define.js';
+import { type EnqueueItem, type EnqueueOptions, type EnqueuedJob, enqueueBatch } from './enqueue.js';
+import { ValidationError } from './errors.js';
+import { type JobView, toJobView } from './job.js';
+import { type CancelResult, cancelJobs } from './sql/cancel.js';
+import { type DeadLetterFilter, listDeadLetters, purgeDeadLetters, redriveDeadLetters } from './sql/deadLetters.js';
+import { getJobsById } from './sql/getJobs.js';
+import { pruneFinished } from './sql/prune.js';
+import { queueStats } from './sql/stats.js';
+import { Worker, type WorkerOptions } from './worker/worker.js';
+
+/** Per-queue counts from `stats()`. */
+export interface QueueStats {
+  queue: string;
+  ready: number;
+  scheduled: number;
+  running: number;
+  dead: number;
+  oldestReadyAgeSeconds: number;
+}
+
+/** Where to send a write: `client` is your own `pg` client inside your own transaction. */
+export interface WithClient {
+  client?: Queryable | undefined;
+}
+
+const ID = z.string().regex(/^[1-9][0-9]{0,18}$/, 'job ids are positive integers, as strings');
+const ids = z.array(ID).max(10_000);
+const filterSchema = z
+  .object({ ids: ids.optional(), queue: z.string().min(1).optional(), type: z.string().min(1).optional() })
+  .strict()
+  .refine((f) => f.ids !== undefined || f.queue !== undefined || f.type !== undefined, 'give ids, or a queue and/or type filter');
+
+/** The most rows one statement of redrive, purge or prune touches. */
+const BULK = 1000;
+
+/**
+ * The producer and admin side of sluice: enqueue, look up, cancel, dead letters, maintenance.
+ *
+ * @example
+ * const sluice = new Sluice({ db: new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 2 }) });
+ * const job = await sluice.enqueue(sendEmail, { userId: 'u1', template: 'welcome' }, { idempotencyKey: 'welcome:u1' });
+ */
+export class Sluice {
+  readonly db: Queryable;
+  readonly settings: SluiceSettings;
+  /** The quoted schema name, for sluice's own SQL modules. */
+  readonly s: SchemaName;
+
+  constructor(options: SluiceSettingsInput & { db: Queryable }) {
+    const { db, ...rest } = options;
+    if (!db || typeof db.query !== 'function') throw new ValidationError('Sluice needs db: a pg Pool or Client');
+    this.db = db;
+    this.settings = parseOptions(sluiceOptionsSchema, rest, 'Sluice options');
+    this.s = quoteSchema(this.settings.schema);
+  }
+
+  /**
+   * Enqueue one job. With `client`, the insert runs on your connection, inside your transaction: the job
+   * commits or rolls back with your own writes.
+   *
+   * @example
+   * await client.query('BEGIN');
+   * const { rows } = await client.query('INSERT INTO orders (total) VALUES ($1) RETURNING id', [total]);
+   * await sluice.enqueue(processOrder, { orderId: rows[0].id }, { client });
+   * await client.query('COMMIT');
+   */
+  async enqueue<D extends JobDefinition>(job: D, payload: PayloadInput<D>, options: EnqueueOptions & WithClient = {}): Promise<EnqueuedJob> {
+    const { client, ...rest } = options;
+    const [result] = await enqueueBatch(client ?? this.db, this.s, this.settings, [{ job, payload, options: rest }]);
+    return result as EnqueuedJob;
+  }
+
+  /**
+   * Enqueue many jobs in one round trip, atomically: if any item is invalid, none is written and the error
+   * names every bad index. Build items with `enqueueItem` for type checking.
+   *
+   * @example
+   * await sluice.enqueueMany(userIds.map((userId) => enqueueItem(sendEmail, { userId, template: 'digest' })));
+   */
+  enqueueMany(items: ReadonlyArray<EnqueueItem>, options: WithClient = {}): Promise<EnqueuedJob[]> {
+    return enqueueBatch(options.client ?? this.db, this.s, this.settings, items);
+  }
+
+  /** A job with its current state, or null if there is none (never enqueued, or pruned). */
+  async getJob(id: string): Promise<JobView | null> {
+    return (await this.getJobs([id]))[0] ?? null;
+  }
+
+  /** Jobs by id; unknown ids are left out. */
+  async getJobs(jobIds: readonly string[]): Promise<JobView[]> {
+    return (await getJobsById(this.db, this.s, parseOptions(ids, jobIds, 'job ids'))).map(toJobView);
+  }
+
+  /**
+   * Cancel jobs. One not yet running is cancelled at once; a running one has `ctx.signal` aborted at its
+   * worker's next heartbeat and ends cancelled. A finished or unknown job reports `not_cancellable`.
+   *
+   * @example
+   * const { [id]: result } = await sluice.cancel([id]); // 'cancelled' | 'cancelling' | 'not_cancellable'
+   */
+  async cancel(jobIds: readonly string[], options: WithClient = {}): Promise<Record<string, CancelResult | 'not_cancellable'>> {
+    const valid = parseOptions(ids, jobIds, 'job ids');
+    const done = await cancelJobs(options.client ?? this.db, this.s, valid);
+    return Object.fromEntries(valid.map((id) => [id, done.get(id) ?? 'not_cancellable']));
+  }
+
+  /** Dead letters in id order, `limit` at a time (default 50); pass the last id as `after` for the next page. */
+  async listDeadLetters(options: { queue?: string; type?: string; after?: string; limit?: number } = {}): Promise<JobView[]> {
+    const o = parseOptions(
+      z.object({ queue: z.string().optional(), type: z.string().optional(), after: ID.optional(), limit: z.number().int().min(1).max(1000).default(50) }).strict(),
+      options,
+      'dead-letter list options',
+    );
+    return (await listDeadLetters(this.db, this.s, o)).map(toJobView);
+  }
+
+  /**
+   * Put dead letters back in the queue with their attempts reset: by ids, or every one matching a queue
+   * and/or type. `toQueue` moves them to another queue. Returns the ids redriven.
+   *
+   * @example
+   * await sluice.redriveDeadLetters({ type: 'send_email' }, { toQueue: 'emails-slow' });
+   */
+  async redriveDeadLetters(filter: DeadLetterFilter, options: { toQueue?: string } = {}): Promise<string[]> {
+    const f = parseOptions(filterSchema, filter, 'dead-letter filter');
+    const to = parseOptions(z.object({ toQueue: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/).optional() }).strict(), options, 'redrive options');
+    return this.#bulk((limit) => redriveDeadLetters(this.db, this.s, { ...f, toQueue: to.toQueue, limit }));
+  }
+
+  /** Delete dead letters for good: by ids, or by queue and/or type. Returns the ids purged. */
+  async purgeDeadLetters(filter: DeadLetterFilter): Promise<string[]> {
+    const f = parseOptions(filterSchema, filter, 'dead-letter filter');
+    return this.#bulk((limit) => purgeDeadLetters(this.db, this.s, { ...f, limit }));
+  }
+
+  async #bulk(step: (limit: number) => Promise<string[]>): Promise<string[]> {
+    const all: string[] = [];
+    for (;;) {
+      const done = await step(BULK);
+      all.push(...done);
+      if (done.length < BULK) return all;
+    }
+  }
+
+  /**
+   * Delete succeeded and cancelled records older than `retentionMs`, `batchSize` rows per statement, until
+   * none is left or `maxBatches` ran. Dead letters are kept until redriven or purged.
+   */
+  async prune(options: { batchSize?: number; maxBatches?: number } = {}): Promise<{ deleted: number }> {
+    const o = parseOptions(
+      z.object({ batchSize: z.number().int().min(1).max(100_000).default(BULK), maxBatches: z.number().int().min(1).default(1000) }).strict(),
+      options,
+      'prune options',
+    );
+    let deleted = 0;
+    for (let i = 0; i < o.maxBatches; i++) {
+      const n = await pruneFinished(this.db, this.s, { retentionSeconds: this.settings.retentionMs / 1000, limit: o.batchSize });
+      deleted += n;
+      if (n < o.batchSize) break;
+    }
+    return { deleted };
+  }
+
+  /** Per-queue ready, scheduled, running and dead counts, and the age of the oldest ready job. */
+  async stats(): Promise<QueueStats[]> {
+    return (await queueStats(this.db, this.s)).map((r) => ({
+      queue: r.queue,
+      ready: r.ready,
+      scheduled: r.scheduled,
+      running: r.running,
+      dead: r.dead,
+      oldestReadyAgeSeconds: r.oldest_ready_age_seconds,
+    }));
+  }
+
+  /** A worker for one queue. */
+  worker(options: WorkerOptions): Worker {
+    return new Worker(this, options);
+  }
+}

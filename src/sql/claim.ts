@@ -1,0 +1,65 @@
+import type { Queryable, SchemaName } from '../db.js';
+
+export interface ClaimedRow {
+  id: string;
+  type: string;
+  queue: string;
+  priority: number;
+  attempt: number;
+  max_attempts: number;
+  cancel_requested: boolean;
+  created_at: Date;
+  run_at: Date;
+  payload: unknown;
+}
+
+/**
+ * Claim up to `limit` due jobs of one queue in one statement: lowest priority value first, then earliest
+ * due, skipping rows other claimers hold (FOR UPDATE SKIP LOCKED). Each claimed row gets a lease (expiry
+ * and this claim's token) and its attempt counted. A row whose lease has lapsed is due again, so a job
+ * whose worker died is rescued by this same claim: no separate reaper.
+ *
+ * Why the recursive CTE: the index is (queue, priority, run_at). A plain `ORDER BY priority, run_at` scan
+ * with `run_at <= now()` would walk through every future-scheduled row of a priority before reaching the
+ * next priority (before PostgreSQL 18's skip scan), so a million scheduled jobs would slow every claim.
+ * Instead `prio` hops from one distinct priority to the next (one index probe each), and for each
+ * priority the lateral scan reads only due rows, in due order, stopping at the first future one.
+ * Only unindexed columns change, so the update is HOT and writes no index entries.
+ */
+export async function claimJobs(
+  db: Queryable,
+  s: SchemaName,
+  args: { queue: string; limit: number; leaseSeconds: number; token: string },
+): Promise<ClaimedRow[]> {
+  const res = await db.query<ClaimedRow>(
+    `WITH RECURSIVE prio(p) AS (
+       SELECT min(priority) FROM ${s}.active_jobs WHERE queue = $1
+       UNION ALL
+       SELECT (SELECT min(priority) FROM ${s}.active_jobs WHERE queue = $1 AND priority > prio.p)
+       FROM prio WHERE prio.p IS NOT NULL
+     ),
+     picked AS (
+       SELECT due.id FROM prio
+       CROSS JOIN LATERAL (
+         SELECT a.id FROM ${s}.active_jobs a
+         WHERE a.queue = $1 AND a.priority = prio.p AND a.run_at <= now()
+           AND (a.lease_expires_at IS NULL OR a.lease_expires_at <= now())
+         ORDER BY a.run_at
+         LIMIT $2
+         FOR UPDATE SKIP LOCKED
+       ) due
+       WHERE prio.p IS NOT NULL
+       LIMIT $2
+     )
+     UPDATE ${s}.active_jobs a
+     SET attempt = a.attempt + 1,
+         lease_expires_at = now() + make_interval(secs => $3),
+         lease_token = $4::uuid
+     FROM picked, ${s}.jobs j
+     WHERE a.id = picked.id AND j.id = picked.id
+     RETURNING a.id::text AS id, j.type, j.queue, a.priority, a.attempt, j.max_attempts, a.cancel_requested,
+               j.created_at, a.run_at, j.payload`,
+    [args.queue, args.limit, args.leaseSeconds, args.token],
+  );
+  return res.rows;
+}

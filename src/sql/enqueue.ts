@@ -1,0 +1,79 @@
+import type { Queryable, SchemaName } from '../db.js';
+
+export interface EnqueueRow {
+  type: string;
+  queue: string;
+  priority: number;
+  maxAttempts: number;
+  /** Absolute due time given by the caller, or null to use the database clock plus `delaySeconds`. */
+  runAt: Date | null;
+  delaySeconds: number;
+  idempotencyKey: string | null;
+  /** The payload, already serialised to JSON text. */
+  payloadJson: string;
+}
+
+export interface InsertedRow {
+  id: string;
+  idempotency_key: string | null;
+  created_at: Date;
+  run_at: Date;
+  scheduled: boolean;
+}
+
+/**
+ * Insert a batch of jobs in one round trip: the records and their live rows, in input order. Rows whose
+ * idempotency key is already held are skipped (ON CONFLICT DO NOTHING, which waits for a concurrent
+ * inserter of the same key to commit or roll back); the caller looks those up. Returned rows come back in
+ * id order, which is input order.
+ */
+export async function insertJobs(db: Queryable, s: SchemaName, rows: readonly EnqueueRow[]): Promise<InsertedRow[]> {
+  const res = await db.query<InsertedRow>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::int[], $5::timestamptz[], $6::float8[], $7::text[], $8::jsonb[])
+         WITH ORDINALITY AS i(type, queue, priority, max_attempts, run_at, delay_s, idempotency_key, payload, ord)
+     ),
+     ins AS (
+       INSERT INTO ${s}.jobs (type, queue, priority, max_attempts, run_at, idempotency_key, payload)
+       SELECT type, queue, priority, max_attempts, COALESCE(run_at, now() + make_interval(secs => delay_s)), idempotency_key, payload
+       FROM input ORDER BY ord
+       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+       RETURNING id, queue, priority, run_at, idempotency_key, created_at
+     ),
+     live AS (
+       INSERT INTO ${s}.active_jobs (id, queue, priority, run_at)
+       SELECT id, queue, priority, run_at FROM ins
+     )
+     SELECT id::text AS id, idempotency_key, created_at, run_at, run_at > now() AS scheduled FROM ins ORDER BY ins.id`,
+    [
+      rows.map((r) => r.type),
+      rows.map((r) => r.queue),
+      rows.map((r) => r.priority),
+      rows.map((r) => r.maxAttempts),
+      rows.map((r) => r.runAt),
+      rows.map((r) => r.delaySeconds),
+      rows.map((r) => r.idempotencyKey),
+      rows.map((r) => r.payloadJson),
+    ],
+  );
+  return res.rows;
+}
+
+/**
+ * Release idempotency keys whose window has passed, so the next enqueue with that key creates a new job.
+ * Returns the keys released.
+ */
+export async function releaseExpiredKeys(db: Queryable, s: SchemaName, keys: readonly string[], windowSeconds: number): Promise<string[]> {
+  const res = await db.query<{ key: string }>(
+    `WITH expired AS (
+       SELECT id, idempotency_key FROM ${s}.jobs
+       WHERE idempotency_key = ANY($1::text[]) AND created_at <= now() - make_interval(secs => $2)
+       FOR UPDATE
+     )
+     UPDATE ${s}.jobs j SET idempotency_key = NULL
+     FROM expired WHERE j.id = expired.id
+     RETURNING expired.idempotency_key AS key`,
+    [keys, windowSeconds],
+  );
+  return res.rows.map((r) => r.key);
+}

@@ -1,0 +1,23 @@
+import type { Queryable, SchemaName } from '../db.js';
+
+/**
+ * Extend the leases of held jobs in one round trip (a HOT update of an unindexed column). Returns the ids
+ * still held, with whether a cancel was requested; an id missing from the result has lost its lease.
+ */
+export async function extendLeases(
+  db: Queryable,
+  s: SchemaName,
+  held: ReadonlyArray<{ id: string; token: string }>,
+  leaseSeconds: number,
+): Promise<Map<string, { cancelRequested: boolean }>> {
+  if (held.length === 0) return new Map();
+  const res = await db.query<{ id: string; cancel_requested: boolean }>(
+    `UPDATE ${s}.active_jobs a
+     SET lease_expires_at = now() + make_interval(secs => $3)
+     FROM unnest($1::bigint[], $2::uuid[]) AS h(id, token)
+     WHERE a.id = h.id AND a.lease_token = h.token
+     RETURNING a.id::text AS id, a.cancel_requested`,
+    [held.map((h) => h.id), held.map((h) => h.token), leaseSeconds],
+  );
+  return new Map(res.rows.map((r) => [r.id, { cancelRequested: r.cancel_requested }]));
+}

@@ -1,0 +1,24 @@
+import type { SchemaName } from '../db.js';
+
+/**
+ * The select list and join that read a job with its current state, shared by the read operations.
+ * A record with state NULL and no live row has succeeded; a lapsed lease reads as available (it is
+ * claimable again).
+ */
+export function jobSelect(s: SchemaName): string {
+  return `
+    SELECT j.id::text AS id, j.type, j.queue,
+      CASE
+        WHEN j.state IS NOT NULL THEN j.state
+        WHEN a.id IS NULL THEN 'succeeded'
+        WHEN a.lease_expires_at > now() THEN 'running'
+        WHEN a.run_at > now() THEN 'scheduled'
+        ELSE 'available'
+      END AS state,
+      COALESCE(a.priority, j.priority) AS priority,
+      CASE WHEN a.id IS NOT NULL THEN a.attempt WHEN j.state IS NULL THEN GREATEST(j.attempts, 1) ELSE j.attempts END AS attempt,
+      j.max_attempts, j.created_at, COALESCE(a.run_at, j.run_at) AS run_at, j.finished_at,
+      j.idempotency_key, j.errors, j.payload
+    FROM ${s}.jobs j
+    LEFT JOIN ${s}.active_jobs a ON a.id = j.id`;
+}

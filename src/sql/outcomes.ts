@@ -1,0 +1,82 @@
+import type { Queryable, SchemaName } from '../db.js';
+
+/**
+ * What became of one claimed job.
+ * - success: the live row is deleted (the record is rewritten only if the job had failed before).
+ * - dead / cancelled: the live row is deleted; the record gets its terminal state.
+ * - retry: due again after `delaySeconds`; the attempt stays spent.
+ * - snooze: due again after `delaySeconds`; the attempt is given back.
+ * - release: due again at once (unstarted at a deadline); the attempt is given back.
+ */
+export type OutcomeKind = 'success' | 'dead' | 'cancelled' | 'retry' | 'snooze' | 'release';
+
+export interface Outcome {
+  id: string;
+  token: string;
+  kind: OutcomeKind;
+  delaySeconds: number;
+  /** The attempt's error, as stored in the history (`at` is added from the database clock). */
+  error: Record<string, unknown> | null;
+}
+
+/**
+ * Write a whole batch of outcomes in one round trip, each only where the claim token still matches: an
+ * outcome from a worker that lost its lease changes nothing. Returns the ids that were applied; any other
+ * id in the batch was fenced off (lost).
+ */
+export async function recordOutcomes(
+  db: Queryable,
+  s: SchemaName,
+  outcomes: readonly Outcome[],
+  maxErrorsKept: number,
+): Promise<Set<string>> {
+  if (outcomes.length === 0) return new Set();
+  const res = await db.query<{ id: string }>(
+    `WITH o AS (
+       SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::float8[], $5::jsonb[])
+         AS o(id, token, kind, delay_s, error)
+     ),
+     gone AS (
+       DELETE FROM ${s}.active_jobs a USING o
+       WHERE a.id = o.id AND a.lease_token = o.token AND o.kind IN ('success', 'dead', 'cancelled')
+       RETURNING a.id, a.attempt, o.kind, o.error
+     ),
+     again AS (
+       UPDATE ${s}.active_jobs a
+       SET run_at = CASE WHEN o.kind = 'release' THEN a.run_at ELSE now() + make_interval(secs => o.delay_s) END,
+           attempt = CASE WHEN o.kind = 'retry' THEN a.attempt ELSE a.attempt - 1 END,
+           lease_expires_at = NULL,
+           lease_token = NULL
+       FROM o
+       WHERE a.id = o.id AND a.lease_token = o.token AND o.kind IN ('retry', 'snooze', 'release')
+       RETURNING a.id, a.attempt, o.kind, o.error
+     ),
+     done AS (SELECT * FROM gone UNION ALL SELECT * FROM again),
+     record AS (
+       UPDATE ${s}.jobs j
+       SET state = CASE WHEN d.kind IN ('dead', 'cancelled') THEN d.kind ELSE j.state END,
+           attempts = d.attempt,
+           finished_at = CASE WHEN d.kind IN ('success', 'dead', 'cancelled') THEN now() ELSE j.finished_at END,
+           errors = CASE
+             WHEN d.error IS NULL THEN j.errors
+             ELSE (CASE WHEN jsonb_array_length(COALESCE(j.errors, '[]'::jsonb)) >= $6
+                        THEN COALESCE(j.errors, '[]'::jsonb) - 0
+                        ELSE COALESCE(j.errors, '[]'::jsonb) END)
+                  || jsonb_build_array(d.error || jsonb_build_object('attempt', d.attempt, 'at', now()))
+           END
+       FROM done d
+       WHERE j.id = d.id
+         AND (d.kind IN ('dead', 'cancelled', 'retry') OR (d.kind = 'success' AND d.attempt > 1))
+     )
+     SELECT id::text AS id FROM done`,
+    [
+      outcomes.map((o) => o.id),
+      outcomes.map((o) => o.token),
+      outcomes.map((o) => o.kind),
+      outcomes.map((o) => o.delaySeconds),
+      outcomes.map((o) => (o.error ? JSON.stringify(o.error) : null)),
+      maxErrorsKept,
+    ],
+  );
+  return new Set(res.rows.map((r) => r.id));
+}

@@ -1,0 +1,107 @@
+import type { Queryable, SchemaName } from '../db.js';
+import { LeaseLostError } from '../errors.js';
+import type { JobContext, StepOptions } from '../handler.js';
+import { type Logger, errorFields, jobFields } from '../logger.js';
+import type { ClaimedRow } from '../sql/claim.js';
+import { loadSteps, saveStep } from '../sql/steps.js';
+
+interface CompletedStep {
+  name: string;
+  seq: number;
+  result: unknown;
+  compensate?: ((result: never) => Promise<void> | void) | undefined;
+}
+
+/** The live state of one claimed job inside a drain. */
+export interface HeldJob {
+  readonly row: ClaimedRow;
+  readonly token: string;
+  readonly controller: AbortController;
+  lost: boolean;
+  cancelRequested: boolean;
+}
+
+/** `ctx` for one attempt: heartbeats, durable steps, and the compensations to run if the job dies. */
+export class AttemptContext implements JobContext {
+  readonly id: string;
+  readonly type: string;
+  readonly queue: string;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly createdAt: Date;
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+  readonly #db: Queryable;
+  readonly #s: SchemaName;
+  readonly #job: HeldJob;
+  readonly #heartbeat: (job: HeldJob) => Promise<void>;
+  #stored: Map<string, { seq: number; result: unknown }> | undefined;
+  #completed: CompletedStep[] = [];
+
+  constructor(args: { db: Queryable; s: SchemaName; job: HeldJob; logger: Logger; heartbeat: (job: HeldJob) => Promise<void> }) {
+    const { row } = args.job;
+    this.id = row.id;
+    this.type = row.type;
+    this.queue = row.queue;
+    this.attempt = row.attempt;
+    this.maxAttempts = row.max_attempts;
+    this.createdAt = row.created_at;
+    this.signal = args.job.controller.signal;
+    this.#db = args.db;
+    this.#s = args.s;
+    this.#job = args.job;
+    this.#heartbeat = args.heartbeat;
+    this.logger = bindFields(args.logger, jobFields({ id: row.id, type: row.type, attempt: row.attempt }));
+  }
+
+  heartbeat(): Promise<void> {
+    return this.#heartbeat(this.#job);
+  }
+
+  async step<T>(name: string, fn: () => Promise<T> | T, options?: StepOptions<T>): Promise<T> {
+    if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new TypeError('step name must be a string of 1 to 200 characters');
+    this.#stored ??= new Map((await loadSteps(this.#db, this.#s, this.id)).map((r) => [r.name, { seq: r.seq, result: r.result }]));
+    const stored = this.#stored.get(name);
+    if (stored) {
+      this.#completed.push({ name, seq: stored.seq, result: stored.result, compensate: options?.compensate });
+      return stored.result as T;
+    }
+    this.signal.throwIfAborted();
+    const value = await fn();
+    const json = value === undefined ? null : JSON.stringify(value);
+    const result = json === null ? undefined : JSON.parse(json);
+    const seq = Math.max(0, ...[...this.#stored.values()].map((v) => v.seq)) + 1;
+    const saved = await saveStep(this.#db, this.#s, { jobId: this.id, token: this.#job.token, name, seq, resultJson: json });
+    if (!saved) throw new LeaseLostError(`step ${JSON.stringify(name)} of job ${this.id} was not stored: the lease is no longer held`);
+    this.#stored.set(name, { seq, result });
+    this.#completed.push({ name, seq, result, compensate: options?.compensate });
+    return result as T;
+  }
+
+  /** Run the compensations of completed steps, newest first. Returns the failures (each is also logged). */
+  async compensate(): Promise<Array<{ step: string; error: ReturnType<typeof errorFields> }>> {
+    const failures: Array<{ step: string; error: ReturnType<typeof errorFields> }> = [];
+    const steps = [...this.#completed].sort((a, b) => b.seq - a.seq);
+    for (const step of steps) {
+      if (!step.compensate) continue;
+      try {
+        await step.compensate(step.result as never);
+        this.logger.info('step compensated', { step: step.name });
+      } catch (err) {
+        const error = errorFields(err);
+        failures.push({ step: step.name, error });
+        this.logger.error('step compensation failed', { step: step.name, error });
+      }
+    }
+    return failures;
+  }
+}
+
+function bindFields(logger: Logger, fields: Record<string, unknown>): Logger {
+  return {
+    debug: (m, f) => logger.debug(m, { ...fields, ...f }),
+    info: (m, f) => logger.info(m, { ...fields, ...f }),
+    warn: (m, f) => logger.warn(m, { ...fields, ...f }),
+    error: (m, f) => logger.error(m, { ...fields, ...f }),
+  };
+}

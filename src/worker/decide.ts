@@ -1,0 +1,31 @@
+import { backoffDelayMs } from '../backoff.js';
+import type { JobDefinition } from '../define.js';
+import { JobCancelledError, PermanentJobError, RetryableJobError, SnoozeJobError } from '../errors.js';
+import { errorFields } from '../logger.js';
+import type { OutcomeKind } from '../sql/outcomes.js';
+
+export interface Decision {
+  kind: OutcomeKind;
+  delaySeconds: number;
+  error: Record<string, unknown> | null;
+}
+
+/**
+ * What a failed attempt leads to, given the error the handler threw (or the abort reason):
+ *
+ * | error                         | outcome                                         |
+ * |-------------------------------|-------------------------------------------------|
+ * | PermanentJobError             | dead at once                                    |
+ * | SnoozeJobError(delayMs)       | due again after delayMs, attempt given back     |
+ * | JobCancelledError             | cancelled                                       |
+ * | RetryableJobError({delayMs})  | retry after delayMs (or backoff); dead if spent |
+ * | anything else, timeouts too   | retry after backoff; dead if attempts are spent |
+ */
+export function decide(err: unknown, attempt: number, maxAttempts: number, def: JobDefinition | undefined, maxMessageLength: number): Decision {
+  const error = errorFields(err, maxMessageLength);
+  if (err instanceof SnoozeJobError) return { kind: 'snooze', delaySeconds: err.delayMs / 1000, error: null };
+  if (err instanceof JobCancelledError) return { kind: 'cancelled', delaySeconds: 0, error };
+  if (err instanceof PermanentJobError || attempt >= maxAttempts) return { kind: 'dead', delaySeconds: 0, error };
+  const delayMs = err instanceof RetryableJobError && err.delayMs !== undefined ? err.delayMs : def ? backoffDelayMs(def.backoff, attempt) : 0;
+  return { kind: 'retry', delaySeconds: delayMs / 1000, error };
+}

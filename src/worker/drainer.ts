@@ -1,0 +1,312 @@
+import { randomUUID } from 'node:crypto';
+import type { SluiceSettings } from '../config.js';
+import type { Queryable, SchemaName } from '../db.js';
+import { JobCancelledError, JobTimeoutError, LeaseLostError, PermanentJobError, SluiceError } from '../errors.js';
+import type { JobHandler } from '../handler.js';
+import { type Logger, errorFields, jobFields } from '../logger.js';
+import { type ClaimedRow, claimJobs } from '../sql/claim.js';
+import { extendLeases } from '../sql/heartbeat.js';
+import { type Outcome, type OutcomeKind, recordOutcomes } from '../sql/outcomes.js';
+import { AttemptContext, type HeldJob } from './context.js';
+import { type Decision, decide } from './decide.js';
+import { Wakeup } from './wakeup.js';
+
+/** What one drain did. */
+export interface DrainSummary {
+  claimed: number;
+  succeeded: number;
+  retried: number;
+  dead: number;
+  snoozed: number;
+  cancelled: number;
+  /** Claimed but not started (time ran out or the worker stopped): back in the queue, attempt unspent. */
+  released: number;
+  /** Jobs whose lease this worker lost (their outcome was not written; another worker may run them). */
+  lostLeases: number;
+  durationMs: number;
+}
+
+export interface DrainerConfig {
+  db: Queryable;
+  s: SchemaName;
+  settings: SluiceSettings;
+  queue: string;
+  handlers: ReadonlyMap<string, JobHandler>;
+  logger: Logger;
+  leaseMs: number;
+  heartbeatMs: number;
+  reserveMs: number;
+}
+
+export interface DrainLimits {
+  /** Epoch ms by which the drain must have returned (Infinity for none). */
+  deadline: number;
+  batchSize: number;
+  concurrency: number;
+  /** Keep going when nothing is due (the run loop) instead of returning. */
+  idle?: { signal: AbortSignal; wakeup: Wakeup; pollIntervalMs: number } | undefined;
+}
+
+/** The longest an outcome waits to be batched with others before it is written. */
+const FLUSH_DELAY_MS = 50;
+
+const SUMMARY_FOR: Record<OutcomeKind, keyof DrainSummary> = {
+  success: 'succeeded',
+  retry: 'retried',
+  dead: 'dead',
+  snooze: 'snoozed',
+  cancelled: 'cancelled',
+  release: 'released',
+};
+
+/**
+ * One drain: claims batches, runs handlers up to a concurrency limit, heartbeats leases, and writes
+ * outcomes a batch at a time. All clocks that decide a job's fate are the database's; the local clock
+ * only measures this process's own time budget.
+ */
+export class Drainer {
+  readonly #c: DrainerConfig;
+  readonly #limits: DrainLimits;
+  readonly #summary: DrainSummary = { claimed: 0, succeeded: 0, retried: 0, dead: 0, snoozed: 0, cancelled: 0, released: 0, lostLeases: 0, durationMs: 0 };
+  readonly #held = new Map<string, HeldJob>();
+  readonly #waiting: HeldJob[] = [];
+  readonly #running = new Set<string>();
+  readonly #jobDone = new Wakeup();
+  #outcomes: Outcome[] = [];
+  #oldestOutcomeAt = 0;
+  #heartbeating: Promise<void> = Promise.resolve();
+
+  constructor(config: DrainerConfig, limits: DrainLimits) {
+    this.#c = config;
+    this.#limits = limits;
+  }
+
+  async run(): Promise<DrainSummary> {
+    const started = performance.now();
+    const timer = setInterval(() => {
+      this.#heartbeating = this.#heartbeating.then(() => this.#heartbeatAll());
+    }, this.#c.heartbeatMs);
+    let failure: unknown;
+    try {
+      await this.#loop();
+    } catch (err) {
+      failure = err;
+    } finally {
+      clearInterval(timer);
+    }
+    // Jobs still running finish (they fit the budget); unstarted ones go back.
+    this.#releaseWaiting();
+    while (this.#running.size > 0) await this.#jobDone.wait(this.#c.heartbeatMs);
+    await this.#heartbeating;
+    try {
+      await this.#flush();
+    } catch (err) {
+      failure ??= err;
+    }
+    this.#summary.durationMs = Math.round(performance.now() - started);
+    if (failure !== undefined) throw failure;
+    return { ...this.#summary };
+  }
+
+  async #loop(): Promise<void> {
+    const { batchSize, concurrency, idle } = this.#limits;
+    let exhausted = false;
+    let outOfTime = false;
+    for (;;) {
+      const stopping = () => outOfTime || (idle?.signal.aborted ?? false) || this.#timeLeft() <= this.#c.reserveMs;
+      while (!stopping() && this.#waiting.length > 0 && this.#running.size < concurrency) {
+        const job = this.#waiting.shift() as HeldJob;
+        const timeout = this.#c.handlers.get(job.row.type)?.definition.timeout ?? 0;
+        if (Date.now() + timeout > this.#limits.deadline - this.#c.reserveMs) {
+          outOfTime = true; // the rest would not fit either once one doesn't: stop claiming
+          this.#waiting.unshift(job);
+          break;
+        }
+        this.#start(job);
+      }
+      if (stopping()) {
+        this.#releaseWaiting();
+        if (this.#running.size === 0) return;
+        await this.#flushIfDue();
+        await this.#jobDone.wait(this.#outcomes.length > 0 ? FLUSH_DELAY_MS : this.#c.heartbeatMs);
+        continue;
+      }
+      if (!exhausted && this.#waiting.length < concurrency) {
+        await this.#flush();
+        const claimed = await this.#claim(batchSize);
+        if (claimed === 0) exhausted = true;
+        continue;
+      }
+      if (this.#waiting.length === 0 && this.#running.size === 0) {
+        if (!idle) return;
+        await this.#flush();
+        await idle.wakeup.wait(idle.pollIntervalMs, idle.signal);
+        exhausted = false;
+        continue;
+      }
+      await this.#flushIfDue();
+      const flushIn = this.#outcomes.length > 0 ? FLUSH_DELAY_MS : this.#c.heartbeatMs;
+      await this.#jobDone.wait(Math.min(flushIn, Math.max(1, this.#timeLeft() - this.#c.reserveMs)));
+    }
+  }
+
+  #timeLeft(): number {
+    return this.#limits.deadline - Date.now();
+  }
+
+  async #claim(limit: number): Promise<number> {
+    const token = randomUUID();
+    const rows = await claimJobs(this.#c.db, this.#c.s, { queue: this.#c.queue, limit, leaseSeconds: this.#c.leaseMs / 1000, token });
+    this.#summary.claimed += rows.length;
+    for (const row of rows) {
+      const job: HeldJob = { row, token, controller: new AbortController(), lost: false, cancelRequested: row.cancel_requested };
+      this.#held.set(row.id, job);
+      this.#waiting.push(job);
+    }
+    return rows.length;
+  }
+
+  #releaseWaiting(): void {
+    for (const job of this.#waiting.splice(0)) this.#settle(job, { kind: 'release', delaySeconds: 0, error: null });
+  }
+
+  #start(job: HeldJob): void {
+    this.#running.add(job.row.id);
+    this.#attempt(job)
+      .catch((err) => {
+        // #attempt handles handler errors; reaching here is a bug in sluice itself. Keep the job safe.
+        this.#c.logger.error('sluice internal error while running a job', { ...jobFields(job.row), error: errorFields(err) });
+        this.#settle(job, decide(err, job.row.attempt, job.row.max_attempts, undefined, this.#c.settings.maxErrorMessageLength));
+      })
+      .finally(() => {
+        this.#running.delete(job.row.id);
+        this.#jobDone.notify();
+      });
+  }
+
+  async #attempt(job: HeldJob): Promise<void> {
+    const { row } = job;
+    const maxLen = this.#c.settings.maxErrorMessageLength;
+    if (job.lost) return this.#lose(job);
+    if (job.cancelRequested) return this.#settle(job, decide(new JobCancelledError('cancelled before it started'), row.attempt, row.max_attempts, undefined, maxLen));
+    const handler = this.#c.handlers.get(row.type);
+    if (!handler) {
+      const err = new SluiceError(`no handler registered for job type ${JSON.stringify(row.type)} on queue ${JSON.stringify(this.#c.queue)}`);
+      return this.#settle(job, decide(err, row.attempt, row.max_attempts, undefined, maxLen));
+    }
+    const def = handler.definition;
+    if (row.attempt > row.max_attempts) {
+      const err = new PermanentJobError(`attempts exhausted: the lease of attempt ${row.max_attempts} lapsed before it reported`);
+      return this.#settle(job, decide(err, row.attempt - 1, row.max_attempts, def, maxLen));
+    }
+    const parsed = def.schema.safeParse(row.payload);
+    if (!parsed.success) {
+      const err = new PermanentJobError(`stored payload no longer matches the schema of ${row.type}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+      return this.#settle(job, decide(err, row.attempt, row.max_attempts, def, maxLen));
+    }
+    const ctx = new AttemptContext({ db: this.#c.db, s: this.#c.s, job, logger: this.#c.logger, heartbeat: (j) => this.#heartbeatOne(j) });
+    const timer = setTimeout(() => job.controller.abort(new JobTimeoutError(`timed out after ${def.timeout} ms`)), def.timeout);
+    const aborted = new Promise<never>((_, reject) => {
+      const onAbort = () => reject(job.controller.signal.reason);
+      if (job.controller.signal.aborted) onAbort();
+      else job.controller.signal.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => {});
+    try {
+      await Promise.race([Promise.resolve().then(() => handler.handle(parsed.data, ctx)), aborted]);
+      if (job.lost) return this.#lose(job);
+      this.#settle(job, { kind: 'success', delaySeconds: 0, error: null });
+    } catch (err) {
+      if (job.lost || err instanceof LeaseLostError) return this.#lose(job);
+      const decision = decide(err, row.attempt, row.max_attempts, def, maxLen);
+      if (decision.kind === 'dead') {
+        const failures = await ctx.compensate();
+        if (failures.length > 0) decision.error = { ...decision.error, compensationFailures: failures };
+      }
+      this.#c.logger[decision.kind === 'dead' ? 'error' : 'warn'](`job attempt failed: ${decision.kind}`, {
+        ...jobFields(row),
+        error: errorFields(err, maxLen),
+        delay_ms: Math.round(decision.delaySeconds * 1000),
+      });
+      this.#settle(job, decision);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #settle(job: HeldJob, decision: Decision): void {
+    if (!this.#held.delete(job.row.id)) return;
+    if (this.#outcomes.length === 0) this.#oldestOutcomeAt = Date.now();
+    this.#outcomes.push({ id: job.row.id, token: job.token, kind: decision.kind, delaySeconds: decision.delaySeconds, error: decision.error });
+  }
+
+  #lose(job: HeldJob): void {
+    if (!this.#held.delete(job.row.id)) return;
+    this.#summary.lostLeases++;
+    this.#c.logger.warn('job lease lost: outcome not recorded', jobFields(job.row));
+  }
+
+  /** Flush when half a batch is pending, or the oldest pending outcome has waited FLUSH_DELAY_MS. */
+  async #flushIfDue(): Promise<void> {
+    if (this.#outcomes.length === 0) return;
+    if (this.#outcomes.length >= Math.max(1, Math.floor(this.#limits.batchSize / 2)) || Date.now() - this.#oldestOutcomeAt >= FLUSH_DELAY_MS) {
+      await this.#flush();
+    }
+  }
+
+  /** Write pending outcomes in one round trip; on failure they stay pending for the next try. */
+  async #flush(): Promise<void> {
+    if (this.#outcomes.length === 0) return;
+    const batch = this.#outcomes;
+    this.#outcomes = [];
+    this.#oldestOutcomeAt = Date.now();
+    let applied: Set<string>;
+    try {
+      applied = await recordOutcomes(this.#c.db, this.#c.s, batch, this.#c.settings.maxErrorsKept);
+    } catch (err) {
+      this.#outcomes = batch.concat(this.#outcomes);
+      throw err;
+    }
+    for (const o of batch) {
+      if (applied.has(o.id)) this.#summary[SUMMARY_FOR[o.kind]]++;
+      else {
+        this.#summary.lostLeases++;
+        this.#c.logger.warn('outcome fenced off: the lease was lost before it was written', { job_id: o.id, outcome: o.kind });
+      }
+    }
+  }
+
+  async #heartbeatAll(): Promise<void> {
+    const held = [...this.#held.values()].filter((j) => !j.lost);
+    if (held.length === 0) return;
+    try {
+      this.#applyHeartbeat(held, await extendLeases(this.#c.db, this.#c.s, held.map(leaseOf), this.#c.leaseMs / 1000));
+    } catch (err) {
+      this.#c.logger.warn('heartbeat failed; leases may lapse', { queue: this.#c.queue, jobs: held.length, error: errorFields(err) });
+    }
+  }
+
+  async #heartbeatOne(job: HeldJob): Promise<void> {
+    this.#applyHeartbeat([job], await extendLeases(this.#c.db, this.#c.s, [leaseOf(job)], this.#c.leaseMs / 1000));
+    if (job.lost) throw new LeaseLostError(`lease of job ${job.row.id} was lost`);
+  }
+
+  #applyHeartbeat(sent: HeldJob[], alive: Map<string, { cancelRequested: boolean }>): void {
+    for (const job of sent) {
+      const state = alive.get(job.row.id);
+      if (!state) {
+        job.lost = true;
+        job.controller.abort(new LeaseLostError(`lease of job ${job.row.id} was lost`));
+      } else if (state.cancelRequested && !job.cancelRequested) {
+        job.cancelRequested = true;
+        job.controller.abort(new JobCancelledError(`job ${job.row.id} was cancelled`));
+      }
+    }
+  }
+}
+
+function leaseOf(job: HeldJob): { id: string; token: string } {
+  return { id: job.row.id, token: job.token };
+}
+
+export type { ClaimedRow };

@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import { parseOptions } from '../config.js';
+import { QUEUE_NAME } from '../define.js';
+import { ConfigError, isTransientDatabaseError } from '../errors.js';
+import type { JobHandler } from '../handler.js';
+import { type Logger, errorFields, silentLogger } from '../logger.js';
+import type { Sluice } from '../sluice.js';
+import { type DrainSummary, Drainer, type DrainerConfig } from './drainer.js';
+import { Wakeup } from './wakeup.js';
+
+export const workerOptionsSchema = z
+  .object({
+    /** The queue this worker drains. */
+    queue: z.string().regex(QUEUE_NAME).default('default'),
+    /** How long a claim holds a job before another worker may take it, unless heartbeats extend it. */
+    leaseMs: z.number().int().min(500).max(3_600_000).default(30_000),
+    /** How often held leases are extended. Default a third of `leaseMs`. */
+    heartbeatMs: z.number().int().min(50).optional(),
+    /** Jobs claimed per round trip. */
+    batchSize: z.number().int().min(1).max(1000).default(100),
+    /** Handlers running at once. */
+    concurrency: z.number().int().min(1).max(1000).default(10),
+    /** How long `run()` sleeps when nothing is due, unless woken by `wake()`. */
+    pollIntervalMs: z.number().int().min(10).max(600_000).default(1000),
+    /** Time kept at the end of a drain's budget to release unstarted jobs and write outcomes. */
+    reserveMs: z.number().int().min(0).max(60_000).default(250),
+  })
+  .strict()
+  .refine((o) => o.heartbeatMs === undefined || o.heartbeatMs < o.leaseMs, { message: 'heartbeatMs must be below leaseMs', path: ['heartbeatMs'] });
+
+export type WorkerOptions = z.input<typeof workerOptionsSchema> & {
+  /** The handlers this worker runs, built with `defineHandler`. Every job type on the queue needs one. */
+  handlers: ReadonlyArray<JobHandler<never>>;
+  logger?: Logger | undefined;
+};
+
+/** Limits of one `drain()`: a time budget (remainingTimeMs or an absolute deadline) and optional overrides. */
+export interface DrainOptions {
+  /** Milliseconds this drain may take, e.g. Lambda's `getRemainingTimeInMillis()` less a margin. */
+  remainingTimeMs?: number;
+  /** Epoch milliseconds by which the drain returns. */
+  deadline?: number;
+  batchSize?: number;
+  concurrency?: number;
+}
+
+/**
+ * Runs the handlers of one queue: `drain()` for a bounded budget (a Lambda invocation), `run()` as a
+ * long-lived loop (local, containers).
+ *
+ * @example
+ * const worker = sluice.worker({ queue: 'emails', handlers: [sendEmailHandler] });
+ * const summary = await worker.drain({ remainingTimeMs: context.getRemainingTimeInMillis() - 2_000 });
+ */
+export class Worker {
+  readonly queue: string;
+  readonly #sluice: Sluice;
+  readonly #options: z.output<typeof workerOptionsSchema>;
+  readonly #handlers: Map<string, JobHandler>;
+  readonly #logger: Logger;
+  readonly #wakeup = new Wakeup();
+
+  constructor(sluice: Sluice, options: WorkerOptions) {
+    const { handlers, logger, ...rest } = options;
+    this.#options = parseOptions(workerOptionsSchema, rest, 'worker options');
+    this.queue = this.#options.queue;
+    this.#sluice = sluice;
+    this.#logger = logger ?? silentLogger;
+    this.#handlers = new Map();
+    for (const h of handlers as ReadonlyArray<JobHandler>) {
+      if (this.#handlers.has(h.definition.type)) throw new ConfigError(`two handlers for job type ${JSON.stringify(h.definition.type)}`);
+      this.#handlers.set(h.definition.type, h);
+    }
+  }
+
+  #config(): DrainerConfig {
+    return {
+      db: this.#sluice.db,
+      s: this.#sluice.s,
+      settings: this.#sluice.settings,
+      queue: this.queue,
+      handlers: this.#handlers,
+      logger: this.#logger,
+      leaseMs: this.#options.leaseMs,
+      heartbeatMs: this.#options.heartbeatMs ?? Math.floor(this.#options.leaseMs / 3),
+      reserveMs: this.#options.reserveMs,
+    };
+  }
+
+  /**
+   * Drain due jobs within a time budget. Never starts a job whose timeout does not fit in the time left;
+   * returns claimed but unstarted jobs to the queue without spending their attempt.
+   */
+  async drain(options: DrainOptions = {}): Promise<DrainSummary> {
+    const deadline = options.deadline ?? (options.remainingTimeMs !== undefined ? Date.now() + options.remainingTimeMs : undefined);
+    if (deadline === undefined || !Number.isFinite(deadline)) throw new ConfigError('drain needs remainingTimeMs or deadline (a finite number)');
+    return new Drainer(this.#config(), {
+      deadline,
+      batchSize: options.batchSize ?? this.#options.batchSize,
+      concurrency: options.concurrency ?? this.#options.concurrency,
+    }).run();
+  }
+
+  /**
+   * Work until `signal` aborts: claim when jobs are due, sleep `pollIntervalMs` (or until `wake()`) when
+   * none are. On abort, unstarted jobs are released and running ones finish. Database outages are logged
+   * and retried with backoff. Resolves with the totals.
+   */
+  async run(options: { signal: AbortSignal }): Promise<DrainSummary> {
+    const total: DrainSummary = { claimed: 0, succeeded: 0, retried: 0, dead: 0, snoozed: 0, cancelled: 0, released: 0, lostLeases: 0, durationMs: 0 };
+    const started = performance.now();
+    let failures = 0;
+    while (!options.signal.aborted) {
+      try {
+        const s = await new Drainer(this.#config(), {
+          deadline: Number.POSITIVE_INFINITY,
+          batchSize: this.#options.batchSize,
+          concurrency: this.#options.concurrency,
+          idle: { signal: options.signal, wakeup: this.#wakeup, pollIntervalMs: this.#options.pollIntervalMs },
+        }).run();
+        for (const k of Object.keys(total) as Array<keyof DrainSummary>) total[k] += s[k];
+        failures = 0;
+      } catch (err) {
+        failures++;
+        const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+        this.#logger[isTransientDatabaseError(err) ? 'warn' : 'error']('worker loop failed; retrying', {
+          queue: this.queue,
+          retry_in_ms: delay,
+          error: errorFields(err),
+        });
+        await this.#wakeup.wait(delay, options.signal);
+      }
+    }
+    total.durationMs = Math.round(performance.now() - started);
+    return total;
+  }
+
+  /** Claim now instead of at the next poll: call it when jobs were just enqueued in this process. */
+  wake(): void {
+    this.#wakeup.notify();
+  }
+}

@@ -1,0 +1,32 @@
+import { after } from 'node:test';
+import pg from 'pg';
+import { migrate } from '../../src/migrate.js';
+import { Sluice } from '../../src/sluice.js';
+import type { SluiceSettingsInput } from '../../src/config.js';
+
+/**
+ * A fresh schema per call, migrated, with a pool and a Sluice bound to it. The schema is dropped after the
+ * test file unless a test failed (then it is kept for inspection and its name printed).
+ */
+export async function testSluice(options: Omit<SluiceSettingsInput, 'schema'> & { poolSize?: number } = {}) {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new Error('DATABASE_URL is not set: run the tests with `npm test`');
+  const { poolSize, ...settings } = options;
+  const schema = `t_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const pool = new pg.Pool({ connectionString: url, max: poolSize ?? 10 });
+  await migrate({ db: pool, schema });
+  const sluice = new Sluice({ db: pool, schema, ...settings });
+  after(async () => {
+    if (process.exitCode && process.exitCode !== 0) console.error(`keeping schema ${schema} of a failed test`);
+    else await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+    await pool.end();
+  });
+  return { sluice, pool, schema, url };
+}
+
+/** Run SQL against the test schema's tables (tests only). */
+export function q(schema: string) {
+  return (name: string) => `"${schema}".${name}`;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,35 @@
+/**
+ * The test command: starts an embedded PostgreSQL (unless DATABASE_URL is set), then runs node's test
+ * runner through tsx on the files named on the command line. A named file that does not exist fails the
+ * run, so a list that matches nothing can never pass.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { startEmbeddedPostgres } from './helpers/embedded.js';
+
+const files = process.argv.slice(2);
+if (files.length === 0) {
+  console.error('test/run.ts: name the test files to run');
+  process.exit(2);
+}
+const missing = files.filter((f) => !existsSync(f));
+if (missing.length > 0) {
+  console.error(`test/run.ts: no such test file: ${missing.join(', ')}`);
+  process.exit(2);
+}
+
+let stop: (() => Promise<void>) | undefined;
+let url = process.env.DATABASE_URL;
+if (!url) {
+  const pg = await startEmbeddedPostgres();
+  url = pg.url;
+  stop = pg.stop;
+}
+
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
+  stdio: 'inherit',
+  env: { ...process.env, DATABASE_URL: url },
+});
+const code: number = await new Promise((resolve) => child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0))));
+await stop?.();
+process.exit(code);
