@@ -41,6 +41,12 @@ export interface JobHandler<D extends JobDefinition = JobDefinition> {
   readonly handle: HandlerFn<Payload<D>>;
 }
 
+/** Any job's handler, whatever its payload type: what a worker's `handlers` list holds. */
+export interface AnyJobHandler {
+  readonly definition: JobDefinition;
+  readonly handle: HandlerFn<never>;
+}
+
 /**
  * Attach a handler to a definition, in worker code only.
  *

@@ -4,7 +4,7 @@ export { quoteSchema, type ConnectionSource, type Queryable } from './db.js';
 export { defineJob, JobRegistry, type JobDefinition, type JobOptions, type Payload, type PayloadInput } from './define.js';
 export { enqueueItem, enqueueOptionsSchema, type EnqueuedJob, type EnqueueItem, type EnqueueOptions } from './enqueue.js';
 export * from './errors.js';
-export { defineHandler, type HandlerFn, type JobContext, type JobHandler, type Middleware, type StepOptions } from './handler.js';
+export { defineHandler, type AnyJobHandler, type HandlerFn, type JobContext, type JobHandler, type Middleware, type StepOptions } from './handler.js';
 export type { JobAttemptError, JobState, JobView } from './job.js';
 export { silentLogger, type Logger } from './logger.js';
 export { loadMigrations, migrate, type MigrateResult, type Migration } from './migrate.js';

@@ -61,5 +61,6 @@ export async function claimJobs(
                j.created_at, a.run_at, j.payload`,
     [args.queue, args.limit, args.leaseSeconds, args.token],
   );
-  return res.rows;
+  // UPDATE … RETURNING follows the join, not the pick order: restore priority, then due time, for starting.
+  return res.rows.sort((a, b) => a.priority - b.priority || a.run_at.getTime() - b.run_at.getTime());
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseOptions } from '../config.js';
 import { QUEUE_NAME } from '../define.js';
 import { ConfigError, isTransientDatabaseError } from '../errors.js';
-import type { JobHandler } from '../handler.js';
+import type { AnyJobHandler, JobHandler } from '../handler.js';
 import { type Logger, errorFields, silentLogger } from '../logger.js';
 import type { Sluice } from '../sluice.js';
 import { type DrainSummary, Drainer, type DrainerConfig } from './drainer.js';
@@ -30,7 +30,7 @@ export const workerOptionsSchema = z
 
 export type WorkerOptions = z.input<typeof workerOptionsSchema> & {
   /** The handlers this worker runs, built with `defineHandler`. Every job type on the queue needs one. */
-  handlers: ReadonlyArray<JobHandler<never>>;
+  handlers: ReadonlyArray<AnyJobHandler>;
   logger?: Logger | undefined;
 };
 
