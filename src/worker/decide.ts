@@ -1,4 +1,4 @@
-import { backoffDelayMs } from '../backoff.js';
+import { DEFAULT_BACKOFF, backoffDelayMs } from '../backoff.js';
 import type { JobDefinition } from '../define.js';
 import { JobCancelledError, PermanentJobError, RetryableJobError, SnoozeJobError } from '../errors.js';
 import { errorFields } from '../logger.js';
@@ -20,12 +20,14 @@ export interface Decision {
  * | JobCancelledError             | cancelled                                       |
  * | RetryableJobError({delayMs})  | retry after delayMs (or backoff); dead if spent |
  * | anything else, timeouts too   | retry after backoff; dead if attempts are spent |
+ *
+ * Without a definition (no handler for the type on this worker) the default backoff applies.
  */
 export function decide(err: unknown, attempt: number, maxAttempts: number, def: JobDefinition | undefined, maxMessageLength: number): Decision {
   const error = errorFields(err, maxMessageLength);
   if (err instanceof SnoozeJobError) return { kind: 'snooze', delaySeconds: err.delayMs / 1000, error: null };
   if (err instanceof JobCancelledError) return { kind: 'cancelled', delaySeconds: 0, error };
   if (err instanceof PermanentJobError || attempt >= maxAttempts) return { kind: 'dead', delaySeconds: 0, error };
-  const delayMs = err instanceof RetryableJobError && err.delayMs !== undefined ? err.delayMs : def ? backoffDelayMs(def.backoff, attempt) : 0;
+  const delayMs = err instanceof RetryableJobError && err.delayMs !== undefined ? err.delayMs : backoffDelayMs(def?.backoff ?? DEFAULT_BACKOFF, attempt);
   return { kind: 'retry', delaySeconds: delayMs / 1000, error };
 }

@@ -74,6 +74,8 @@ export class Drainer {
   readonly #jobDone = new Wakeup();
   #outcomes: Outcome[] = [];
   #oldestOutcomeAt = 0;
+  /** Set when a flush put jobs back in the queue (retry, snooze): worth claiming again. */
+  #requeued = false;
   #heartbeating: Promise<void> = Promise.resolve();
 
   constructor(config: DrainerConfig, limits: DrainLimits) {
@@ -131,6 +133,10 @@ export class Drainer {
         await this.#jobDone.wait(this.#outcomes.length > 0 ? FLUSH_DELAY_MS : this.#c.heartbeatMs);
         continue;
       }
+      if (this.#requeued) {
+        this.#requeued = false;
+        exhausted = false;
+      }
       if (!exhausted && this.#waiting.length < concurrency) {
         await this.#flush();
         const claimed = await this.#claim(batchSize);
@@ -138,8 +144,9 @@ export class Drainer {
         continue;
       }
       if (this.#waiting.length === 0 && this.#running.size === 0) {
-        if (!idle) return;
         await this.#flush();
+        if (this.#requeued) continue;
+        if (!idle) return;
         await idle.wakeup.wait(idle.pollIntervalMs, idle.signal);
         exhausted = false;
         continue;
@@ -268,7 +275,10 @@ export class Drainer {
       throw err;
     }
     for (const o of batch) {
-      if (applied.has(o.id)) this.#summary[SUMMARY_FOR[o.kind]]++;
+      if (applied.has(o.id)) {
+        this.#summary[SUMMARY_FOR[o.kind]]++;
+        if (o.kind === 'retry' || o.kind === 'snooze') this.#requeued = true;
+      }
       else {
         this.#summary.lostLeases++;
         this.#c.logger.warn('outcome fenced off: the lease was lost before it was written', { job_id: o.id, outcome: o.kind });

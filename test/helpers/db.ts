@@ -29,4 +29,4 @@ export function q(schema: string) {
   return (name: string) => `"${schema}".${name}`;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
