@@ -10,7 +10,11 @@ import { z } from 'zod';
 export const backoffSchema = z
   .object({
     baseMs: z.number().int().min(0).max(86_400_000),
-    maxMs: z.number().int().min(0).max(7 * 86_400_000),
+    maxMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 86_400_000),
   })
   .strict()
   .refine((b) => b.maxMs >= b.baseMs, { message: 'backoff.maxMs must be >= backoff.baseMs', path: ['maxMs'] });

@@ -7,15 +7,31 @@ const HOUR = 3_600_000;
 export const sluiceOptionsSchema = z
   .object({
     /** The Postgres schema holding sluice's tables. */
-    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/).default('sluice'),
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/)
+      .default('sluice'),
     /** The largest payload accepted, in bytes of JSON. */
-    maxPayloadBytes: z.number().int().min(1).max(64 * 1024 * 1024).default(256 * 1024),
+    maxPayloadBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(64 * 1024 * 1024)
+      .default(256 * 1024),
     /** The most jobs one `enqueueMany` call may insert. */
     maxBatchSize: z.number().int().min(1).max(10_000).default(1000),
     /** How long an idempotency key dedupes, from the first enqueue. */
-    idempotencyWindowMs: z.number().int().min(1000).default(24 * HOUR),
+    idempotencyWindowMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(24 * HOUR),
     /** How long succeeded and cancelled records are kept before `prune()` deletes them. */
-    retentionMs: z.number().int().min(1000).default(24 * HOUR),
+    retentionMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(24 * HOUR),
     /** How many errors each job's history keeps (the latest). */
     maxErrorsKept: z.number().int().min(1).max(1000).default(20),
     /** How long a stored error message may be, in characters. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type Backoff, DEFAULT_BACKOFF, backoffSchema } from './backoff.js';
+import { type Backoff, backoffSchema, DEFAULT_BACKOFF } from './backoff.js';
 import { ConfigError, UnknownJobTypeError } from './errors.js';
 
 export const JOB_TYPE = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { SluiceSettings } from './config.js';
 import type { Queryable, SchemaName } from './db.js';
-import { PRIORITY, QUEUE_NAME, type JobDefinition, type PayloadInput } from './define.js';
+import { type JobDefinition, type PayloadInput, PRIORITY, QUEUE_NAME } from './define.js';
 import { BatchTooLargeError, PayloadTooLargeError, SluiceError, ValidationError } from './errors.js';
 import type { JobState } from './job.js';
 import { type EnqueueRow, type InsertedRow, insertJobs, releaseExpiredKeys } from './sql/enqueue.js';
@@ -15,7 +15,12 @@ export const enqueueOptionsSchema = z
     /** When the job becomes due (absolute). Mutually exclusive with `delayMs`. */
     runAt: z.date().optional(),
     /** Delay from now, measured on the database clock. */
-    delayMs: z.number().int().min(0).max(365 * DAY).optional(),
+    delayMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(365 * DAY)
+      .optional(),
     priority: z.number().int().min(PRIORITY.min).max(PRIORITY.max).optional(),
     queue: z.string().regex(QUEUE_NAME).optional(),
     maxAttempts: z.number().int().min(1).max(1000).optional(),
@@ -73,9 +78,11 @@ function prepare(items: readonly EnqueueItem[], settings: SluiceSettings): Enque
   const rows: EnqueueRow[] = [];
   items.forEach((item, i) => {
     const opts = enqueueOptionsSchema.safeParse(item.options ?? {});
-    if (!opts.success) for (const is of opts.error.issues) issues.push({ path: [i, 'options', ...is.path], message: is.message, code: is.code });
+    if (!opts.success)
+      for (const is of opts.error.issues) issues.push({ path: [i, 'options', ...is.path], message: is.message, code: is.code });
     const parsed = item.job.schema.safeParse(item.payload);
-    if (!parsed.success) for (const is of parsed.error.issues) issues.push({ path: [i, 'payload', ...is.path], message: is.message, code: is.code });
+    if (!parsed.success)
+      for (const is of parsed.error.issues) issues.push({ path: [i, 'payload', ...is.path], message: is.message, code: is.code });
     if (!opts.success || !parsed.success) return;
     let json: string | undefined;
     try {
@@ -94,7 +101,11 @@ function prepare(items: readonly EnqueueItem[], settings: SluiceSettings): Enque
     }
     const bytes = Buffer.byteLength(json, 'utf8');
     if (bytes > settings.maxPayloadBytes) {
-      tooLarge.push({ path: [i, 'payload'], message: `payload is ${bytes} bytes; the limit is ${settings.maxPayloadBytes}`, code: 'too_big' });
+      tooLarge.push({
+        path: [i, 'payload'],
+        message: `payload is ${bytes} bytes; the limit is ${settings.maxPayloadBytes}`,
+        code: 'too_big',
+      });
       return;
     }
     const o = opts.data;
@@ -173,7 +184,15 @@ export async function enqueueBatch(
     if (conflicted.length === 0) break;
     const keys = [...new Set(conflicted.map((i) => (rows[i] as EnqueueRow).idempotencyKey as string))];
     const released = new Set(await releaseExpiredKeys(db, s, keys, settings.idempotencyWindowMs / 1000));
-    const existing = new Map((await getJobsByKey(db, s, keys.filter((k) => !released.has(k)))).map((r) => [r.idempotency_key as string, r]));
+    const existing = new Map(
+      (
+        await getJobsByKey(
+          db,
+          s,
+          keys.filter((k) => !released.has(k)),
+        )
+      ).map((r) => [r.idempotency_key as string, r]),
+    );
     pending = [];
     for (const i of conflicted) {
       const found = existing.get((rows[i] as EnqueueRow).idempotencyKey as string);

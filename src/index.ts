@@ -1,15 +1,23 @@
-export { backoffCeilingMs, backoffDelayMs, DEFAULT_BACKOFF, retryPresets, type Backoff } from './backoff.js';
-export { sluiceOptionsSchema, type SluiceSettings, type SluiceSettingsInput } from './config.js';
-export { quoteSchema, type ConnectionSource, type Queryable } from './db.js';
-export { defineJob, JobRegistry, type JobDefinition, type JobOptions, type Payload, type PayloadInput } from './define.js';
-export { enqueueItem, enqueueOptionsSchema, type EnqueuedJob, type EnqueueItem, type EnqueueOptions } from './enqueue.js';
+export { type Backoff, backoffCeilingMs, backoffDelayMs, DEFAULT_BACKOFF, retryPresets } from './backoff.js';
+export { type SluiceSettings, type SluiceSettingsInput, sluiceOptionsSchema } from './config.js';
+export { type ConnectionSource, type Queryable, quoteSchema } from './db.js';
+export { defineJob, type JobDefinition, type JobOptions, JobRegistry, type Payload, type PayloadInput } from './define.js';
+export { type EnqueuedJob, type EnqueueItem, type EnqueueOptions, enqueueItem, enqueueOptionsSchema } from './enqueue.js';
 export * from './errors.js';
-export { defineHandler, type AnyJobHandler, type HandlerFn, type JobContext, type JobHandler, type Middleware, type StepOptions } from './handler.js';
+export {
+  type AnyJobHandler,
+  defineHandler,
+  type HandlerFn,
+  type JobContext,
+  type JobHandler,
+  type Middleware,
+  type StepOptions,
+} from './handler.js';
 export type { JobAttemptError, JobState, JobView } from './job.js';
-export { silentLogger, type Logger } from './logger.js';
-export { loadMigrations, migrate, type MigrateResult, type Migration } from './migrate.js';
-export { chain, loggingMiddleware, metricsMiddleware, type MetricsCallbacks } from './middleware.js';
-export { Sluice, type QueueStats, type WithClient } from './sluice.js';
+export { type Logger, silentLogger } from './logger.js';
+export { chain, loggingMiddleware, type MetricsCallbacks, metricsMiddleware } from './middleware.js';
+export { loadMigrations, type MigrateResult, type Migration, migrate } from './migrate.js';
+export { type QueueStats, Sluice, type WithClient } from './sluice.js';
 export type { DeadLetterFilter } from './sql/deadLetters.js';
 export type { DrainSummary } from './worker/drainer.js';
-export { Worker, workerOptionsSchema, type DrainOptions, type WorkerOptions } from './worker/worker.js';
+export { type DrainOptions, Worker, type WorkerOptions, workerOptionsSchema } from './worker/worker.js';

@@ -1,5 +1,5 @@
 import type { HandlerFn, JobContext, Middleware } from './handler.js';
-import { type Logger, errorFields, jobFields } from './logger.js';
+import { errorFields, jobFields, type Logger } from './logger.js';
 
 /**
  * Compose middleware around a handler; the first runs outermost.

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { ConnectionSource } from './db.js';
 import { quoteSchema } from './db.js';
@@ -26,7 +26,8 @@ export async function loadMigrations(dir: string = DEFAULT_MIGRATIONS_DIR): Prom
     migrations.push({ version: Number(m[1]), name: m[2] as string, sql: await readFile(`${dir}/${file}`, 'utf8') });
   }
   migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new ConfigError(`migrations must be numbered 0001, 0002, … without gaps; found ${m.version} at position ${i + 1}`);
+    if (m.version !== i + 1)
+      throw new ConfigError(`migrations must be numbered 0001, 0002, … without gaps; found ${m.version} at position ${i + 1}`);
   });
   return migrations;
 }
@@ -69,7 +70,8 @@ export async function migrate(options: { db: ConnectionSource; schema?: string; 
       const sum = checksum(m.sql);
       const existing = appliedSums.get(m.version);
       if (existing !== undefined) {
-        if (existing !== sum) throw new ConfigError(`migration ${m.version} (${m.name}) was edited after it was applied; add a new migration instead`);
+        if (existing !== sum)
+          throw new ConfigError(`migration ${m.version} (${m.name}) was edited after it was applied; add a new migration instead`);
         continue;
       }
       await client.query(`SET LOCAL search_path TO ${s}`);

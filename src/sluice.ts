@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { parseOptions, type SluiceSettings, sluiceOptionsSchema, type SluiceSettingsInput } from './config.js';
-import { type Queryable, type SchemaName, quoteSchema } from './db.js';
+import { parseOptions, type SluiceSettings, type SluiceSettingsInput, sluiceOptionsSchema } from './config.js';
+import { type Queryable, quoteSchema, type SchemaName } from './db.js';
 import type { JobDefinition, PayloadInput } from './define.js';
-import { type EnqueueItem, type EnqueueOptions, type EnqueuedJob, enqueueBatch } from './enqueue.js';
+import { type EnqueuedJob, type EnqueueItem, type EnqueueOptions, enqueueBatch } from './enqueue.js';
 import { ValidationError } from './errors.js';
 import { type JobView, toJobView } from './job.js';
 import { type CancelResult, cancelJobs } from './sql/cancel.js';
@@ -68,7 +68,11 @@ export class Sluice {
    * await sluice.enqueue(processOrder, { orderId: rows[0].id }, { client });
    * await client.query('COMMIT');
    */
-  async enqueue<D extends JobDefinition>(job: D, payload: PayloadInput<D>, options: EnqueueOptions & WithClient = {}): Promise<EnqueuedJob> {
+  async enqueue<D extends JobDefinition>(
+    job: D,
+    payload: PayloadInput<D>,
+    options: EnqueueOptions & WithClient = {},
+  ): Promise<EnqueuedJob> {
     const { client, ...rest } = options;
     const [result] = await enqueueBatch(client ?? this.db, this.s, this.settings, [{ job, payload, options: rest }]);
     return result as EnqueuedJob;
@@ -111,7 +115,14 @@ export class Sluice {
   /** Dead letters in id order, `limit` at a time (default 50); pass the last id as `after` for the next page. */
   async listDeadLetters(options: { queue?: string; type?: string; after?: string; limit?: number } = {}): Promise<JobView[]> {
     const o = parseOptions(
-      z.object({ queue: z.string().optional(), type: z.string().optional(), after: ID.optional(), limit: z.number().int().min(1).max(1000).default(50) }).strict(),
+      z
+        .object({
+          queue: z.string().optional(),
+          type: z.string().optional(),
+          after: ID.optional(),
+          limit: z.number().int().min(1).max(1000).default(50),
+        })
+        .strict(),
       options,
       'dead-letter list options',
     );
@@ -127,7 +138,18 @@ export class Sluice {
    */
   async redriveDeadLetters(filter: DeadLetterFilter, options: { toQueue?: string } = {}): Promise<string[]> {
     const f = parseOptions(filterSchema, filter, 'dead-letter filter');
-    const to = parseOptions(z.object({ toQueue: z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/).optional() }).strict(), options, 'redrive options');
+    const to = parseOptions(
+      z
+        .object({
+          toQueue: z
+            .string()
+            .regex(/^[a-z][a-z0-9_-]{0,62}$/)
+            .optional(),
+        })
+        .strict(),
+      options,
+      'redrive options',
+    );
     return this.#bulk((limit) => redriveDeadLetters(this.db, this.s, { ...f, toQueue: to.toQueue, limit }));
   }
 
@@ -152,7 +174,9 @@ export class Sluice {
    */
   async prune(options: { batchSize?: number; maxBatches?: number } = {}): Promise<{ deleted: number }> {
     const o = parseOptions(
-      z.object({ batchSize: z.number().int().min(1).max(100_000).default(BULK), maxBatches: z.number().int().min(1).default(1000) }).strict(),
+      z
+        .object({ batchSize: z.number().int().min(1).max(100_000).default(BULK), maxBatches: z.number().int().min(1).default(1000) })
+        .strict(),
       options,
       'prune options',
     );

@@ -1,18 +1,30 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { z } from 'zod';
 import { backoffCeilingMs, backoffDelayMs, retryPresets } from '../src/backoff.js';
 import { defineJob } from '../src/define.js';
-import { z } from 'zod';
 
 describe('backoff', () => {
   const b = { baseMs: 1000, maxMs: 30_000 };
   it('doubles the ceiling per retry up to the cap', () => {
-    assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map((n) => backoffCeilingMs(b, n)), [1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6, 7].map((n) => backoffCeilingMs(b, n)),
+      [1000, 2000, 4000, 8000, 16000, 30000, 30000],
+    );
   });
   it('draws with full jitter between 0 and the ceiling', () => {
-    assert.equal(backoffDelayMs(b, 3, () => 0), 0);
-    assert.equal(backoffDelayMs(b, 3, () => 0.5), 2000);
-    assert.equal(backoffDelayMs(b, 3, () => 0.999999), 3999);
+    assert.equal(
+      backoffDelayMs(b, 3, () => 0),
+      0,
+    );
+    assert.equal(
+      backoffDelayMs(b, 3, () => 0.5),
+      2000,
+    );
+    assert.equal(
+      backoffDelayMs(b, 3, () => 0.999999),
+      3999,
+    );
   });
   it('never overflows for huge retry counts', () => {
     assert.equal(backoffCeilingMs(b, 10_000), 30_000);

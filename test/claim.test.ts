@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { enqueueItem } from '../src/enqueue.js';
+import { defineHandler } from '../src/handler.js';
 import { claimJobs } from '../src/sql/claim.js';
 import { recordOutcomes } from '../src/sql/outcomes.js';
-import { defineHandler } from '../src/handler.js';
 import { processOrder, sendEmail } from './fixtures/jobs.js';
 import { sleep, testSluice } from './helpers/db.js';
 
@@ -16,11 +16,18 @@ describe('claim', async () => {
       enqueueItem(sendEmail, { userId: 'late-low', template: 'welcome' }, { priority: 5, queue: 'order' }),
       enqueueItem(sendEmail, { userId: 'future', template: 'welcome' }, { priority: -10, queue: 'order', delayMs: 60_000 }),
       enqueueItem(sendEmail, { userId: 'high', template: 'welcome' }, { priority: -3, queue: 'order' }),
-      enqueueItem(sendEmail, { userId: 'mid-old', template: 'welcome' }, { priority: 0, queue: 'order', runAt: new Date(Date.now() - 10_000) }),
+      enqueueItem(
+        sendEmail,
+        { userId: 'mid-old', template: 'welcome' },
+        { priority: 0, queue: 'order', runAt: new Date(Date.now() - 10_000) },
+      ),
       enqueueItem(sendEmail, { userId: 'mid-new', template: 'welcome' }, { priority: 0, queue: 'order' }),
     ]);
     const rows = await claimJobs(pool, sluice.s, { queue: 'order', limit: 10, leaseSeconds: 30, token: randomUUID() });
-    assert.deepEqual(rows.map((r) => (r.payload as { userId: string }).userId), ['high', 'mid-old', 'mid-new', 'late-low']);
+    assert.deepEqual(
+      rows.map((r) => (r.payload as { userId: string }).userId),
+      ['high', 'mid-old', 'mid-new', 'late-low'],
+    );
     assert.ok(rows.every((r) => r.attempt === 1));
     assert.equal((await sluice.getJob(made[1]!.id))?.state, 'scheduled');
     assert.equal((await sluice.getJob(made[0]!.id))?.state, 'running');
@@ -31,7 +38,11 @@ describe('claim', async () => {
     const t1 = randomUUID();
     const [first] = await claimJobs(pool, sluice.s, { queue: 'rescue', limit: 1, leaseSeconds: 0.3, token: t1 });
     assert.equal(first?.id, job.id);
-    assert.equal((await claimJobs(pool, sluice.s, { queue: 'rescue', limit: 1, leaseSeconds: 30, token: randomUUID() })).length, 0, 'held while leased');
+    assert.equal(
+      (await claimJobs(pool, sluice.s, { queue: 'rescue', limit: 1, leaseSeconds: 30, token: randomUUID() })).length,
+      0,
+      'held while leased',
+    );
     await sleep(400);
     const t2 = randomUUID();
     const [second] = await claimJobs(pool, sluice.s, { queue: 'rescue', limit: 1, leaseSeconds: 30, token: t2 });
@@ -50,7 +61,9 @@ describe('claim', async () => {
   it('8 drainers in parallel over 10,000 jobs handle each job, never two at once', async () => {
     const total = 10_000;
     for (let i = 0; i < total; i += 1000) {
-      await sluice.enqueueMany(Array.from({ length: 1000 }, (_, k) => enqueueItem(processOrder, { orderId: i + k + 1 }, { queue: 'parallel' })));
+      await sluice.enqueueMany(
+        Array.from({ length: 1000 }, (_, k) => enqueueItem(processOrder, { orderId: i + k + 1 }, { queue: 'parallel' })),
+      );
     }
     const runs = new Map<number, number>();
     const inFlight = new Set<number>();
@@ -69,8 +82,14 @@ describe('claim', async () => {
     );
     assert.equal(overlaps, 0);
     assert.equal(runs.size, total);
-    assert.ok([...runs.values()].every((n) => n === 1), 'each job ran exactly once');
-    assert.equal(summaries.reduce((a, s) => a + s.succeeded, 0), total);
+    assert.ok(
+      [...runs.values()].every((n) => n === 1),
+      'each job ran exactly once',
+    );
+    assert.equal(
+      summaries.reduce((a, s) => a + s.succeeded, 0),
+      total,
+    );
     assert.ok(summaries.filter((s) => s.claimed > 0).length >= 2, 'work was shared');
     const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".active_jobs WHERE queue = 'parallel'`);
     assert.equal(rows[0].n, 0);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
-import { type JobOptions, defineJob } from '../src/define.js';
+import { defineJob, type JobOptions } from '../src/define.js';
 import { JobCancelledError, JobTimeoutError, PermanentJobError, RetryableJobError, SnoozeJobError } from '../src/errors.js';
 import { defineHandler } from '../src/handler.js';
 import { claimJobs } from '../src/sql/claim.js';
@@ -30,11 +30,14 @@ describe('drain', async () => {
     const dead = await sluice.getJob(bad.id);
     assert.equal(dead?.state, 'dead');
     assert.equal(dead?.attempt, 3);
-    assert.deepEqual(dead?.errors.map((e) => [e.attempt, e.name, e.code, e.message]), [
-      [1, 'Error', 'E502', 'upstream 502'],
-      [2, 'Error', 'E502', 'upstream 502'],
-      [3, 'Error', 'E502', 'upstream 502'],
-    ]);
+    assert.deepEqual(
+      dead?.errors.map((e) => [e.attempt, e.name, e.code, e.message]),
+      [
+        [1, 'Error', 'E502', 'upstream 502'],
+        [2, 'Error', 'E502', 'upstream 502'],
+        [3, 'Error', 'E502', 'upstream 502'],
+      ],
+    );
     assert.ok(dead?.finishedAt instanceof Date);
   });
 
@@ -74,7 +77,10 @@ describe('drain', async () => {
     assert.equal(runs, 5);
     assert.equal(view?.state, 'scheduled');
     assert.equal(view?.errors.length, 3, 'only the latest maxErrorsKept errors are kept');
-    assert.deepEqual(view?.errors.map((e) => e.attempt), [3, 4, 5]);
+    assert.deepEqual(
+      view?.errors.map((e) => e.attempt),
+      [3, 4, 5],
+    );
     assert.ok((view?.errors[0]?.message.length ?? 0) <= 2048, 'messages are truncated');
   });
 
@@ -123,7 +129,10 @@ describe('drain', async () => {
     });
     const worker = sluice.worker({ queue: 'long-running', handlers: [h], leaseMs: 600, heartbeatMs: 200 });
     const rival = sluice.worker({ queue: 'long-running', handlers: [h], leaseMs: 600 });
-    const [s, r] = await Promise.all([worker.drain({ remainingTimeMs: 5_000 }), sleep(1000).then(() => rival.drain({ remainingTimeMs: 300 }))]);
+    const [s, r] = await Promise.all([
+      worker.drain({ remainingTimeMs: 5_000 }),
+      sleep(1000).then(() => rival.drain({ remainingTimeMs: 300 })),
+    ]);
     assert.ok(explicit);
     assert.equal(s.succeeded, 1);
     assert.equal(s.lostLeases, 0);
@@ -160,7 +169,10 @@ describe('drain', async () => {
     const views = await sluice.getJobs(ids);
     const released = views.filter((v) => v.state === 'available');
     assert.equal(released.length, s.released);
-    assert.ok(released.every((v) => v.attempt === 0), 'released jobs did not spend an attempt');
+    assert.ok(
+      released.every((v) => v.attempt === 0),
+      'released jobs did not spend an attempt',
+    );
   });
 
   it('never starts a job whose timeout does not fit in the time left', async () => {
@@ -168,7 +180,14 @@ describe('drain', async () => {
     await sluice.enqueue(big, { n: 1 });
     let ran = false;
     const s = await sluice
-      .worker({ queue: 'big-timeout', handlers: [defineHandler(big, () => void (ran = true))] })
+      .worker({
+        queue: 'big-timeout',
+        handlers: [
+          defineHandler(big, () => {
+            ran = true;
+          }),
+        ],
+      })
       .drain({ remainingTimeMs: 5_000 });
     assert.equal(ran, false);
     assert.deepEqual([s.claimed, s.released], [1, 1]);
@@ -206,7 +225,11 @@ describe('drain', async () => {
   it('run() works until its signal aborts, wakes on wake(), and leaves nothing claimed', async () => {
     const live = task('live_loop');
     const seen: number[] = [];
-    const worker = sluice.worker({ queue: 'live-loop', handlers: [defineHandler(live, ({ n }) => void seen.push(n))], pollIntervalMs: 60_000 });
+    const worker = sluice.worker({
+      queue: 'live-loop',
+      handlers: [defineHandler(live, ({ n }) => void seen.push(n))],
+      pollIntervalMs: 60_000,
+    });
     const stop = new AbortController();
     const running = worker.run({ signal: stop.signal });
     await sleep(100);
@@ -226,7 +249,16 @@ describe('drain', async () => {
     const job = await sluice.enqueue(v1, { n: 1 });
     const v2 = defineJob({ type: 'evolving', schema: z.object({ n: z.string() }), queue: 'evolving', timeout: 1_000 });
     let ran = false;
-    const s = await sluice.worker({ queue: 'evolving', handlers: [defineHandler(v2, () => void (ran = true))] }).drain({ remainingTimeMs: 2_000 });
+    const s = await sluice
+      .worker({
+        queue: 'evolving',
+        handlers: [
+          defineHandler(v2, () => {
+            ran = true;
+          }),
+        ],
+      })
+      .drain({ remainingTimeMs: 2_000 });
     assert.equal(ran, false);
     assert.equal(s.dead, 1);
     assert.match((await sluice.getJob(job.id))?.errors[0]?.message ?? '', /no longer matches/);

@@ -21,7 +21,11 @@ describe('enqueue', async () => {
   });
 
   it('applies options: delay (scheduled), priority, queue and maxAttempts overrides', async () => {
-    const job = await sluice.enqueue(sendEmail, { userId: 'u2', template: 'reset' }, { delayMs: 60_000, priority: -5, queue: 'other', maxAttempts: 7 });
+    const job = await sluice.enqueue(
+      sendEmail,
+      { userId: 'u2', template: 'reset' },
+      { delayMs: 60_000, priority: -5, queue: 'other', maxAttempts: 7 },
+    );
     assert.equal(job.state, 'scheduled');
     assert.equal(job.priority, -5);
     assert.equal(job.queue, 'other');
@@ -56,8 +60,14 @@ describe('enqueue', async () => {
       return true;
     });
     assert.equal(await count(), before);
-    const ok = await sluice.enqueueMany([enqueueItem(sendEmail, { userId: 'a', template: 'welcome' }), enqueueItem(processOrder, { orderId: 9 })]);
-    assert.deepEqual(ok.map((j) => j.type), ['send_email', 'process_order']);
+    const ok = await sluice.enqueueMany([
+      enqueueItem(sendEmail, { userId: 'a', template: 'welcome' }),
+      enqueueItem(processOrder, { orderId: 9 }),
+    ]);
+    assert.deepEqual(
+      ok.map((j) => j.type),
+      ['send_email', 'process_order'],
+    );
     assert.ok(BigInt(ok[1]!.id) > BigInt(ok[0]!.id));
     assert.equal(await count(), before + 2);
   });

@@ -65,11 +65,7 @@ export async function redriveDeadLetters(
 }
 
 /** Delete up to `limit` dead letters for good, with their stored steps. Returns the ids purged. */
-export async function purgeDeadLetters(
-  db: Queryable,
-  s: SchemaName,
-  f: DeadLetterFilter & { limit: number },
-): Promise<string[]> {
+export async function purgeDeadLetters(db: Queryable, s: SchemaName, f: DeadLetterFilter & { limit: number }): Promise<string[]> {
   const res = await db.query<{ id: string }>(
     `WITH picked AS (
        SELECT j.id FROM ${s}.jobs j WHERE ${WHERE_DEAD} ORDER BY j.id LIMIT $4 FOR UPDATE SKIP LOCKED

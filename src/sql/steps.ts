@@ -8,9 +8,7 @@ export interface StepRow {
 
 /** The completed steps of a job, in the order they completed. */
 export async function loadSteps(db: Queryable, s: SchemaName, jobId: string): Promise<StepRow[]> {
-  const res = await db.query<StepRow>(`SELECT name, seq, result FROM ${s}.job_steps WHERE job_id = $1::bigint ORDER BY seq`, [
-    jobId,
-  ]);
+  const res = await db.query<StepRow>(`SELECT name, seq, result FROM ${s}.job_steps WHERE job_id = $1::bigint ORDER BY seq`, [jobId]);
   return res.rows;
 }
 

@@ -1,7 +1,7 @@
 import type { Queryable, SchemaName } from '../db.js';
 import { LeaseLostError } from '../errors.js';
 import type { JobContext, StepOptions } from '../handler.js';
-import { type Logger, errorFields, jobFields } from '../logger.js';
+import { errorFields, jobFields, type Logger } from '../logger.js';
 import type { ClaimedRow } from '../sql/claim.js';
 import { loadSteps, saveStep } from '../sql/steps.js';
 
@@ -59,7 +59,8 @@ export class AttemptContext implements JobContext {
   }
 
   async step<T>(name: string, fn: () => Promise<T> | T, options?: StepOptions<T>): Promise<T> {
-    if (typeof name !== 'string' || name.length === 0 || name.length > 200) throw new TypeError('step name must be a string of 1 to 200 characters');
+    if (typeof name !== 'string' || name.length === 0 || name.length > 200)
+      throw new TypeError('step name must be a string of 1 to 200 characters');
     this.#stored ??= new Map((await loadSteps(this.#db, this.#s, this.id)).map((r) => [r.name, { seq: r.seq, result: r.result }]));
     const stored = this.#stored.get(name);
     if (stored) {

@@ -1,4 +1,4 @@
-import { DEFAULT_BACKOFF, backoffDelayMs } from '../backoff.js';
+import { backoffDelayMs, DEFAULT_BACKOFF } from '../backoff.js';
 import type { JobDefinition } from '../define.js';
 import { JobCancelledError, PermanentJobError, RetryableJobError, SnoozeJobError } from '../errors.js';
 import { errorFields } from '../logger.js';
@@ -23,11 +23,18 @@ export interface Decision {
  *
  * Without a definition (no handler for the type on this worker) the default backoff applies.
  */
-export function decide(err: unknown, attempt: number, maxAttempts: number, def: JobDefinition | undefined, maxMessageLength: number): Decision {
+export function decide(
+  err: unknown,
+  attempt: number,
+  maxAttempts: number,
+  def: JobDefinition | undefined,
+  maxMessageLength: number,
+): Decision {
   const error = errorFields(err, maxMessageLength);
   if (err instanceof SnoozeJobError) return { kind: 'snooze', delaySeconds: err.delayMs / 1000, error: null };
   if (err instanceof JobCancelledError) return { kind: 'cancelled', delaySeconds: 0, error };
   if (err instanceof PermanentJobError || attempt >= maxAttempts) return { kind: 'dead', delaySeconds: 0, error };
-  const delayMs = err instanceof RetryableJobError && err.delayMs !== undefined ? err.delayMs : backoffDelayMs(def?.backoff ?? DEFAULT_BACKOFF, attempt);
+  const delayMs =
+    err instanceof RetryableJobError && err.delayMs !== undefined ? err.delayMs : backoffDelayMs(def?.backoff ?? DEFAULT_BACKOFF, attempt);
   return { kind: 'retry', delaySeconds: delayMs / 1000, error };
 }

@@ -3,7 +3,7 @@ import type { SluiceSettings } from '../config.js';
 import type { Queryable, SchemaName } from '../db.js';
 import { JobCancelledError, JobTimeoutError, LeaseLostError, PermanentJobError, SluiceError } from '../errors.js';
 import type { JobHandler } from '../handler.js';
-import { type Logger, errorFields, jobFields } from '../logger.js';
+import { errorFields, jobFields, type Logger } from '../logger.js';
 import { type ClaimedRow, claimJobs } from '../sql/claim.js';
 import { extendLeases } from '../sql/heartbeat.js';
 import { type Outcome, type OutcomeKind, recordOutcomes } from '../sql/outcomes.js';
@@ -67,7 +67,17 @@ const SUMMARY_FOR: Record<OutcomeKind, keyof DrainSummary> = {
 export class Drainer {
   readonly #c: DrainerConfig;
   readonly #limits: DrainLimits;
-  readonly #summary: DrainSummary = { claimed: 0, succeeded: 0, retried: 0, dead: 0, snoozed: 0, cancelled: 0, released: 0, lostLeases: 0, durationMs: 0 };
+  readonly #summary: DrainSummary = {
+    claimed: 0,
+    succeeded: 0,
+    retried: 0,
+    dead: 0,
+    snoozed: 0,
+    cancelled: 0,
+    released: 0,
+    lostLeases: 0,
+    durationMs: 0,
+  };
   readonly #held = new Map<string, HeldJob>();
   readonly #waiting: HeldJob[] = [];
   readonly #running = new Set<string>();
@@ -195,10 +205,16 @@ export class Drainer {
     const { row } = job;
     const maxLen = this.#c.settings.maxErrorMessageLength;
     if (job.lost) return this.#lose(job);
-    if (job.cancelRequested) return this.#settle(job, decide(new JobCancelledError('cancelled before it started'), row.attempt, row.max_attempts, undefined, maxLen));
+    if (job.cancelRequested)
+      return this.#settle(
+        job,
+        decide(new JobCancelledError('cancelled before it started'), row.attempt, row.max_attempts, undefined, maxLen),
+      );
     const handler = this.#c.handlers.get(row.type);
     if (!handler) {
-      const err = new SluiceError(`no handler registered for job type ${JSON.stringify(row.type)} on queue ${JSON.stringify(this.#c.queue)}`);
+      const err = new SluiceError(
+        `no handler registered for job type ${JSON.stringify(row.type)} on queue ${JSON.stringify(this.#c.queue)}`,
+      );
       return this.#settle(job, decide(err, row.attempt, row.max_attempts, undefined, maxLen));
     }
     const def = handler.definition;
@@ -208,7 +224,9 @@ export class Drainer {
     }
     const parsed = def.schema.safeParse(row.payload);
     if (!parsed.success) {
-      const err = new PermanentJobError(`stored payload no longer matches the schema of ${row.type}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+      const err = new PermanentJobError(
+        `stored payload no longer matches the schema of ${row.type}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+      );
       return this.#settle(job, decide(err, row.attempt, row.max_attempts, def, maxLen));
     }
     const ctx = new AttemptContext({ db: this.#c.db, s: this.#c.s, job, logger: this.#c.logger, heartbeat: (j) => this.#heartbeatOne(j) });
@@ -244,7 +262,13 @@ export class Drainer {
   #settle(job: HeldJob, decision: Decision): void {
     if (!this.#held.delete(job.row.id)) return;
     if (this.#outcomes.length === 0) this.#oldestOutcomeAt = Date.now();
-    this.#outcomes.push({ id: job.row.id, token: job.token, kind: decision.kind, delaySeconds: decision.delaySeconds, error: decision.error });
+    this.#outcomes.push({
+      id: job.row.id,
+      token: job.token,
+      kind: decision.kind,
+      delaySeconds: decision.delaySeconds,
+      error: decision.error,
+    });
   }
 
   #lose(job: HeldJob): void {
@@ -256,7 +280,10 @@ export class Drainer {
   /** Flush when half a batch is pending, or the oldest pending outcome has waited FLUSH_DELAY_MS. */
   async #flushIfDue(): Promise<void> {
     if (this.#outcomes.length === 0) return;
-    if (this.#outcomes.length >= Math.max(1, Math.floor(this.#limits.batchSize / 2)) || Date.now() - this.#oldestOutcomeAt >= FLUSH_DELAY_MS) {
+    if (
+      this.#outcomes.length >= Math.max(1, Math.floor(this.#limits.batchSize / 2)) ||
+      Date.now() - this.#oldestOutcomeAt >= FLUSH_DELAY_MS
+    ) {
       await this.#flush();
     }
   }
@@ -278,8 +305,7 @@ export class Drainer {
       if (applied.has(o.id)) {
         this.#summary[SUMMARY_FOR[o.kind]]++;
         if (o.kind === 'retry' || o.kind === 'snooze') this.#requeued = true;
-      }
-      else {
+      } else {
         this.#summary.lostLeases++;
         this.#c.logger.warn('outcome fenced off: the lease was lost before it was written', { job_id: o.id, outcome: o.kind });
       }

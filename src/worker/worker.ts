@@ -3,9 +3,9 @@ import { parseOptions } from '../config.js';
 import { QUEUE_NAME } from '../define.js';
 import { ConfigError, isTransientDatabaseError } from '../errors.js';
 import type { AnyJobHandler, JobHandler } from '../handler.js';
-import { type Logger, errorFields, silentLogger } from '../logger.js';
+import { errorFields, type Logger, silentLogger } from '../logger.js';
 import type { Sluice } from '../sluice.js';
-import { type DrainSummary, Drainer, type DrainerConfig } from './drainer.js';
+import { Drainer, type DrainerConfig, type DrainSummary } from './drainer.js';
 import { Wakeup } from './wakeup.js';
 
 export const workerOptionsSchema = z
@@ -26,7 +26,10 @@ export const workerOptionsSchema = z
     reserveMs: z.number().int().min(0).max(60_000).default(250),
   })
   .strict()
-  .refine((o) => o.heartbeatMs === undefined || o.heartbeatMs < o.leaseMs, { message: 'heartbeatMs must be below leaseMs', path: ['heartbeatMs'] });
+  .refine((o) => o.heartbeatMs === undefined || o.heartbeatMs < o.leaseMs, {
+    message: 'heartbeatMs must be below leaseMs',
+    path: ['heartbeatMs'],
+  });
 
 export type WorkerOptions = z.input<typeof workerOptionsSchema> & {
   /** The handlers this worker runs, built with `defineHandler`. Every job type on the queue needs one. */
@@ -93,7 +96,8 @@ export class Worker {
    */
   async drain(options: DrainOptions = {}): Promise<DrainSummary> {
     const deadline = options.deadline ?? (options.remainingTimeMs !== undefined ? Date.now() + options.remainingTimeMs : undefined);
-    if (deadline === undefined || !Number.isFinite(deadline)) throw new ConfigError('drain needs remainingTimeMs or deadline (a finite number)');
+    if (deadline === undefined || !Number.isFinite(deadline))
+      throw new ConfigError('drain needs remainingTimeMs or deadline (a finite number)');
     return new Drainer(this.#config(), {
       deadline,
       batchSize: options.batchSize ?? this.#options.batchSize,
@@ -107,7 +111,17 @@ export class Worker {
    * and retried with backoff. Resolves with the totals.
    */
   async run(options: { signal: AbortSignal }): Promise<DrainSummary> {
-    const total: DrainSummary = { claimed: 0, succeeded: 0, retried: 0, dead: 0, snoozed: 0, cancelled: 0, released: 0, lostLeases: 0, durationMs: 0 };
+    const total: DrainSummary = {
+      claimed: 0,
+      succeeded: 0,
+      retried: 0,
+      dead: 0,
+      snoozed: 0,
+      cancelled: 0,
+      released: 0,
+      lostLeases: 0,
+      durationMs: 0,
+    };
     const started = performance.now();
     let failures = 0;
     while (!options.signal.aborted) {

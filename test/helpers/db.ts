@@ -1,8 +1,8 @@
 import { after } from 'node:test';
 import pg from 'pg';
+import type { SluiceSettingsInput } from '../../src/config.js';
 import { migrate } from '../../src/migrate.js';
 import { Sluice } from '../../src/sluice.js';
-import type { SluiceSettingsInput } from '../../src/config.js';
 
 /**
  * A fresh schema per call, migrated, with a pool and a Sluice bound to it. The schema is dropped after the

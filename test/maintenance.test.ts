@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import pg from 'pg';
+import { enqueueItem } from '../src/enqueue.js';
+import { PermanentJobError } from '../src/errors.js';
+import { defineHandler } from '../src/handler.js';
+import { loadMigrations, migrate } from '../src/migrate.js';
+import { claimJobs } from '../src/sql/claim.js';
+import { processOrder } from './fixtures/jobs.js';
+import { testSluice } from './helpers/db.js';
+
+describe('prune', async () => {
+  const { sluice, pool, schema } = await testSluice({ idempotencyWindowMs: 60_000, retentionMs: 60_000 });
+  const age = (ids: string[], seconds: number) =>
+    pool.query(
+      `UPDATE "${schema}".jobs SET created_at = created_at - make_interval(secs => $2), run_at = run_at - make_interval(secs => $2),
+         finished_at = finished_at - make_interval(secs => $2) WHERE id = ANY($1::bigint[])`,
+      [ids, seconds],
+    );
+
+  it('deletes succeeded and cancelled records past retention in bounded batches, keeping live jobs and dead letters', async () => {
+    const quick = { ...processOrder, queue: 'prune', timeout: 1_000 };
+    const jobs = await sluice.enqueueMany(Array.from({ length: 25 }, (_, i) => enqueueItem(quick, { orderId: i + 1 })));
+    const h = defineHandler(quick, ({ orderId }) => {
+      if (orderId === 1) throw new PermanentJobError('dead letter');
+    });
+    await sluice.worker({ queue: 'prune', handlers: [h] }).drain({ remainingTimeMs: 3_000 });
+    const cancelled = await sluice.enqueue(quick, { orderId: 99 }, { delayMs: 1000 });
+    await sluice.cancel([cancelled.id]);
+    const live = await sluice.enqueue(quick, { orderId: 100 }, { delayMs: 3_600_000 });
+    const fresh = await sluice.enqueue(quick, { orderId: 101 });
+    await age([...jobs.map((j) => j.id), cancelled.id, live.id], 120);
+
+    assert.deepEqual(await sluice.prune({ batchSize: 10 }), { deleted: 25 }); // 24 succeeded + 1 cancelled, 10 per statement
+    assert.equal((await sluice.getJob(jobs[0]!.id))?.state, 'dead', 'dead letters are never pruned');
+    assert.equal((await sluice.getJob(live.id))?.state, 'scheduled', 'live jobs are never pruned');
+    assert.equal((await sluice.getJob(fresh.id))?.state, 'available');
+    assert.equal(await sluice.getJob(jobs[5]!.id), null);
+    assert.deepEqual(await sluice.prune(), { deleted: 0 });
+  });
+});
+
+describe('stats', async () => {
+  const { sluice, pool } = await testSluice();
+
+  it('counts ready, scheduled, running and dead per queue, with the oldest ready age', async () => {
+    const q = { ...processOrder, queue: 'stats-a', timeout: 1_000 };
+    await sluice.enqueueMany([
+      enqueueItem(q, { orderId: 1 }, { runAt: new Date(Date.now() - 30_000) }),
+      enqueueItem(q, { orderId: 2 }),
+      enqueueItem(q, { orderId: 3 }, { delayMs: 60_000 }),
+      enqueueItem(q, { orderId: 4 }, { queue: 'stats-b' }),
+    ]);
+    await claimJobs(pool, sluice.s, { queue: 'stats-b', limit: 1, leaseSeconds: 30, token: randomUUID() });
+    const dead = await sluice.enqueue(q, { orderId: 5 }, { queue: 'stats-c' });
+    const h = defineHandler(q, () => Promise.reject(new PermanentJobError('no')));
+    await sluice.worker({ queue: 'stats-c', handlers: [h] }).drain({ remainingTimeMs: 2_000 });
+    assert.equal((await sluice.getJob(dead.id))?.state, 'dead');
+    const stats = await sluice.stats();
+    const a = stats.find((s) => s.queue === 'stats-a');
+    assert.deepEqual(
+      { ...a, oldestReadyAgeSeconds: undefined },
+      { queue: 'stats-a', ready: 2, scheduled: 1, running: 0, dead: 0, oldestReadyAgeSeconds: undefined },
+    );
+    assert.ok(a!.oldestReadyAgeSeconds >= 29 && a!.oldestReadyAgeSeconds < 120, String(a!.oldestReadyAgeSeconds));
+    assert.deepEqual(
+      stats.filter((s) => s.queue !== 'stats-a').map((s) => [s.queue, s.ready, s.running, s.dead]),
+      [
+        ['stats-b', 0, 1, 0],
+        ['stats-c', 0, 0, 1],
+      ],
+    );
+  });
+});
+
+describe('migrations', async () => {
+  const url = process.env.DATABASE_URL as string;
+
+  it('are numbered without gaps', async () => {
+    const ms = await loadMigrations();
+    assert.ok(ms.length >= 1);
+    assert.deepEqual(
+      ms.map((m) => m.version),
+      ms.map((_, i) => i + 1),
+    );
+  });
+
+  it('apply once, are idempotent, and are safe when several run at once, into a configurable schema', async () => {
+    const schema = `m_${randomUUID().slice(0, 8)}`;
+    const pool = new pg.Pool({ connectionString: url, max: 6 });
+    try {
+      const results = await Promise.all(Array.from({ length: 4 }, () => migrate({ db: pool, schema })));
+      const applied = results.flatMap((r) => r.applied);
+      assert.deepEqual(
+        applied.sort(),
+        (await loadMigrations()).map((m) => m.version),
+      );
+      assert.deepEqual((await migrate({ db: pool, schema })).applied, []);
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1`, [schema]);
+      assert.equal(rows[0].n, 4); // jobs, active_jobs, job_steps, sluice_migrations
+    } finally {
+      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await pool.end();
+    }
+  });
+
+  it('refuse a released migration that was edited afterwards', async () => {
+    const schema = `m_${randomUUID().slice(0, 8)}`;
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    try {
+      const ms = await loadMigrations();
+      await migrate({ db: pool, schema, migrations: ms });
+      const edited = ms.map((m, i) => (i === 0 ? { ...m, sql: `${m.sql}\n-- edited` } : m));
+      await assert.rejects(migrate({ db: pool, schema, migrations: edited }), /was edited after it was applied/);
+    } finally {
+      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await pool.end();
+    }
+  });
+
+  it('refuse a schema name that is not a plain identifier', async () => {
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    try {
+      await assert.rejects(migrate({ db: pool, schema: 'x"; DROP TABLE y; --' }), /schema name must match/);
+    } finally {
+      await pool.end();
+    }
+  });
+});
