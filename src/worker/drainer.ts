@@ -103,12 +103,11 @@ export class Drainer {
       await this.#loop();
     } catch (err) {
       failure = err;
-    } finally {
-      clearInterval(timer);
     }
-    // Jobs still running finish (they fit the budget); unstarted ones go back.
+    // Jobs still running finish, heartbeated (they fit the budget); unstarted ones go back.
     this.#releaseWaiting();
     while (this.#running.size > 0) await this.#jobDone.wait(this.#c.heartbeatMs);
+    clearInterval(timer);
     await this.#heartbeating;
     try {
       await this.#flush();
@@ -148,8 +147,8 @@ export class Drainer {
         exhausted = false;
       }
       if (!exhausted && this.#waiting.length < concurrency) {
-        await this.#flush();
-        const claimed = await this.#claim(batchSize);
+        // Outcomes and the next claim go out together, on two connections when the pool has them.
+        const [, claimed] = await Promise.all([this.#flush(), this.#claim(batchSize)]);
         if (claimed === 0) exhausted = true;
         continue;
       }
@@ -277,13 +276,10 @@ export class Drainer {
     this.#c.logger.warn('job lease lost: outcome not recorded', jobFields(job.row));
   }
 
-  /** Flush when half a batch is pending, or the oldest pending outcome has waited FLUSH_DELAY_MS. */
+  /** Flush when a batch is pending, or the oldest pending outcome has waited FLUSH_DELAY_MS. */
   async #flushIfDue(): Promise<void> {
     if (this.#outcomes.length === 0) return;
-    if (
-      this.#outcomes.length >= Math.max(1, Math.floor(this.#limits.batchSize / 2)) ||
-      Date.now() - this.#oldestOutcomeAt >= FLUSH_DELAY_MS
-    ) {
+    if (this.#outcomes.length >= this.#limits.batchSize || Date.now() - this.#oldestOutcomeAt >= FLUSH_DELAY_MS) {
       await this.#flush();
     }
   }
