@@ -49,7 +49,8 @@ CREATE TABLE active_jobs (
 -- The claim walks this per priority, in due order (see src/sql/claim.ts).
 CREATE INDEX active_jobs_claim ON active_jobs (queue, priority, run_at);
 
--- Results of ctx.step(), so a retried job skips the steps it already completed.
+-- Results of ctx.step(), so a retried job skips the steps it already completed. result holds {"v": <the
+-- step's JSON value>}, so that null and undefined (no "v") stay apart.
 CREATE TABLE job_steps (
   job_id     bigint      NOT NULL,
   name       text        NOT NULL,

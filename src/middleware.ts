@@ -14,9 +14,9 @@ export function chain(...middleware: Middleware[]): <P>(handler: HandlerFn<P>) =
 
 /** Callbacks for your metrics system. Durations are in milliseconds. */
 export interface MetricsCallbacks {
-  onJobStarted?(type: string, ctx: JobContext): void;
-  onJobCompleted?(type: string, durationMs: number, ctx: JobContext): void;
-  onJobFailed?(type: string, durationMs: number, error: unknown, ctx: JobContext): void;
+  onJobStarted?(type: string, ctx: JobContext): void | Promise<void>;
+  onJobCompleted?(type: string, durationMs: number, ctx: JobContext): void | Promise<void>;
+  onJobFailed?(type: string, durationMs: number, error: unknown, ctx: JobContext): void | Promise<void>;
 }
 
 /**
@@ -26,11 +26,13 @@ export interface MetricsCallbacks {
  * metricsMiddleware({ onJobCompleted: (type, ms) => metrics.addMetric('JobDurationMs', 'Milliseconds', ms) })
  */
 export function metricsMiddleware(callbacks: MetricsCallbacks): Middleware {
-  const safe = (fn: () => void) => {
+  // Metrics must never change a job's outcome, nor crash the process: catch sync throws and async rejections.
+  const safe = (fn: () => unknown) => {
     try {
-      fn();
+      const result = fn();
+      if (result instanceof Promise) result.catch(() => {});
     } catch {
-      // metrics must never change a job's outcome
+      // ignored, as above
     }
   };
   return (next) => async (payload, ctx) => {

@@ -12,6 +12,13 @@ interface CompletedStep {
   compensate?: ((result: never) => Promise<void> | void) | undefined;
 }
 
+/** What running the compensations of a dying job did. */
+export interface CompensationReport {
+  failures: Array<{ step: string; error: ReturnType<typeof errorFields> }>;
+  /** Stored steps the final attempt did not reach: not compensated. */
+  notReached: string[];
+}
+
 /** The live state of one claimed job inside a drain. */
 export interface HeldJob {
   readonly row: ClaimedRow;
@@ -61,27 +68,39 @@ export class AttemptContext implements JobContext {
   async step<T>(name: string, fn: () => Promise<T> | T, options?: StepOptions<T>): Promise<T> {
     if (typeof name !== 'string' || name.length === 0 || name.length > 200)
       throw new TypeError('step name must be a string of 1 to 200 characters');
-    this.#stored ??= new Map((await loadSteps(this.#db, this.#s, this.id)).map((r) => [r.name, { seq: r.seq, result: r.result }]));
-    const stored = this.#stored.get(name);
+    const storedSteps = await this.#storedSteps();
+    const stored = storedSteps.get(name);
     if (stored) {
       this.#completed.push({ name, seq: stored.seq, result: stored.result, compensate: options?.compensate });
       return stored.result as T;
     }
     this.signal.throwIfAborted();
     const value = await fn();
-    const json = value === undefined ? null : JSON.stringify(value);
-    const result = json === null ? undefined : JSON.parse(json);
-    const seq = Math.max(0, ...[...this.#stored.values()].map((v) => v.seq)) + 1;
+    // Stored as {"v": value} so that undefined and null both come back as they went in.
+    const json = JSON.stringify({ v: value });
+    const result = (JSON.parse(json) as { v?: unknown }).v;
+    const seq = Math.max(0, ...[...storedSteps.values()].map((v) => v.seq)) + 1;
     const saved = await saveStep(this.#db, this.#s, { jobId: this.id, token: this.#job.token, name, seq, resultJson: json });
     if (!saved) throw new LeaseLostError(`step ${JSON.stringify(name)} of job ${this.id} was not stored: the lease is no longer held`);
-    this.#stored.set(name, { seq, result });
+    storedSteps.set(name, { seq, result });
     this.#completed.push({ name, seq, result, compensate: options?.compensate });
     return result as T;
   }
 
-  /** Run the compensations of completed steps, newest first. Returns the failures (each is also logged). */
-  async compensate(): Promise<Array<{ step: string; error: ReturnType<typeof errorFields> }>> {
-    const failures: Array<{ step: string; error: ReturnType<typeof errorFields> }> = [];
+  async #storedSteps(): Promise<Map<string, { seq: number; result: unknown }>> {
+    this.#stored ??= new Map(
+      (await loadSteps(this.#db, this.#s, this.id)).map((r) => [r.name, { seq: r.seq, result: (r.result as { v?: unknown } | null)?.v }]),
+    );
+    return this.#stored;
+  }
+
+  /**
+   * Run the compensations of completed steps, newest first. Returns the failures (each is also logged)
+   * and the stored steps this attempt never reached, whose compensations could not run (their closures
+   * live in the handler code that did not get that far).
+   */
+  async compensate(): Promise<CompensationReport> {
+    const failures: CompensationReport['failures'] = [];
     const steps = [...this.#completed].sort((a, b) => b.seq - a.seq);
     for (const step of steps) {
       if (!step.compensate) continue;
@@ -94,7 +113,13 @@ export class AttemptContext implements JobContext {
         this.logger.error('step compensation failed', { step: step.name, error });
       }
     }
-    return failures;
+    const reached = new Set(this.#completed.map((c) => c.name));
+    const notReached = [...(await this.#storedSteps()).entries()]
+      .filter(([name]) => !reached.has(name))
+      .sort((a, b) => b[1].seq - a[1].seq)
+      .map(([name]) => name);
+    if (notReached.length > 0) this.logger.error('steps left uncompensated: the final attempt never reached them', { steps: notReached });
+    return { failures, notReached };
   }
 }
 

@@ -47,6 +47,11 @@ export interface DrainLimits {
   idle?: { signal: AbortSignal; wakeup: Wakeup; pollIntervalMs: number } | undefined;
 }
 
+/** How long a job that timed out on its final attempt may take to settle before its compensations run. */
+const COMPENSATION_GRACE_MS = 1000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /** The longest an outcome waits to be batched with others before it is written. */
 const FLUSH_DELAY_MS = 50;
 
@@ -217,18 +222,17 @@ export class Drainer {
       return this.#settle(job, decide(err, row.attempt, row.max_attempts, undefined, maxLen));
     }
     const def = handler.definition;
+    const ctx = new AttemptContext({ db: this.#c.db, s: this.#c.s, job, logger: this.#c.logger, heartbeat: (j) => this.#heartbeatOne(j) });
     if (row.attempt > row.max_attempts) {
       const err = new PermanentJobError(`attempts exhausted: the lease of attempt ${row.max_attempts} lapsed before it reported`);
-      return this.#settle(job, decide(err, row.attempt - 1, row.max_attempts, def, maxLen));
+      return this.#fail(job, ctx, err, decide(err, row.attempt - 1, row.max_attempts, def, maxLen));
     }
     const parsed = def.schema.safeParse(row.payload);
     if (!parsed.success) {
-      const err = new PermanentJobError(
-        `stored payload no longer matches the schema of ${row.type}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
-      );
-      return this.#settle(job, decide(err, row.attempt, row.max_attempts, def, maxLen));
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+      const err = new PermanentJobError(`stored payload no longer matches the schema of ${row.type}: ${issues}`);
+      return this.#fail(job, ctx, err, decide(err, row.attempt, row.max_attempts, def, maxLen));
     }
-    const ctx = new AttemptContext({ db: this.#c.db, s: this.#c.s, job, logger: this.#c.logger, heartbeat: (j) => this.#heartbeatOne(j) });
     const timer = setTimeout(() => job.controller.abort(new JobTimeoutError(`timed out after ${def.timeout} ms`)), def.timeout);
     const aborted = new Promise<never>((_, reject) => {
       const onAbort = () => reject(job.controller.signal.reason);
@@ -236,26 +240,37 @@ export class Drainer {
       else job.controller.signal.addEventListener('abort', onAbort, { once: true });
     });
     aborted.catch(() => {});
+    const running = Promise.resolve().then(() => handler.handle(parsed.data, ctx));
     try {
-      await Promise.race([Promise.resolve().then(() => handler.handle(parsed.data, ctx)), aborted]);
+      await Promise.race([running, aborted]);
       if (job.lost) return this.#lose(job);
       this.#settle(job, { kind: 'success', delaySeconds: 0, error: null });
     } catch (err) {
       if (job.lost || err instanceof LeaseLostError) return this.#lose(job);
       const decision = decide(err, row.attempt, row.max_attempts, def, maxLen);
-      if (decision.kind === 'dead') {
-        const failures = await ctx.compensate();
-        if (failures.length > 0) decision.error = { ...decision.error, compensationFailures: failures };
+      if (decision.kind === 'dead' && job.controller.signal.aborted) {
+        // Aborted (timed out) on the final attempt: give a step in flight a moment to land, so it is compensated too.
+        await Promise.race([running.catch(() => {}), sleep(Math.min(COMPENSATION_GRACE_MS, Math.max(0, this.#timeLeft() - this.#c.reserveMs)))]);
       }
-      this.#c.logger[decision.kind === 'dead' ? 'error' : 'warn'](`job attempt failed: ${decision.kind}`, {
-        ...jobFields(row),
-        error: errorFields(err, maxLen),
-        delay_ms: Math.round(decision.delaySeconds * 1000),
-      });
-      this.#settle(job, decision);
+      await this.#fail(job, ctx, err, decision);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Log a failed attempt and queue its outcome; a dying job's completed steps are compensated first. */
+  async #fail(job: HeldJob, ctx: AttemptContext, err: unknown, decision: Decision): Promise<void> {
+    if (decision.kind === 'dead') {
+      const { failures, notReached } = await ctx.compensate();
+      if (failures.length > 0) decision.error = { ...decision.error, compensationFailures: failures };
+      if (notReached.length > 0) decision.error = { ...decision.error, uncompensatedSteps: notReached };
+    }
+    this.#c.logger[decision.kind === 'dead' ? 'error' : 'warn'](`job attempt failed: ${decision.kind}`, {
+      ...jobFields(job.row),
+      error: errorFields(err, this.#c.settings.maxErrorMessageLength),
+      delay_ms: Math.round(decision.delaySeconds * 1000),
+    });
+    this.#settle(job, decision);
   }
 
   #settle(job: HeldJob, decision: Decision): void {
