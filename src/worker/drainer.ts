@@ -250,7 +250,10 @@ export class Drainer {
       const decision = decide(err, row.attempt, row.max_attempts, def, maxLen);
       if (decision.kind === 'dead' && job.controller.signal.aborted) {
         // Aborted (timed out) on the final attempt: give a step in flight a moment to land, so it is compensated too.
-        await Promise.race([running.catch(() => {}), sleep(Math.min(COMPENSATION_GRACE_MS, Math.max(0, this.#timeLeft() - this.#c.reserveMs)))]);
+        await Promise.race([
+          running.catch(() => {}),
+          sleep(Math.min(COMPENSATION_GRACE_MS, Math.max(0, this.#timeLeft() - this.#c.reserveMs))),
+        ]);
       }
       await this.#fail(job, ctx, err, decision);
     } finally {
