@@ -87,7 +87,7 @@ export class Drainer {
   readonly #waiting: HeldJob[] = [];
   readonly #running = new Set<string>();
   readonly #jobDone = new Wakeup();
-  #outcomes: Outcome[] = [];
+  #outcomes: Array<Outcome & { row: ClaimedRow }> = [];
   #oldestOutcomeAt = 0;
   /** Set when a flush put jobs back in the queue (retry, snooze): worth claiming again. */
   #requeued = false;
@@ -280,6 +280,7 @@ export class Drainer {
     if (!this.#held.delete(job.row.id)) return;
     if (this.#outcomes.length === 0) this.#oldestOutcomeAt = Date.now();
     this.#outcomes.push({
+      row: job.row,
       id: job.row.id,
       token: job.token,
       kind: decision.kind,
@@ -321,7 +322,7 @@ export class Drainer {
         if (o.kind === 'retry' || o.kind === 'snooze') this.#requeued = true;
       } else {
         this.#summary.lostLeases++;
-        this.#c.logger.warn('outcome fenced off: the lease was lost before it was written', { job_id: o.id, outcome: o.kind });
+        this.#c.logger.warn('outcome fenced off: the lease was lost before it was written', { ...jobFields(o.row), outcome: o.kind });
       }
     }
   }
