@@ -3,7 +3,7 @@ import type { SluiceSettings } from './config.js';
 import type { Queryable, SchemaName } from './db.js';
 import { type JobDefinition, type PayloadInput, PRIORITY, QUEUE_NAME } from './define.js';
 import { BatchTooLargeError, PayloadTooLargeError, SluiceError, ValidationError } from './errors.js';
-import type { JobState } from './job.js';
+import type { JobView } from './job.js';
 import { type EnqueueRow, type InsertedRow, insertJobs, releaseExpiredKeys } from './sql/enqueue.js';
 import { getJobsByKey } from './sql/getJobs.js';
 
@@ -50,17 +50,11 @@ export function enqueueItem<D extends JobDefinition>(job: D, payload: PayloadInp
 }
 
 /** What enqueue returns: the job as stored. `replayed` is true when an idempotency key matched an earlier job. */
-export interface EnqueuedJob {
-  id: string;
-  type: string;
-  queue: string;
-  state: JobState;
-  priority: number;
-  attempt: number;
-  maxAttempts: number;
-  runAt: Date;
-  createdAt: Date;
-  idempotencyKey: string | null;
+export interface EnqueuedJob
+  extends Pick<
+    JobView,
+    'id' | 'type' | 'queue' | 'state' | 'priority' | 'attempt' | 'maxAttempts' | 'runAt' | 'createdAt' | 'idempotencyKey'
+  > {
   replayed: boolean;
 }
 

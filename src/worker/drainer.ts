@@ -26,6 +26,11 @@ export interface DrainSummary {
   durationMs: number;
 }
 
+/** A summary with every count at zero. */
+export function emptySummary(): DrainSummary {
+  return { claimed: 0, succeeded: 0, retried: 0, dead: 0, snoozed: 0, cancelled: 0, released: 0, lostLeases: 0, durationMs: 0 };
+}
+
 export interface DrainerConfig {
   db: Queryable;
   s: SchemaName;
@@ -72,17 +77,7 @@ const SUMMARY_FOR: Record<OutcomeKind, keyof DrainSummary> = {
 export class Drainer {
   readonly #c: DrainerConfig;
   readonly #limits: DrainLimits;
-  readonly #summary: DrainSummary = {
-    claimed: 0,
-    succeeded: 0,
-    retried: 0,
-    dead: 0,
-    snoozed: 0,
-    cancelled: 0,
-    released: 0,
-    lostLeases: 0,
-    durationMs: 0,
-  };
+  readonly #summary: DrainSummary = emptySummary();
   readonly #held = new Map<string, HeldJob>();
   readonly #waiting: HeldJob[] = [];
   readonly #running = new Set<string>();

@@ -5,7 +5,7 @@ import { ConfigError, isTransientDatabaseError } from '../errors.js';
 import type { AnyJobHandler, JobHandler } from '../handler.js';
 import { errorFields, type Logger, silentLogger } from '../logger.js';
 import type { Sluice } from '../sluice.js';
-import { Drainer, type DrainerConfig, type DrainSummary } from './drainer.js';
+import { Drainer, type DrainerConfig, type DrainSummary, emptySummary } from './drainer.js';
 import { Wakeup } from './wakeup.js';
 
 export const workerOptionsSchema = z
@@ -111,17 +111,7 @@ export class Worker {
    * and retried with backoff. Resolves with the totals.
    */
   async run(options: { signal: AbortSignal }): Promise<DrainSummary> {
-    const total: DrainSummary = {
-      claimed: 0,
-      succeeded: 0,
-      retried: 0,
-      dead: 0,
-      snoozed: 0,
-      cancelled: 0,
-      released: 0,
-      lostLeases: 0,
-      durationMs: 0,
-    };
+    const total = emptySummary();
     const started = performance.now();
     let failures = 0;
     while (!options.signal.aborted) {
