@@ -23,19 +23,30 @@ export function jobFields(job: { id: string; type: string; attempt: number }): R
   return { job_id: job.id, job_type: job.type, attempt: job.attempt };
 }
 
-/** The parts of an error worth logging or storing: never a payload. */
+/** The parts of an error worth logging or storing: never a payload. Safe to store as jsonb. */
 export function errorFields(err: unknown, maxMessageLength = 2048): { name: string; code?: string; message: string } {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
     return {
-      name: err.name,
-      ...(typeof code === 'string' || typeof code === 'number' ? { code: String(code) } : {}),
+      name: truncate(err.name, 200),
+      ...(typeof code === 'string' || typeof code === 'number' ? { code: truncate(String(code), 200) } : {}),
       message: truncate(err.message, maxMessageLength),
     };
   }
   return { name: 'NonError', message: truncate(String(err), maxMessageLength) };
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Cut text to at most `max` characters on a code-point boundary, without NUL characters or lone
+ * surrogates (which jsonb refuses), marking a cut with an ellipsis.
+ */
 export function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+  const clean = String(text).replaceAll('\u0000', '').replace(LONE_SURROGATE, '\uFFFD');
+  if (clean.length <= max) return clean;
+  let end = max - 1;
+  const code = clean.charCodeAt(end - 1);
+  if (code >= 0xd800 && code <= 0xdbff) end--; // do not split a surrogate pair
+  return `${clean.slice(0, end)}…`;
 }

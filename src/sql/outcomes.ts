@@ -20,6 +20,10 @@ export interface Outcome {
 }
 
 /**
+ * A success writes the record only when the job had failed before, or finished more than half the
+ * retention after it was due (so prune, which counts a first-try success from its due time, still keeps
+ * it at least half the retention after it finished).
+ *
  * Write a whole batch of outcomes in one round trip, each only where the claim token still matches: an
  * outcome from a worker that lost its lease changes nothing. Returns the ids that were applied; any other
  * id in the batch was fenced off (lost).
@@ -28,7 +32,7 @@ export async function recordOutcomes(
   db: Queryable,
   s: SchemaName,
   outcomes: readonly Outcome[],
-  maxErrorsKept: number,
+  options: { maxErrorsKept: number; retentionSeconds: number },
 ): Promise<Set<string>> {
   if (outcomes.length === 0) return new Set();
   const res = await db.query<{ id: string }>(
@@ -39,7 +43,7 @@ export async function recordOutcomes(
      gone AS (
        DELETE FROM ${s}.active_jobs a USING o
        WHERE a.id = o.id AND a.lease_token = o.token AND o.kind IN ('success', 'dead', 'cancelled')
-       RETURNING a.id, a.attempt, o.kind, o.error
+       RETURNING a.id, a.attempt, a.run_at, o.kind, o.error
      ),
      again AS (
        UPDATE ${s}.active_jobs a
@@ -49,7 +53,7 @@ export async function recordOutcomes(
            lease_token = NULL
        FROM o
        WHERE a.id = o.id AND a.lease_token = o.token AND o.kind IN ('retry', 'snooze', 'release')
-       RETURNING a.id, a.attempt, o.kind, o.error
+       RETURNING a.id, a.attempt, a.run_at, o.kind, o.error
      ),
      done AS (SELECT * FROM gone UNION ALL SELECT * FROM again),
      record AS (
@@ -66,7 +70,8 @@ export async function recordOutcomes(
            END
        FROM done d
        WHERE j.id = d.id
-         AND (d.kind IN ('dead', 'cancelled', 'retry') OR (d.kind = 'success' AND d.attempt > 1))
+         AND (d.kind IN ('dead', 'cancelled', 'retry')
+              OR (d.kind = 'success' AND (d.attempt > 1 OR d.run_at < now() - make_interval(secs => $7 / 2))))
      )
      SELECT id::text AS id FROM done`,
     [
@@ -75,7 +80,8 @@ export async function recordOutcomes(
       outcomes.map((o) => o.kind),
       outcomes.map((o) => o.delaySeconds),
       outcomes.map((o) => (o.error ? JSON.stringify(o.error) : null)),
-      maxErrorsKept,
+      options.maxErrorsKept,
+      options.retentionSeconds,
     ],
   );
   return new Set(res.rows.map((r) => r.id));

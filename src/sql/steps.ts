@@ -13,7 +13,8 @@ export async function loadSteps(db: Queryable, s: SchemaName, jobId: string): Pr
 }
 
 /**
- * Store a completed step, only while this worker still holds the job's lease. Returns false when the
+ * Store a completed step, only while this worker still holds the job's lease (the live row is share-locked
+ * for the check, so a concurrent claim cannot slip between check and insert). Returns false when the
  * lease is gone (the result is not stored) or the step was stored already.
  */
 export async function saveStep(
@@ -24,7 +25,7 @@ export async function saveStep(
   const res = await db.query(
     `INSERT INTO ${s}.job_steps (job_id, name, seq, result)
      SELECT $1::bigint, $3, $4, $5::jsonb
-     WHERE EXISTS (SELECT 1 FROM ${s}.active_jobs WHERE id = $1::bigint AND lease_token = $2::uuid)
+     WHERE EXISTS (SELECT 1 FROM ${s}.active_jobs WHERE id = $1::bigint AND lease_token = $2::uuid FOR SHARE)
      ON CONFLICT (job_id, name) DO NOTHING`,
     [step.jobId, step.token, step.name, step.seq, step.resultJson],
   );

@@ -1,5 +1,5 @@
 import type { Queryable, SchemaName } from '../db.js';
-import { LeaseLostError } from '../errors.js';
+import { JobTimeoutError, LeaseLostError } from '../errors.js';
 import type { JobContext, StepOptions } from '../handler.js';
 import { errorFields, jobFields, type Logger } from '../logger.js';
 import type { ClaimedRow } from '../sql/claim.js';
@@ -42,7 +42,8 @@ export class AttemptContext implements JobContext {
   readonly #s: SchemaName;
   readonly #job: HeldJob;
   readonly #heartbeat: (job: HeldJob) => Promise<void>;
-  #stored: Map<string, { seq: number; result: unknown }> | undefined;
+  #stored: Promise<Map<string, { seq: number; result: unknown }>> | undefined;
+  #lastSeq = 0;
   #completed: CompletedStep[] = [];
 
   constructor(args: { db: Queryable; s: SchemaName; job: HeldJob; logger: Logger; heartbeat: (job: HeldJob) => Promise<void> }) {
@@ -79,7 +80,7 @@ export class AttemptContext implements JobContext {
     // Stored as {"v": value} so that undefined and null both come back as they went in.
     const json = JSON.stringify({ v: value });
     const result = (JSON.parse(json) as { v?: unknown }).v;
-    const seq = Math.max(0, ...[...storedSteps.values()].map((v) => v.seq)) + 1;
+    const seq = ++this.#lastSeq; // assigned synchronously: parallel steps get distinct, completion-ordered numbers
     const saved = await saveStep(this.#db, this.#s, { jobId: this.id, token: this.#job.token, name, seq, resultJson: json });
     if (!saved) throw new LeaseLostError(`step ${JSON.stringify(name)} of job ${this.id} was not stored: the lease is no longer held`);
     storedSteps.set(name, { seq, result });
@@ -87,10 +88,12 @@ export class AttemptContext implements JobContext {
     return result as T;
   }
 
-  async #storedSteps(): Promise<Map<string, { seq: number; result: unknown }>> {
-    this.#stored ??= new Map(
-      (await loadSteps(this.#db, this.#s, this.id)).map((r) => [r.name, { seq: r.seq, result: (r.result as { v?: unknown } | null)?.v }]),
-    );
+  /** The job's stored steps, loaded once (concurrent steps share the one load). */
+  #storedSteps(): Promise<Map<string, { seq: number; result: unknown }>> {
+    this.#stored ??= loadSteps(this.#db, this.#s, this.id).then((rows) => {
+      this.#lastSeq = Math.max(0, ...rows.map((r) => r.seq));
+      return new Map(rows.map((r) => [r.name, { seq: r.seq, result: (r.result as { v?: unknown } | null)?.v }]));
+    });
     return this.#stored;
   }
 
@@ -99,13 +102,17 @@ export class AttemptContext implements JobContext {
    * and the stored steps this attempt never reached, whose compensations could not run (their closures
    * live in the handler code that did not get that far).
    */
-  async compensate(): Promise<CompensationReport> {
+  async compensate(boundMs: number): Promise<CompensationReport> {
     const failures: CompensationReport['failures'] = [];
     const steps = [...this.#completed].sort((a, b) => b.seq - a.seq);
     for (const step of steps) {
       if (!step.compensate) continue;
       try {
-        await step.compensate(step.result as never);
+        await withinMs(
+          Promise.resolve().then(() => step.compensate?.(step.result as never)),
+          boundMs,
+          `compensation of step ${step.name}`,
+        );
         this.logger.info('step compensated', { step: step.name });
       } catch (err) {
         const error = errorFields(err);
@@ -120,6 +127,19 @@ export class AttemptContext implements JobContext {
       .map(([name]) => name);
     if (notReached.length > 0) this.logger.error('steps left uncompensated: the final attempt never reached them', { steps: notReached });
     return { failures, notReached };
+  }
+}
+
+/** Await `work`, or fail with a timeout after `ms`. */
+async function withinMs(work: Promise<unknown>, ms: number, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new JobTimeoutError(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  try {
+    await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -4,6 +4,9 @@ import { JobCancelledError, PermanentJobError, RetryableJobError, SnoozeJobError
 import { errorFields } from '../logger.js';
 import type { OutcomeKind } from '../sql/outcomes.js';
 
+/** The longest delay an outcome may ask for: longer asks are capped, invalid ones get the backoff. */
+export const MAX_DELAY_MS = 365 * 86_400_000;
+
 export interface Decision {
   kind: OutcomeKind;
   delaySeconds: number;
@@ -31,10 +34,13 @@ export function decide(
   maxMessageLength: number,
 ): Decision {
   const error = errorFields(err, maxMessageLength);
-  if (err instanceof SnoozeJobError) return { kind: 'snooze', delaySeconds: err.delayMs / 1000, error: null };
+  if (err instanceof SnoozeJobError) return { kind: 'snooze', delaySeconds: Math.min(err.delayMs, MAX_DELAY_MS) / 1000, error: null };
   if (err instanceof JobCancelledError) return { kind: 'cancelled', delaySeconds: 0, error };
   if (err instanceof PermanentJobError || attempt >= maxAttempts) return { kind: 'dead', delaySeconds: 0, error };
+  const asked = err instanceof RetryableJobError ? err.delayMs : undefined;
   const delayMs =
-    err instanceof RetryableJobError && err.delayMs !== undefined ? err.delayMs : backoffDelayMs(def?.backoff ?? DEFAULT_BACKOFF, attempt);
+    asked !== undefined && Number.isFinite(asked) && asked >= 0
+      ? Math.min(asked, MAX_DELAY_MS)
+      : backoffDelayMs(def?.backoff ?? DEFAULT_BACKOFF, attempt);
   return { kind: 'retry', delaySeconds: delayMs / 1000, error };
 }

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { SluiceSettings } from '../config.js';
 import type { Queryable, SchemaName } from '../db.js';
-import { JobCancelledError, JobTimeoutError, LeaseLostError, PermanentJobError, SluiceError } from '../errors.js';
+import { isTransientDatabaseError, JobCancelledError, JobTimeoutError, LeaseLostError, PermanentJobError, SluiceError } from '../errors.js';
 import type { JobHandler } from '../handler.js';
 import { errorFields, jobFields, type Logger } from '../logger.js';
 import { type ClaimedRow, claimJobs } from '../sql/claim.js';
 import { extendLeases } from '../sql/heartbeat.js';
 import { type Outcome, type OutcomeKind, recordOutcomes } from '../sql/outcomes.js';
 import { AttemptContext, type HeldJob } from './context.js';
-import { type Decision, decide } from './decide.js';
+import { type Decision, decide, MAX_DELAY_MS } from './decide.js';
 import { Wakeup } from './wakeup.js';
 
 /** What one drain did. */
@@ -80,7 +80,7 @@ export class Drainer {
   readonly #summary: DrainSummary = emptySummary();
   readonly #held = new Map<string, HeldJob>();
   readonly #waiting: HeldJob[] = [];
-  readonly #running = new Set<string>();
+  readonly #running = new Set<HeldJob>();
   readonly #jobDone = new Wakeup();
   #outcomes: Array<Outcome & { row: ClaimedRow }> = [];
   #oldestOutcomeAt = 0;
@@ -148,8 +148,11 @@ export class Drainer {
       }
       if (!exhausted && this.#waiting.length < concurrency) {
         // Outcomes and the next claim go out together, on two connections when the pool has them.
-        const [, claimed] = await Promise.all([this.#flush(), this.#claim(batchSize)]);
-        if (claimed === 0) exhausted = true;
+        // Both settle before an error surfaces, so no claimed row arrives after the drain stopped looking.
+        const [flushed, claimed] = await Promise.allSettled([this.#flush(), this.#claim(batchSize)]);
+        if (flushed.status === 'rejected') throw flushed.reason;
+        if (claimed.status === 'rejected') throw claimed.reason;
+        if (claimed.value === 0) exhausted = true;
         continue;
       }
       if (this.#waiting.length === 0 && this.#running.size === 0) {
@@ -166,6 +169,11 @@ export class Drainer {
     }
   }
 
+  /** How long each compensation of a dying job may take: its type's timeout (the drain's budget caps it too). */
+  #compensationBoundMs(job: HeldJob): number {
+    return this.#c.handlers.get(job.row.type)?.definition.timeout ?? 0;
+  }
+
   #timeLeft(): number {
     return this.#limits.deadline - Date.now();
   }
@@ -176,6 +184,14 @@ export class Drainer {
     this.#summary.claimed += rows.length;
     for (const row of rows) {
       const job: HeldJob = { row, token, controller: new AbortController(), lost: false, cancelRequested: row.cancel_requested };
+      // Our own earlier attempt at this job lost its lease (heartbeats failed) and we just claimed it anew:
+      // the old attempt is fenced off from here on.
+      const stale = this.#held.get(row.id);
+      if (stale) {
+        stale.lost = true;
+        stale.controller.abort(new LeaseLostError(`lease of job ${row.id} lapsed and it was claimed again`));
+        this.#lose(stale);
+      }
       this.#held.set(row.id, job);
       this.#waiting.push(job);
     }
@@ -187,7 +203,7 @@ export class Drainer {
   }
 
   #start(job: HeldJob): void {
-    this.#running.add(job.row.id);
+    this.#running.add(job);
     this.#attempt(job)
       .catch((err) => {
         // #attempt handles handler errors; reaching here is a bug in sluice itself. Keep the job safe.
@@ -195,7 +211,7 @@ export class Drainer {
         this.#settle(job, decide(err, job.row.attempt, job.row.max_attempts, undefined, this.#c.settings.maxErrorMessageLength));
       })
       .finally(() => {
-        this.#running.delete(job.row.id);
+        this.#running.delete(job);
         this.#jobDone.notify();
       });
   }
@@ -259,7 +275,8 @@ export class Drainer {
   /** Log a failed attempt and queue its outcome; a dying job's completed steps are compensated first. */
   async #fail(job: HeldJob, ctx: AttemptContext, err: unknown, decision: Decision): Promise<void> {
     if (decision.kind === 'dead') {
-      const { failures, notReached } = await ctx.compensate();
+      const bound = Math.min(this.#compensationBoundMs(job), this.#timeLeft() - this.#c.reserveMs);
+      const { failures, notReached } = await ctx.compensate(Math.max(0, bound));
       if (failures.length > 0) decision.error = { ...decision.error, compensationFailures: failures };
       if (notReached.length > 0) decision.error = { ...decision.error, uncompensatedSteps: notReached };
     }
@@ -271,8 +288,15 @@ export class Drainer {
     this.#settle(job, decision);
   }
 
+  /** Forget a held job; false if this attempt was no longer the one held (settled, lost or superseded). */
+  #drop(job: HeldJob): boolean {
+    if (this.#held.get(job.row.id) !== job) return false;
+    this.#held.delete(job.row.id);
+    return true;
+  }
+
   #settle(job: HeldJob, decision: Decision): void {
-    if (!this.#held.delete(job.row.id)) return;
+    if (!this.#drop(job)) return;
     if (this.#outcomes.length === 0) this.#oldestOutcomeAt = Date.now();
     this.#outcomes.push({
       row: job.row,
@@ -285,7 +309,7 @@ export class Drainer {
   }
 
   #lose(job: HeldJob): void {
-    if (!this.#held.delete(job.row.id)) return;
+    if (!this.#drop(job)) return;
     this.#summary.lostLeases++;
     this.#c.logger.warn('job lease lost: outcome not recorded', jobFields(job.row));
   }
@@ -306,20 +330,69 @@ export class Drainer {
     this.#oldestOutcomeAt = Date.now();
     let applied: Set<string>;
     try {
-      applied = await recordOutcomes(this.#c.db, this.#c.s, batch, this.#c.settings.maxErrorsKept);
+      applied = await this.#record(batch);
     } catch (err) {
-      this.#outcomes = batch.concat(this.#outcomes);
-      throw err;
+      if (isTransientDatabaseError(err)) {
+        this.#outcomes = batch.concat(this.#outcomes);
+        throw err;
+      }
+      // The database refused the statement itself: find the outcome it refused, so one bad outcome
+      // cannot hold back the rest of the batch.
+      applied = await this.#recordOneByOne(batch);
     }
     for (const o of batch) {
       if (applied.has(o.id)) {
         this.#summary[SUMMARY_FOR[o.kind]]++;
-        if (o.kind === 'retry' || o.kind === 'snooze') this.#requeued = true;
+        // A retry may be due at once: claim again. A snooze is not (it waits for the next claim or poll),
+        // so a handler that snoozes with no delay cannot spin this loop.
+        if (o.kind === 'retry') this.#requeued = true;
       } else {
         this.#summary.lostLeases++;
         this.#c.logger.warn('outcome fenced off: the lease was lost before it was written', { ...jobFields(o.row), outcome: o.kind });
       }
     }
+  }
+
+  #record(batch: readonly Outcome[]): Promise<Set<string>> {
+    return recordOutcomes(this.#c.db, this.#c.s, batch, {
+      maxErrorsKept: this.#c.settings.maxErrorsKept,
+      retentionSeconds: this.#c.settings.retentionMs / 1000,
+    });
+  }
+
+  /**
+   * Write outcomes one at a time. One the database still refuses is written again as a plain failure that
+   * names the refusal; if even that fails, it is logged and left to its lease (the job runs again).
+   */
+  async #recordOneByOne(batch: ReadonlyArray<Outcome & { row: ClaimedRow }>): Promise<Set<string>> {
+    const applied = new Set<string>();
+    for (const o of batch) {
+      try {
+        for (const id of await this.#record([o])) applied.add(id);
+      } catch (err) {
+        if (isTransientDatabaseError(err)) throw err;
+        const code = (err as { code?: unknown }).code;
+        const plain: Outcome = {
+          ...o,
+          delaySeconds: Number.isFinite(o.delaySeconds) ? Math.min(Math.max(o.delaySeconds, 0), MAX_DELAY_MS / 1000) : 0,
+          error: { name: 'SluiceError', code: 'OUTCOME_REFUSED', message: `the database refused this outcome (SQLSTATE ${String(code)})` },
+        };
+        try {
+          for (const id of await this.#record([plain])) applied.add(id);
+          this.#c.logger.error('outcome refused by the database; stored a plain failure instead', {
+            ...jobFields(o.row),
+            error: errorFields(err),
+          });
+        } catch (again) {
+          if (isTransientDatabaseError(again)) throw again;
+          this.#c.logger.error('outcome could not be stored; the job will run again when its lease lapses', {
+            ...jobFields(o.row),
+            error: errorFields(again),
+          });
+        }
+      }
+    }
+    return applied;
   }
 
   async #heartbeatAll(): Promise<void> {
