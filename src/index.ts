@@ -19,5 +19,5 @@ export { chain, loggingMiddleware, type MetricsCallbacks, metricsMiddleware } fr
 export { loadMigrations, type MigrateResult, type Migration, migrate } from './migrate.js';
 export { type QueueStats, Sluice, type WithClient } from './sluice.js';
 export type { DeadLetterFilter } from './sql/deadLetters.js';
-export type { DrainSummary } from './worker/drainer.js';
+export type { DrainSummary, OutcomeEvent } from './worker/drainer.js';
 export { type DrainOptions, Worker, type WorkerOptions, workerOptionsSchema } from './worker/worker.js';

@@ -6,6 +6,7 @@ import { defineJob, type JobOptions } from '../src/define.js';
 import { JobCancelledError, JobTimeoutError, PermanentJobError, RetryableJobError, SnoozeJobError } from '../src/errors.js';
 import { defineHandler } from '../src/handler.js';
 import { claimJobs } from '../src/sql/claim.js';
+import type { OutcomeEvent } from '../src/worker/drainer.js';
 import { sleep, testSluice } from './helpers/db.js';
 
 const nPayload = z.object({ n: z.number() });
@@ -25,6 +26,7 @@ describe('drain', async () => {
     const worker = sluice.worker({ queue: 'flaky', handlers: [h] });
     const s1 = await worker.drain({ remainingTimeMs: 5_000 });
     assert.equal(s1.succeeded, 1);
+    assert.equal(s1.moreDue, false, 'nothing was left due');
     assert.ok(s1.retried >= 2 && s1.dead === 1, JSON.stringify(s1));
     assert.equal((await sluice.getJob(ok.id))?.state, 'succeeded');
     const dead = await sluice.getJob(bad.id);
@@ -190,6 +192,7 @@ describe('drain', async () => {
     assert.equal(s.claimed, 6);
     assert.ok(s.succeeded >= 1 && s.succeeded <= 2, JSON.stringify(s));
     assert.equal(s.released, 6 - s.succeeded);
+    assert.equal(s.moreDue, true, 'the drain says work is left for a next invocation');
     assert.ok(s.durationMs <= 1_000, `returned within its budget (${s.durationMs} ms)`);
     const views = await sluice.getJobs(ids);
     const released = views.filter((v) => v.state === 'available');
@@ -287,5 +290,29 @@ describe('drain', async () => {
     assert.equal(ran, false);
     assert.equal(s.dead, 1);
     assert.match((await sluice.getJob(job.id))?.errors[0]?.message ?? '', /no longer matches/);
+  });
+
+  it('onOutcome reports each written outcome with its duration and error, never the payload', async () => {
+    const reported = task('reported', { maxAttempts: 2 });
+    const jobs = await sluice.enqueueMany([1, 2].map((n) => ({ job: reported, payload: { n } })));
+    const events: OutcomeEvent[] = [];
+    const h = defineHandler(reported, async ({ n }) => {
+      await sleep(30);
+      if (n === 2) throw new Error('secret-free failure');
+    });
+    await sluice.worker({ queue: 'reported', handlers: [h], onOutcome: (e) => void events.push(e) }).drain({ remainingTimeMs: 3_000 });
+    const byJob = (id: string) => events.filter((e) => e.jobId === id).map((e) => [e.kind, e.attempt]);
+    assert.deepEqual(byJob(jobs[0]!.id), [['success', 1]]);
+    assert.deepEqual(byJob(jobs[1]!.id), [
+      ['retry', 1],
+      ['dead', 2],
+    ]);
+    assert.ok(events.every((e) => e.type === 'reported' && e.queue === 'reported' && e.maxAttempts === 2));
+    assert.ok(
+      events.every((e) => (e.durationMs ?? 0) >= 25),
+      'durations measure the handler',
+    );
+    assert.equal(events.find((e) => e.kind === 'dead')?.error?.message, 'secret-free failure');
+    assert.ok(!JSON.stringify(events).includes('"n"'), 'no payload in the events');
   });
 });

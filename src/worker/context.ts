@@ -26,6 +26,8 @@ export interface HeldJob {
   readonly controller: AbortController;
   lost: boolean;
   cancelRequested: boolean;
+  /** performance.now() when the handler started; unset until then. */
+  startedAt?: number;
 }
 
 /** `ctx` for one attempt: heartbeats, durable steps, and the compensations to run if the job dies. */

@@ -24,11 +24,41 @@ export interface DrainSummary {
   /** Jobs whose lease this worker lost (their outcome was not written; another worker may run them). */
   lostLeases: number;
   durationMs: number;
+  /** True when the drain stopped (time, budget or signal) while jobs may still be due: drain again soon. */
+  moreDue: boolean;
+}
+
+/**
+ * One written outcome, reported to `WorkerOptions.onOutcome` after it is stored: for metrics and events.
+ * Never carries the payload.
+ */
+export interface OutcomeEvent {
+  jobId: string;
+  type: string;
+  queue: string;
+  kind: OutcomeKind;
+  attempt: number;
+  maxAttempts: number;
+  /** How long the handler ran, for attempts that ran; null for releases and jobs that never started. */
+  durationMs: number | null;
+  /** The attempt's error as stored (truncated), for failures. */
+  error: Record<string, unknown> | null;
 }
 
 /** A summary with every count at zero. */
 export function emptySummary(): DrainSummary {
-  return { claimed: 0, succeeded: 0, retried: 0, dead: 0, snoozed: 0, cancelled: 0, released: 0, lostLeases: 0, durationMs: 0 };
+  return {
+    claimed: 0,
+    succeeded: 0,
+    retried: 0,
+    dead: 0,
+    snoozed: 0,
+    cancelled: 0,
+    released: 0,
+    lostLeases: 0,
+    durationMs: 0,
+    moreDue: false,
+  };
 }
 
 export interface DrainerConfig {
@@ -41,6 +71,7 @@ export interface DrainerConfig {
   leaseMs: number;
   heartbeatMs: number;
   reserveMs: number;
+  onOutcome?: ((event: OutcomeEvent) => void | Promise<void>) | undefined;
 }
 
 export interface DrainLimits {
@@ -82,7 +113,7 @@ export class Drainer {
   readonly #waiting: HeldJob[] = [];
   readonly #running = new Set<HeldJob>();
   readonly #jobDone = new Wakeup();
-  #outcomes: Array<Outcome & { row: ClaimedRow }> = [];
+  #outcomes: Array<Outcome & { row: ClaimedRow; durationMs: number | null }> = [];
   #oldestOutcomeAt = 0;
   /** Set when a flush put jobs back in the queue (retry, snooze): worth claiming again. */
   #requeued = false;
@@ -136,6 +167,7 @@ export class Drainer {
         this.#start(job);
       }
       if (stopping()) {
+        if (!exhausted || this.#waiting.length > 0) this.#summary.moreDue = true;
         this.#releaseWaiting();
         if (this.#running.size === 0) return;
         await this.#flushIfDue();
@@ -251,6 +283,7 @@ export class Drainer {
       else job.controller.signal.addEventListener('abort', onAbort, { once: true });
     });
     aborted.catch(() => {});
+    job.startedAt = performance.now();
     const running = Promise.resolve().then(() => handler.handle(parsed.data, ctx));
     try {
       await Promise.race([running, aborted]);
@@ -300,6 +333,7 @@ export class Drainer {
     if (this.#outcomes.length === 0) this.#oldestOutcomeAt = Date.now();
     this.#outcomes.push({
       row: job.row,
+      durationMs: job.startedAt === undefined ? null : Math.round(performance.now() - job.startedAt),
       id: job.row.id,
       token: job.token,
       kind: decision.kind,
@@ -343,6 +377,7 @@ export class Drainer {
     for (const o of batch) {
       if (applied.has(o.id)) {
         this.#summary[SUMMARY_FOR[o.kind]]++;
+        this.#report(o);
         // A retry may be due at once: claim again. A snooze is not (it waits for the next claim or poll),
         // so a handler that snoozes with no delay cannot spin this loop.
         if (o.kind === 'retry') this.#requeued = true;
@@ -350,6 +385,29 @@ export class Drainer {
         this.#summary.lostLeases++;
         this.#c.logger.warn('outcome fenced off: the lease was lost before it was written', { ...jobFields(o.row), outcome: o.kind });
       }
+    }
+  }
+
+  /** Tell `onOutcome` about a written outcome; its failures are logged, never thrown. */
+  #report(o: Outcome & { row: ClaimedRow; durationMs: number | null }): void {
+    const hook = this.#c.onOutcome;
+    if (!hook) return;
+    const event: OutcomeEvent = {
+      jobId: o.id,
+      type: o.row.type,
+      queue: o.row.queue,
+      kind: o.kind,
+      attempt: o.kind === 'release' || o.kind === 'snooze' ? o.row.attempt - 1 : o.row.attempt,
+      maxAttempts: o.row.max_attempts,
+      durationMs: o.durationMs,
+      error: o.error,
+    };
+    const failed = (err: unknown) => this.#c.logger.warn('onOutcome hook failed', { ...jobFields(o.row), error: errorFields(err) });
+    try {
+      const result = hook(event);
+      if (result instanceof Promise) result.catch(failed);
+    } catch (err) {
+      failed(err);
     }
   }
 
@@ -364,7 +422,7 @@ export class Drainer {
    * Write outcomes one at a time. One the database still refuses is written again as a plain failure that
    * names the refusal; if even that fails, it is logged and left to its lease (the job runs again).
    */
-  async #recordOneByOne(batch: ReadonlyArray<Outcome & { row: ClaimedRow }>): Promise<Set<string>> {
+  async #recordOneByOne(batch: ReadonlyArray<Outcome & { row: ClaimedRow; durationMs: number | null }>): Promise<Set<string>> {
     const applied = new Set<string>();
     for (const o of batch) {
       try {

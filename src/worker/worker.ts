@@ -5,7 +5,7 @@ import { ConfigError, isTransientDatabaseError } from '../errors.js';
 import type { AnyJobHandler, JobHandler } from '../handler.js';
 import { errorFields, type Logger, silentLogger } from '../logger.js';
 import type { Sluice } from '../sluice.js';
-import { Drainer, type DrainerConfig, type DrainSummary, emptySummary } from './drainer.js';
+import { Drainer, type DrainerConfig, type DrainSummary, emptySummary, type OutcomeEvent } from './drainer.js';
 import { Wakeup } from './wakeup.js';
 
 export const workerOptionsSchema = z
@@ -35,6 +35,8 @@ export type WorkerOptions = z.input<typeof workerOptionsSchema> & {
   /** The handlers this worker runs, built with `defineHandler`. Every job type on the queue needs one. */
   handlers: ReadonlyArray<AnyJobHandler>;
   logger?: Logger | undefined;
+  /** Called after each outcome is written (success, retry, dead, …): for metrics and events. */
+  onOutcome?: ((event: OutcomeEvent) => void | Promise<void>) | undefined;
 };
 
 /** Limits of one `drain()`: a time budget (remainingTimeMs or an absolute deadline) and optional overrides. */
@@ -62,9 +64,11 @@ export class Worker {
   readonly #handlers: Map<string, JobHandler>;
   readonly #logger: Logger;
   readonly #wakeup = new Wakeup();
+  readonly #onOutcome: WorkerOptions['onOutcome'];
 
   constructor(sluice: Sluice, options: WorkerOptions) {
-    const { handlers, logger, ...rest } = options;
+    const { handlers, logger, onOutcome, ...rest } = options;
+    this.#onOutcome = onOutcome;
     this.#options = parseOptions(workerOptionsSchema, rest, 'worker options');
     this.queue = this.#options.queue;
     this.#sluice = sluice;
@@ -87,6 +91,7 @@ export class Worker {
       leaseMs: this.#options.leaseMs,
       heartbeatMs: this.#options.heartbeatMs ?? Math.floor(this.#options.leaseMs / 3),
       reserveMs: this.#options.reserveMs,
+      onOutcome: this.#onOutcome,
     };
   }
 
@@ -122,7 +127,9 @@ export class Worker {
           concurrency: this.#options.concurrency,
           idle: { signal: options.signal, wakeup: this.#wakeup, pollIntervalMs: this.#options.pollIntervalMs },
         }).run();
-        for (const k of Object.keys(total) as Array<keyof DrainSummary>) total[k] += s[k];
+        for (const k of Object.keys(total) as Array<keyof DrainSummary>) {
+          if (k !== 'moreDue') total[k] += s[k];
+        }
         failures = 0;
       } catch (err) {
         failures++;
