@@ -1,0 +1,221 @@
+/**
+ * Request and response schemas of the enqueue HTTP API (`/v1`). Each carries zod metadata (`id`,
+ * `description`) so an OpenAPI document can be generated from them (`z.toJSONSchema`). Payloads are not
+ * described here: each job type's own schema (its `defineJob`) validates them, in the library.
+ */
+import { z } from 'zod';
+import { PRIORITY, QUEUE_NAME } from '../../src/define.js';
+
+/** The most jobs one `POST /v1/jobs/batch` may carry. */
+export const MAX_BATCH = 500;
+/** The largest request body accepted, in bytes (after base64 decoding). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+const YEAR_SECONDS = 365 * 86_400;
+const MAX_BIGINT = 9_223_372_036_854_775_807n;
+
+/** A job or dead-letter id: a positive integer (a Postgres bigint), as a string. */
+export const JobId = z
+  .string()
+  .regex(/^[1-9][0-9]{0,18}$/, 'ids are positive integers, as strings')
+  .refine((s) => !/^[0-9]{19}$/.test(s) || BigInt(s) <= MAX_BIGINT, 'id is out of range')
+  .meta({ id: 'JobId', description: 'A job id: a positive 64-bit integer, as a decimal string.', example: '42' });
+
+export const QueueName = z
+  .string()
+  .regex(QUEUE_NAME, 'queue: lower-case letters, digits, _ and - only, starting with a letter, at most 63')
+  .meta({ id: 'QueueName', description: 'A queue name; each queue gets its own worker.', example: 'emails' });
+
+export const IdempotencyKey = z
+  .string()
+  .min(1)
+  .max(255)
+  .meta({
+    id: 'IdempotencyKey',
+    description: 'Enqueuing the same key again within the idempotency window (24 h) returns the first job instead of a new one.',
+  });
+
+/** Fields of one job to enqueue, shared by `POST /v1/jobs` and each item of a batch. */
+const enqueueFields = {
+  type: z.string().min(1).max(128).meta({ description: 'The job type, as registered (e.g. `send_email`).' }),
+  payload: z.unknown().meta({ description: "The job's payload, validated against its type's schema." }),
+  queue: QueueName.optional().meta({ description: "Overrides the job type's queue." }),
+  runAt: z.iso
+    .datetime({ offset: true, message: 'runAt must be an ISO 8601 date-time with a time zone, e.g. 2030-01-01T00:00:00Z' })
+    .optional()
+    .meta({ description: 'When the job becomes due (absolute). Not with `delaySeconds`.' }),
+  delaySeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(YEAR_SECONDS)
+    .optional()
+    .meta({ description: 'Delay from now, in whole seconds, on the database clock. Not with `runAt`.' }),
+  priority: z.number().int().min(PRIORITY.min).max(PRIORITY.max).optional().meta({ description: 'Lower runs first; default 0.' }),
+  maxAttempts: z.number().int().min(1).max(1000).optional().meta({ description: 'Attempts in all, the first included.' }),
+};
+
+const notBoth = (o: { runAt?: string | undefined; delaySeconds?: number | undefined }) =>
+  !(o.runAt !== undefined && o.delaySeconds !== undefined);
+const notBothError = { message: 'give runAt or delaySeconds, not both', path: ['delaySeconds'] };
+
+export const EnqueueRequest = z.strictObject(enqueueFields).refine(notBoth, notBothError).meta({
+  id: 'EnqueueRequest',
+  description: 'One job to enqueue. Send an `Idempotency-Key` header to make retries safe. Unknown keys are rejected.',
+});
+export type EnqueueRequest = z.output<typeof EnqueueRequest>;
+
+export const BatchEnqueueItem = z
+  .strictObject({ ...enqueueFields, idempotencyKey: IdempotencyKey.optional() })
+  .refine(notBoth, notBothError)
+  .meta({ id: 'BatchEnqueueItem', description: 'One job of a batch, with its own optional idempotency key.' });
+export type BatchEnqueueItem = z.output<typeof BatchEnqueueItem>;
+
+export const BatchEnqueueRequest = z
+  .strictObject({
+    jobs: z
+      .array(z.unknown())
+      .min(1, 'a batch holds at least one job')
+      .max(MAX_BATCH, `a batch holds at most ${MAX_BATCH} jobs`)
+      .meta({ description: `1 to ${MAX_BATCH} jobs (each a BatchEnqueueItem). Atomic: if any is invalid, none is enqueued.` }),
+  })
+  .meta({ id: 'BatchEnqueueRequest', description: 'Jobs to enqueue in one atomic request.' });
+
+/** The envelope of a batch with typed items: what a client sends (for the OpenAPI document). */
+export const BatchEnqueueRequestDoc = z
+  .strictObject({ jobs: z.array(BatchEnqueueItem).min(1).max(MAX_BATCH) })
+  .meta({ id: 'BatchEnqueueRequestDoc', description: 'Jobs to enqueue in one atomic request.' });
+
+const JobState = z
+  .enum(['available', 'scheduled', 'running', 'succeeded', 'dead', 'cancelled'])
+  .meta({ id: 'JobState', description: 'Where a job is in its life (see docs/queue.md).' });
+
+const IsoDate = z.iso.datetime({ offset: true });
+
+export const EnqueuedJob = z
+  .object({
+    id: JobId,
+    type: z.string(),
+    queue: z.string(),
+    state: JobState,
+    priority: z.number().int(),
+    attempt: z.number().int(),
+    maxAttempts: z.number().int(),
+    runAt: IsoDate,
+    createdAt: IsoDate,
+    idempotencyKey: z.string().nullable(),
+  })
+  .meta({
+    id: 'EnqueuedJob',
+    description: 'A job as enqueued. On an idempotent replay, the first job with its current state.',
+  });
+export type EnqueuedJob = z.output<typeof EnqueuedJob>;
+
+export const BatchEnqueuedJob = EnqueuedJob.extend({
+  replayed: z.boolean().meta({ description: 'True when the idempotency key matched an earlier job (nothing was inserted).' }),
+}).meta({ id: 'BatchEnqueuedJob', description: 'One job of a batch response.' });
+export type BatchEnqueuedJob = z.output<typeof BatchEnqueuedJob>;
+
+export const BatchEnqueueResponse = z
+  .object({ jobs: z.array(BatchEnqueuedJob) })
+  .meta({ id: 'BatchEnqueueResponse', description: 'The jobs in input order.' });
+
+export const JobAttemptError = z
+  .object({ attempt: z.number().int(), at: z.string(), name: z.string(), code: z.string().optional(), message: z.string() })
+  .meta({ id: 'JobAttemptError', description: 'One failed attempt from the job history (the latest 20 are kept).' });
+
+export const JobDetail = EnqueuedJob.extend({
+  finishedAt: IsoDate.nullable(),
+  payload: z.unknown(),
+  errors: z.array(JobAttemptError),
+}).meta({ id: 'JobDetail', description: 'A job as stored, with its current state, payload and error history.' });
+export type JobDetail = z.output<typeof JobDetail>;
+
+export const CancelResponse = z
+  .object({ id: JobId, result: z.enum(['cancelled', 'cancelling']) })
+  .meta({
+    id: 'CancelResponse',
+    description: '`cancelled`: it was not running and is cancelled now. `cancelling`: it is running; its worker stops it at the next heartbeat.',
+  });
+
+export const QueueStatsView = z
+  .object({
+    queue: z.string(),
+    ready: z.number().int(),
+    scheduled: z.number().int(),
+    running: z.number().int(),
+    dead: z.number().int(),
+    oldestReadyAgeSeconds: z.number(),
+  })
+  .meta({ id: 'QueueStats', description: 'Counts of one queue.' });
+
+export const QueuesResponse = z.object({ queues: z.array(QueueStatsView) }).meta({ id: 'QueuesResponse', description: 'Per-queue counts.' });
+
+export const DeadLetterListQuery = z
+  .strictObject({
+    queue: z.string().max(63).optional(),
+    type: z.string().max(128).optional(),
+    after: JobId.optional().meta({ description: 'The `next` of the previous page.' }),
+    limit: z
+      .string()
+      .regex(/^[0-9]{1,3}$/, 'limit is a whole number from 1 to 100')
+      .transform(Number)
+      .pipe(z.number().int().min(1, 'limit is a whole number from 1 to 100').max(100, 'limit is a whole number from 1 to 100'))
+      .default(50),
+  })
+  .meta({ id: 'DeadLetterListQuery', description: 'Filters and keyset pagination of the dead letters.' });
+
+export const DeadLetterListResponse = z
+  .object({
+    deadLetters: z.array(JobDetail),
+    next: JobId.nullable().meta({ description: 'Pass as `after` for the next page; null when this is the last page.' }),
+  })
+  .meta({ id: 'DeadLetterListResponse', description: 'A page of dead letters in id order.' });
+
+export const RedriveRequest = z
+  .strictObject({
+    ids: z.array(JobId).min(1).max(1000).optional(),
+    queue: QueueName.optional(),
+    type: z.string().min(1).max(128).optional(),
+    toQueue: QueueName.optional().meta({ description: 'Move the redriven jobs to this queue.' }),
+  })
+  .refine((r) => r.ids !== undefined || r.queue !== undefined || r.type !== undefined, {
+    message: 'give ids, or a queue and/or type filter',
+    path: [],
+  })
+  .refine((r) => r.ids === undefined || (r.queue === undefined && r.type === undefined), {
+    message: 'give ids, or a queue and/or type filter, not both',
+    path: ['ids'],
+  })
+  .meta({
+    id: 'RedriveRequest',
+    description: 'Which dead letters to put back in the queue (attempts reset): by ids, or all matching a queue and/or type.',
+  });
+
+export const RedriveResponse = z.object({ redriven: z.array(JobId) }).meta({ id: 'RedriveResponse', description: 'The ids redriven.' });
+
+export const PurgeResponse = z.object({ purged: JobId }).meta({ id: 'PurgeResponse', description: 'The dead letter deleted.' });
+
+export const ApiIssue = z
+  .object({
+    path: z.array(z.union([z.string(), z.number()])),
+    message: z.string(),
+    code: z.string(),
+  })
+  .meta({ id: 'ApiIssue', description: 'One problem with the request; `path` points into the JSON body (or query).' });
+export type ApiIssue = z.output<typeof ApiIssue>;
+
+export const ErrorResponse = z
+  .object({
+    error: z.object({
+      code: z
+        .string()
+        .meta({
+          description:
+            'Stable: VALIDATION, UNKNOWN_TYPE, INVALID_JSON, FORBIDDEN_KEY, UNSUPPORTED_MEDIA_TYPE, REQUEST_TOO_LARGE, PAYLOAD_TOO_LARGE, BATCH_TOO_LARGE, NOT_FOUND, ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED, NOT_CANCELLABLE, UNAVAILABLE, INTERNAL.',
+        }),
+      message: z.string(),
+      issues: z.array(ApiIssue).optional(),
+    }),
+  })
+  .meta({ id: 'ErrorResponse', description: 'Every failure has this shape.' });
+export type ErrorResponse = z.output<typeof ErrorResponse>;

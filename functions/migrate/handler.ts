@@ -1,0 +1,21 @@
+/**
+ * Lambda entry point that applies migrations at deploy time (a CDK trigger). Idempotent: re-running it
+ * applies nothing; concurrent runs serialise on a transaction-scoped advisory lock.
+ */
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { loadMigrations, migrate } from '../../src/index.js';
+import { databaseConfigSchema, loadConfig } from '../shared/config.js';
+import { getPool } from '../shared/db.js';
+import { logger } from '../shared/observability.js';
+
+const config = loadConfig(z.intersection(databaseConfigSchema, z.object({ SLUICE_MIGRATIONS_DIR: z.string().min(1).optional() })));
+
+export const handler = middy<unknown, { applied: number[]; current: number }, Error, Context>().handler(async (_event, context) => {
+  logger.addContext(context);
+  const migrations = await loadMigrations(config.SLUICE_MIGRATIONS_DIR);
+  const result = await migrate({ db: getPool(config), schema: config.SLUICE_SCHEMA, migrations });
+  logger.info('migrations applied', { schema: config.SLUICE_SCHEMA, ...result });
+  return result;
+});

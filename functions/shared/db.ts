@@ -1,0 +1,43 @@
+import { Signer } from '@aws-sdk/rds-signer';
+import pg from 'pg';
+import type { DatabaseConfig } from './config.js';
+
+let pool: pg.Pool | undefined;
+
+/**
+ * The container's one pool, created on first use and reused by every invocation (never closed per call).
+ * Locally it connects to `DATABASE_URL`. On AWS it connects to the RDS Proxy endpoint as `DB_USER` with a
+ * fresh IAM auth token for each new connection (tokens live 15 minutes), over TLS that verifies the
+ * server certificate (Lambda's Node.js runtimes trust the RDS certificate authorities).
+ */
+export function getPool(config: DatabaseConfig): pg.Pool {
+  pool ??= new pg.Pool(poolConfig(config));
+  return pool;
+}
+
+export function poolConfig(config: DatabaseConfig): pg.PoolConfig {
+  const common = { max: config.DB_POOL_MAX, idleTimeoutMillis: 60_000, connectionTimeoutMillis: 5_000 };
+  if (config.DATABASE_URL) return { ...common, connectionString: config.DATABASE_URL };
+  const signer = new Signer({
+    hostname: config.DB_HOST as string,
+    port: config.DB_PORT,
+    username: config.DB_USER as string,
+    region: config.AWS_REGION as string,
+  });
+  return {
+    ...common,
+    host: config.DB_HOST,
+    port: config.DB_PORT,
+    database: config.DB_NAME,
+    user: config.DB_USER,
+    password: () => signer.getAuthToken(),
+    ssl: { rejectUnauthorized: true },
+  };
+}
+
+/** For tests and graceful shutdown of long-lived hosts: close and forget the pool. */
+export async function closePool(): Promise<void> {
+  const p = pool;
+  pool = undefined;
+  await p?.end();
+}

@@ -1,0 +1,131 @@
+import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import type { Logger } from '../../src/logger.js';
+import { truncate } from '../../src/logger.js';
+
+/** The detail-types sluice puts on its bus. */
+export const DETAIL_TYPES = {
+  jobsEnqueued: 'JobsEnqueued',
+  drainRequested: 'DrainRequested',
+  jobDeadLettered: 'JobDeadLettered',
+} as const;
+
+export interface JobsEnqueuedDetail {
+  queue: string;
+  count: number;
+}
+export interface DrainRequestedDetail {
+  queue: string;
+  /** How many continuations deep this drain chain is; fan-out stops doubling at a bound. */
+  generation: number;
+}
+export interface JobDeadLetteredDetail {
+  jobId: string;
+  type: string;
+  queue: string;
+  attempts: number;
+  /** The last error's name and message, truncated. Never the payload. */
+  lastError: string;
+}
+
+/** Where events go: EventBridge on AWS, an in-process bus locally, a recording stub in tests. */
+export interface EventSink {
+  put(entries: PutEventsRequestEntry[]): Promise<{ failed: Array<{ entry: PutEventsRequestEntry; code?: string | undefined }> }>;
+}
+
+/** EventBridge PutEvents, at most 10 entries a call. */
+export function eventBridgeSink(client: EventBridgeClient = new EventBridgeClient({})): EventSink {
+  return {
+    async put(entries) {
+      const res = await client.send(new PutEventsCommand({ Entries: entries }));
+      const failed: Array<{ entry: PutEventsRequestEntry; code?: string | undefined }> = [];
+      (res.Entries ?? []).forEach((r, i) => {
+        if (r.ErrorCode) failed.push({ entry: entries[i] as PutEventsRequestEntry, code: r.ErrorCode });
+      });
+      return { failed };
+    },
+  };
+}
+
+const MAX_ENTRIES = 10;
+const ATTEMPTS = 3;
+
+/**
+ * Publishes sluice's events. `jobsEnqueued` coalesces per queue until `flush()`, so a burst of enqueues
+ * becomes one event per queue. `flush()` sends at most 10 entries per PutEvents, retries failed entries
+ * (twice, with a short backoff) and never throws: the jobs are committed already and the schedule is the
+ * safety net, so a failure is logged and counted (`failedEntries`).
+ */
+export class EventPublisher {
+  readonly #sink: EventSink | undefined;
+  readonly #busName: string | undefined;
+  readonly #source: string;
+  readonly #logger: Logger;
+  readonly #enqueued = new Map<string, number>();
+  #pending: PutEventsRequestEntry[] = [];
+  failedEntries = 0;
+
+  constructor(options: { sink?: EventSink | undefined; busName?: string | undefined; source: string; logger: Logger }) {
+    this.#sink = options.sink;
+    this.#busName = options.busName;
+    this.#source = options.source;
+    this.#logger = options.logger;
+  }
+
+  /** True when events go somewhere (a bus is configured). */
+  get enabled(): boolean {
+    return this.#sink !== undefined && this.#busName !== undefined;
+  }
+
+  jobsEnqueued(queue: string, count: number): void {
+    if (count > 0) this.#enqueued.set(queue, (this.#enqueued.get(queue) ?? 0) + count);
+  }
+
+  drainRequested(detail: DrainRequestedDetail): void {
+    this.#add(DETAIL_TYPES.drainRequested, detail);
+  }
+
+  jobDeadLettered(detail: JobDeadLetteredDetail): void {
+    this.#add(DETAIL_TYPES.jobDeadLettered, { ...detail, lastError: truncate(detail.lastError, 1024) });
+  }
+
+  #add(detailType: string, detail: object): void {
+    this.#pending.push({ EventBusName: this.#busName, Source: this.#source, DetailType: detailType, Detail: JSON.stringify(detail) });
+  }
+
+  /** Send everything pending. Resolves with how many entries could not be delivered. */
+  async flush(): Promise<number> {
+    for (const [queue, count] of this.#enqueued) this.#add(DETAIL_TYPES.jobsEnqueued, { queue, count } satisfies JobsEnqueuedDetail);
+    this.#enqueued.clear();
+    let todo = this.#pending;
+    this.#pending = [];
+    if (todo.length === 0 || !this.enabled) return 0;
+    const sink = this.#sink as EventSink;
+    for (let attempt = 1; attempt <= ATTEMPTS && todo.length > 0; attempt++) {
+      if (attempt > 1) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt * Math.random()));
+      const retry: PutEventsRequestEntry[] = [];
+      for (let i = 0; i < todo.length; i += MAX_ENTRIES) {
+        const chunk = todo.slice(i, i + MAX_ENTRIES);
+        try {
+          const { failed } = await sink.put(chunk);
+          retry.push(...failed.map((f) => f.entry));
+        } catch (err) {
+          this.#logger.warn('PutEvents failed', {
+            entries: chunk.length,
+            attempt,
+            error: { name: (err as Error).name, message: (err as Error).message },
+          });
+          retry.push(...chunk);
+        }
+      }
+      todo = retry;
+    }
+    if (todo.length > 0) {
+      this.failedEntries += todo.length;
+      this.#logger.error('events not delivered; the schedule will drain the queues', {
+        entries: todo.length,
+        detail_types: [...new Set(todo.map((e) => e.DetailType))],
+      });
+    }
+    return todo.length;
+  }
+}

@@ -1,0 +1,100 @@
+import type { Context, EventBridgeEvent } from 'aws-lambda';
+import { z } from 'zod';
+import { QUEUE_NAME } from '../../src/define.js';
+import type { AnyJobHandler, DrainSummary, Logger, OutcomeEvent, Sluice } from '../../src/index.js';
+import { DETAIL_TYPES, type EventPublisher } from '../shared/events.js';
+import type { MetricsSink } from '../shared/metricsSink.js';
+
+/** The three ways the worker is invoked; each names the queue it drains. */
+const queueName = z.string().regex(QUEUE_NAME);
+export const workerEventSchema = z.discriminatedUnion('detail-type', [
+  z.object({ 'detail-type': z.literal('Scheduled Event'), detail: z.object({ queue: queueName.optional() }).loose() }).loose(),
+  z
+    .object({
+      'detail-type': z.literal(DETAIL_TYPES.jobsEnqueued),
+      detail: z.object({ queue: queueName, count: z.number().int().min(0) }).loose(),
+    })
+    .loose(),
+  z
+    .object({
+      'detail-type': z.literal(DETAIL_TYPES.drainRequested),
+      detail: z.object({ queue: queueName, generation: z.number().int().min(0).max(1000).default(0) }).loose(),
+    })
+    .loose(),
+]);
+export type WorkerEvent = EventBridgeEvent<string, unknown>;
+
+export interface WorkerAppOptions {
+  sluice: Sluice;
+  handlers: ReadonlyArray<AnyJobHandler>;
+  publisher: EventPublisher;
+  metrics: MetricsSink;
+  logger: Logger;
+  /** The queue this function drains when a scheduled event names none. */
+  defaultQueue: string;
+  /** Time kept back from Lambda's remaining time: for writing outcomes, events and metrics. */
+  safetyMarginMs: number;
+  /** Continuations double (2 events each) until this generation; after it, each chain continues alone. */
+  maxFanoutGeneration: number;
+  batchSize?: number | undefined;
+  concurrency?: number | undefined;
+  leaseMs?: number | undefined;
+}
+
+/**
+ * The drain worker: drains the named queue within the invocation's remaining time less a margin, reports
+ * per-job metrics and dead letters, and — when time ran out with work still due — publishes
+ * `DrainRequested` so the backlog keeps moving, fanning out to at most 2^maxFanoutGeneration chains.
+ */
+export function createWorker(options: WorkerAppOptions) {
+  return async (event: WorkerEvent, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<DrainSummary & { queue: string }> => {
+    const parsed = workerEventSchema.safeParse(event);
+    if (!parsed.success) {
+      options.logger.error('worker event rejected', {
+        detail_type: event?.['detail-type'],
+        issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+      });
+      throw new Error(`unsupported worker event: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    }
+    const e = parsed.data;
+    const queue = e.detail.queue ?? options.defaultQueue;
+    const generation = e['detail-type'] === DETAIL_TYPES.drainRequested ? e.detail.generation : 0;
+    options.metrics.addDimension('queue', queue);
+    const worker = options.sluice.worker({
+      queue,
+      handlers: options.handlers,
+      logger: options.logger,
+      batchSize: options.batchSize,
+      concurrency: options.concurrency,
+      leaseMs: options.leaseMs,
+      onOutcome: (o) => record(options, o),
+    });
+    const summary = await worker.drain({ remainingTimeMs: Math.max(0, context.getRemainingTimeInMillis() - options.safetyMarginMs) });
+    if (summary.moreDue) {
+      const copies = generation < options.maxFanoutGeneration ? 2 : 1;
+      for (let i = 0; i < copies; i++) options.publisher.drainRequested({ queue, generation: generation + 1 });
+    }
+    await options.publisher.flush();
+    options.metrics.publishStoredMetrics();
+    options.logger.info('drain finished', { queue, trigger: e['detail-type'], generation, ...summary });
+    return { queue, ...summary };
+  };
+}
+
+function record(options: WorkerAppOptions, o: OutcomeEvent): void {
+  const { metrics } = options;
+  if (o.durationMs !== null) metrics.addMetric('JobDurationMs', 'Milliseconds', o.durationMs);
+  if (o.kind === 'success') metrics.addMetric('JobsSucceeded', 'Count', 1);
+  if (o.kind === 'retry' || o.kind === 'dead') metrics.addMetric('JobsFailed', 'Count', 1);
+  if (o.kind === 'dead') {
+    metrics.addMetric('JobsDeadLettered', 'Count', 1);
+    const err = o.error as { name?: string; message?: string } | null;
+    options.publisher.jobDeadLettered({
+      jobId: o.jobId,
+      type: o.type,
+      queue: o.queue,
+      attempts: o.attempt,
+      lastError: err ? `${err.name ?? 'Error'}: ${err.message ?? ''}` : 'unknown',
+    });
+  }
+}

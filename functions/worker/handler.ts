@@ -1,0 +1,55 @@
+/**
+ * Lambda entry point of the drain worker (one function per queue). Invoked by the queue's schedule, by
+ * `JobsEnqueued` and by `DrainRequested` events on the sluice bus.
+ */
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { handlers } from '../../examples/handlers.js';
+import { Sluice } from '../../src/index.js';
+import { databaseConfigSchema, eventsConfigSchema, loadConfig } from '../shared/config.js';
+import { getPool } from '../shared/db.js';
+import { EventPublisher, eventBridgeSink } from '../shared/events.js';
+import { logger, metrics, sluiceLogger } from '../shared/observability.js';
+import { createWorker, type WorkerEvent } from './app.js';
+
+const config = loadConfig(
+  z.intersection(
+    z.intersection(databaseConfigSchema, eventsConfigSchema),
+    z.object({
+      QUEUE: z.string().min(1).default('default'),
+      DRAIN_SAFETY_MARGIN_MS: z.coerce.number().int().min(0).max(60_000).default(3_000),
+      MAX_FANOUT_GENERATION: z.coerce.number().int().min(0).max(10).default(3),
+      BATCH_SIZE: z.coerce.number().int().min(1).max(1000).optional(),
+      CONCURRENCY: z.coerce.number().int().min(1).max(1000).optional(),
+      LEASE_MS: z.coerce.number().int().min(500).optional(),
+    }),
+  ),
+);
+
+const sluice = new Sluice({ db: getPool(config), schema: config.SLUICE_SCHEMA });
+const publisher = new EventPublisher({
+  sink: config.EVENT_BUS_NAME ? eventBridgeSink() : undefined,
+  busName: config.EVENT_BUS_NAME,
+  source: config.EVENT_SOURCE,
+  logger: sluiceLogger,
+});
+
+const drain = createWorker({
+  sluice,
+  handlers,
+  publisher,
+  metrics,
+  logger: sluiceLogger,
+  defaultQueue: config.QUEUE,
+  safetyMarginMs: config.DRAIN_SAFETY_MARGIN_MS,
+  maxFanoutGeneration: config.MAX_FANOUT_GENERATION,
+  batchSize: config.BATCH_SIZE,
+  concurrency: config.CONCURRENCY,
+  leaseMs: config.LEASE_MS,
+});
+
+export const handler = middy<WorkerEvent, Awaited<ReturnType<typeof drain>>, Error, Context>().handler(async (event, context) => {
+  logger.addContext(context);
+  return drain(event, context);
+});

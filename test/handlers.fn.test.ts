@@ -1,0 +1,65 @@
+/**
+ * The Lambda entry points themselves (middy, configuration from the environment, the container's pool),
+ * invoked with realistic events against a real Postgres. Only the AWS SDK is mocked.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { mockClient } from 'aws-sdk-client-mock';
+import { sendEmail } from '../examples/definitions.js';
+import { closePool } from '../functions/shared/db.js';
+import { eventBridgeEvent, lambdaContext } from './helpers/aws.js';
+import { testSluice } from './helpers/db.js';
+
+describe('Lambda entry points', async () => {
+  const { sluice, url, schema, pool } = await testSluice();
+  const bus = mockClient(EventBridgeClient);
+  bus.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
+  Object.assign(process.env, {
+    DATABASE_URL: url,
+    SLUICE_SCHEMA: schema,
+    EVENT_BUS_NAME: 'sluice-bus',
+    QUEUE: 'emails',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    AWS_REGION: 'eu-west-1',
+  });
+  after(async () => {
+    bus.restore();
+    await closePool();
+  });
+
+  it('the worker drains its queue on a scheduled event and publishes JobDeadLettered to the bus', async () => {
+    const { handler } = await import('../functions/worker/handler.js');
+    const ok = await sluice.enqueue(sendEmail, { userId: 'u1', to: 'ada@example.com', template: 'welcome' });
+    const bad = await sluice.enqueue(sendEmail, { userId: 'u2', to: 'bob@nowhere.invalid', template: 'welcome' });
+    const res = await handler(eventBridgeEvent('Scheduled Event', {}), lambdaContext(30_000, 'sluice-worker-emails'));
+    assert.deepEqual([res.queue, res.succeeded, res.dead], ['emails', 1, 1]);
+    assert.equal((await sluice.getJob(ok.id))?.state, 'succeeded');
+    const sent = bus.commandCalls(PutEventsCommand).flatMap((c) => c.args[0].input.Entries ?? []);
+    const dead = sent.filter((e) => e.DetailType === 'JobDeadLettered');
+    assert.equal(dead.length, 1);
+    assert.equal(dead[0]?.EventBusName, 'sluice-bus');
+    assert.equal(JSON.parse(dead[0]?.Detail as string).jobId, bad.id);
+  });
+
+  it('maintenance prunes and reports; migrate is idempotent', async () => {
+    const maintenance = await import('../functions/maintenance/handler.js');
+    const res = await maintenance.handler({}, lambdaContext(10_000, 'sluice-maintenance'));
+    assert.ok(res.queues.some((q) => q.queue === 'emails' && q.dead === 1));
+    const migrateFn = await import('../functions/migrate/handler.js');
+    const again = await migrateFn.handler({}, lambdaContext(10_000, 'sluice-migrate'));
+    assert.deepEqual(again, { applied: [], current: 1 });
+    await pool.query('DROP SCHEMA IF EXISTS fresh_migrate CASCADE');
+    process.env.SLUICE_SCHEMA = 'fresh_migrate';
+    try {
+      // A new container reads its configuration anew: load the module again under a fresh URL.
+      const fresh = await import(`../functions/migrate/handler.js?fresh=${Date.now()}`);
+      await closePool();
+      assert.deepEqual(await fresh.handler({}, lambdaContext(10_000, 'sluice-migrate')), { applied: [1], current: 1 });
+    } finally {
+      process.env.SLUICE_SCHEMA = schema;
+      await pool.query('DROP SCHEMA IF EXISTS fresh_migrate CASCADE');
+    }
+  });
+});

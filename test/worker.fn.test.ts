@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { z } from 'zod';
+import { createMaintenance } from '../functions/maintenance/app.js';
+import { EventPublisher } from '../functions/shared/events.js';
+import { createWorker } from '../functions/worker/app.js';
+import { defineHandler, defineJob, PermanentJobError, silentLogger } from '../src/index.js';
+import { eventBridgeEvent, lambdaContext, recordingMetrics, recordingSink } from './helpers/aws.js';
+import { testSluice } from './helpers/db.js';
+
+const payload = z.object({ n: z.number(), secret: z.string().default('s3cr3t-value') });
+const job = (queue: string, timeout = 1_000) =>
+  defineJob({
+    type: `work_${queue.replace(/-/g, '_')}`,
+    schema: payload,
+    queue,
+    timeout,
+    maxAttempts: 2,
+    backoff: { baseMs: 0, maxMs: 0 },
+  });
+
+describe('drain worker function', async () => {
+  const { sluice } = await testSluice();
+  const setup = (handlers: Parameters<typeof createWorker>[0]['handlers'], extra: Partial<Parameters<typeof createWorker>[0]> = {}) => {
+    const events = recordingSink();
+    const m = recordingMetrics();
+    const publisher = new EventPublisher({ sink: events.sink, busName: 'sluice-bus', source: 'sluice', logger: silentLogger });
+    const run = createWorker({
+      sluice,
+      handlers,
+      publisher,
+      metrics: m.metrics,
+      logger: silentLogger,
+      defaultQueue: 'default',
+      safetyMarginMs: 500,
+      maxFanoutGeneration: 2,
+      ...extra,
+    });
+    return { run, events, m };
+  };
+
+  it('a scheduled event drains the queue it names and reports per-job metrics', async () => {
+    const def = job('sched');
+    await sluice.enqueueMany([1, 2, 3].map((n) => ({ job: def, payload: { n } })));
+    const { run, m, events } = setup([defineHandler(def, () => {})]);
+    const res = await run(eventBridgeEvent('Scheduled Event', { queue: 'sched' }), lambdaContext(5_000));
+    assert.deepEqual([res.queue, res.succeeded, res.moreDue], ['sched', 3, false]);
+    assert.equal(m.sum('JobsSucceeded'), 3);
+    assert.equal(m.recorded.filter((r) => r.name === 'JobDurationMs').length, 3);
+    assert.ok(m.recorded.every((r) => r.dimensions.queue === 'sched'));
+    assert.equal(m.published(), 1);
+    assert.deepEqual(events.entries, [], 'no continuation when nothing is left');
+  });
+
+  it('a scheduled event that names no queue drains the function default queue', async () => {
+    const def = job('default');
+    await sluice.enqueue(def, { n: 1 });
+    const { run } = setup([defineHandler(def, () => {})]);
+    const res = await run(eventBridgeEvent('Scheduled Event', {}), lambdaContext(5_000));
+    assert.deepEqual([res.queue, res.succeeded], ['default', 1]);
+  });
+
+  it('JobsEnqueued wakes the worker for its queue', async () => {
+    const def = job('woken');
+    await sluice.enqueue(def, { n: 1 });
+    const { run } = setup([defineHandler(def, () => {})]);
+    const res = await run(eventBridgeEvent('JobsEnqueued', { queue: 'woken', count: 1 }), lambdaContext(5_000));
+    assert.deepEqual([res.queue, res.succeeded], ['woken', 1]);
+  });
+
+  it('time running out with work still due publishes DrainRequested, doubling up to the bound', async () => {
+    const def = job('backlog', 300);
+    await sluice.enqueueMany(Array.from({ length: 20 }, (_, n) => ({ job: def, payload: { n } })));
+    const slow = defineHandler(def, () => new Promise((r) => setTimeout(r, 150)));
+    const first = setup([slow], { concurrency: 1 });
+    const r1 = await first.run(eventBridgeEvent('DrainRequested', { queue: 'backlog', generation: 1 }), lambdaContext(1_200));
+    assert.equal(r1.moreDue, true);
+    assert.ok(r1.succeeded >= 1 && r1.released >= 1, JSON.stringify(r1));
+    assert.deepEqual(first.events.details('DrainRequested'), [
+      { queue: 'backlog', generation: 2 },
+      { queue: 'backlog', generation: 2 },
+    ]);
+    const atBound = setup([slow], { concurrency: 1 });
+    await atBound.run(eventBridgeEvent('DrainRequested', { queue: 'backlog', generation: 2 }), lambdaContext(1_200));
+    assert.deepEqual(
+      atBound.events.details('DrainRequested'),
+      [{ queue: 'backlog', generation: 3 }],
+      'past the bound each chain continues alone',
+    );
+  });
+
+  it('a job going dead publishes JobDeadLettered without its payload, and counts the metrics', async () => {
+    const def = job('doomed');
+    const dead = await sluice.enqueue(def, { n: 1 });
+    const { run, events, m } = setup([defineHandler(def, () => Promise.reject(new PermanentJobError(`bad input ${'x'.repeat(3000)}`)))]);
+    await run(eventBridgeEvent('JobsEnqueued', { queue: 'doomed', count: 1 }), lambdaContext(5_000));
+    const [detail] = events.details('JobDeadLettered');
+    assert.equal(detail.jobId, dead.id);
+    assert.deepEqual([detail.type, detail.queue, detail.attempts], ['work_doomed', 'doomed', 1]);
+    assert.match(detail.lastError, /^PermanentJobError: bad input x+/);
+    assert.ok(detail.lastError.length <= 1024, 'the error is truncated');
+    assert.ok(!JSON.stringify(events.entries).includes('s3cr3t-value'), 'no payload in events');
+    assert.deepEqual([m.sum('JobsDeadLettered'), m.sum('JobsFailed')], [1, 1]);
+  });
+
+  it('an event it does not understand fails clearly', async () => {
+    const { run } = setup([]);
+    await assert.rejects(
+      run(eventBridgeEvent('JobsEnqueued', { queue: 'Bad Queue!', count: 1 }), lambdaContext(5_000)),
+      /unsupported worker event: detail.queue/,
+    );
+    await assert.rejects(run(eventBridgeEvent('Something Else', {}), lambdaContext(5_000)), /unsupported worker event/);
+  });
+});
+
+describe('maintenance function', async () => {
+  const { sluice, pool, schema } = await testSluice({ idempotencyWindowMs: 60_000, retentionMs: 60_000 });
+
+  it('prunes, then publishes QueueDepth, OldestJobAgeSeconds and DeadLetterCount per queue', async () => {
+    const a = job('maint-a');
+    const done = await sluice.enqueue(a, { n: 1 });
+    await pool.query(`DELETE FROM "${schema}".active_jobs WHERE id = $1`, [done.id]); // succeeded
+    await pool.query(
+      `UPDATE "${schema}".jobs SET created_at = now() - interval '2 hours', run_at = now() - interval '2 hours' WHERE id = $1`,
+      [done.id],
+    );
+    await sluice.enqueueMany([1, 2].map((n) => ({ job: a, payload: { n }, options: { runAt: new Date(Date.now() - 5_000) } })));
+    const b = job('maint-b');
+    const doomed = await sluice.enqueue(b, { n: 1 });
+    await sluice
+      .worker({ queue: 'maint-b', handlers: [defineHandler(b, () => Promise.reject(new PermanentJobError('x')))] })
+      .drain({ remainingTimeMs: 2_000 });
+    assert.equal((await sluice.getJob(doomed.id))?.state, 'dead');
+    const m = recordingMetrics();
+    const res = await createMaintenance({ sluice, metrics: m.metrics, logger: silentLogger, maxPruneBatches: 10 })();
+    assert.equal(res.pruned, 1);
+    const of = (queue: string, name: string) => m.recorded.find((r) => r.dimensions.queue === queue && r.name === name)?.value;
+    assert.equal(of('maint-a', 'QueueDepth'), 2);
+    assert.ok((of('maint-a', 'OldestJobAgeSeconds') ?? 0) >= 4);
+    assert.equal(of('maint-a', 'DeadLetterCount'), 0);
+    assert.equal(of('maint-b', 'DeadLetterCount'), 1);
+    assert.equal(m.published(), 2, 'one EMF document per queue');
+  });
+});
