@@ -2,6 +2,8 @@
  * Lambda entry point that applies migrations at deploy time (a CDK trigger). Idempotent: re-running it
  * applies nothing; concurrent runs serialise on a transaction-scoped advisory lock.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
@@ -12,9 +14,12 @@ import { logger } from '../shared/observability.js';
 
 const config = loadConfig(z.intersection(databaseConfigSchema, z.object({ SLUICE_MIGRATIONS_DIR: z.string().min(1).optional() })));
 
+/** `npm run build` copies migrations/ beside the bundle; from source, the repository's folder is used. */
+const BUNDLED = fileURLToPath(new URL('./migrations/', import.meta.url));
+
 export const handler = middy<unknown, { applied: number[]; current: number }, Error, Context>().handler(async (_event, context) => {
   logger.addContext(context);
-  const migrations = await loadMigrations(config.SLUICE_MIGRATIONS_DIR);
+  const migrations = await loadMigrations(config.SLUICE_MIGRATIONS_DIR ?? (existsSync(BUNDLED) ? BUNDLED : undefined));
   const result = await migrate({ db: getPool(config), schema: config.SLUICE_SCHEMA, migrations });
   logger.info('migrations applied', { schema: config.SLUICE_SCHEMA, ...result });
   return result;

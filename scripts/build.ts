@@ -1,0 +1,55 @@
+/**
+ * `npm run build`: bundle each Lambda entry point with esbuild into dist/<name>/index.mjs (ESM, Node 20
+ * syntax, source maps). The AWS SDK v3 clients are left to the Lambda runtime, which ships them. The migrate bundle
+ * gets a copy of migrations/ beside it.
+ */
+import { cpSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+export const FUNCTIONS = ['api', 'worker', 'maintenance', 'migrate'] as const;
+const root = fileURLToPath(new URL('..', import.meta.url));
+export const DIST = `${root}dist`;
+
+/** ESM bundles still meet CommonJS dependencies that call require(): give them one. */
+const BANNER = [
+  "import { createRequire as __sluiceCreateRequire } from 'node:module';",
+  'const require = __sluiceCreateRequire(import.meta.url);',
+].join('\n');
+
+export async function buildAll(names: readonly string[] = FUNCTIONS): Promise<Array<{ name: string; bytes: number }>> {
+  const unknown = names.filter((n) => !(FUNCTIONS as readonly string[]).includes(n));
+  if (unknown.length > 0) throw new Error(`unknown function(s) ${unknown.join(', ')}; known: ${FUNCTIONS.join(', ')}`);
+  const out: Array<{ name: string; bytes: number }> = [];
+  for (const name of names) {
+    rmSync(`${DIST}/${name}`, { recursive: true, force: true });
+    const outfile = `${DIST}/${name}/index.mjs`;
+    await build({
+      entryPoints: [`${root}functions/${name}/handler.ts`],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      sourcemap: true,
+      minify: true,
+      legalComments: 'none',
+      // The Lambda runtime ships the SDK's clients; utilities such as @aws-sdk/rds-signer are bundled.
+      external: ['@aws-sdk/client-*'],
+      banner: { js: BANNER },
+      logLevel: 'warning',
+    });
+    if (name === 'migrate') {
+      mkdirSync(`${DIST}/${name}/migrations`, { recursive: true });
+      cpSync(`${root}migrations`, `${DIST}/${name}/migrations`, { recursive: true });
+    }
+    out.push({ name, bytes: statSync(outfile).size });
+  }
+  return out;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const names = process.argv.slice(2);
+  const sizes = await buildAll(names.length > 0 ? names : FUNCTIONS);
+  for (const s of sizes) console.log(`dist/${s.name}/index.mjs  ${(s.bytes / 1024).toFixed(1)} KiB`);
+}

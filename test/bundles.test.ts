@@ -1,0 +1,68 @@
+/**
+ * Every bundle `npm run build` makes loads in a fresh Node process (from a real .mjs runner, as Lambda
+ * loads it) and answers a realistic event against a real Postgres.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { sendEmail } from '../examples/definitions.js';
+import { buildAll, DIST } from '../scripts/build.js';
+import { eventBridgeEvent } from './helpers/aws.js';
+import { testSluice } from './helpers/db.js';
+
+const runner = fileURLToPath(new URL('./fixtures/invoke-bundle.mjs', import.meta.url));
+
+describe('bundles', async () => {
+  const { sluice, url, schema } = await testSluice();
+  const invoke = (name: string, event: unknown, env: Record<string, string> = {}) => {
+    const res = spawnSync(process.execPath, [runner, `${DIST}/${name}/index.mjs`, JSON.stringify(event), '30000'], {
+      cwd: '/',
+      env: {
+        PATH: process.env.PATH,
+        DATABASE_URL: url,
+        SLUICE_SCHEMA: schema,
+        POWERTOOLS_LOG_LEVEL: 'SILENT',
+        POWERTOOLS_METRICS_DISABLED: 'true',
+        ...env,
+      },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    const line = res.stdout.trim().split('\n').at(-1) ?? '';
+    assert.ok(line.startsWith('{'), `runner printed no result; stderr: ${res.stderr}`);
+    const out = JSON.parse(line);
+    assert.equal(out.ok, true, out.error);
+    return out.result;
+  };
+
+  before(async () => {
+    await buildAll(['worker', 'maintenance', 'migrate']);
+  });
+
+  it('migrate applies nothing new to a migrated schema, with the migrations shipped beside the bundle', () => {
+    assert.deepEqual(invoke('migrate', {}), { applied: [], current: 1 });
+  });
+
+  it('worker drains a queue from a scheduled event', async () => {
+    const job = await sluice.enqueue(sendEmail, { userId: 'u1', to: 'ada@example.com', template: 'welcome' });
+    const res = invoke('worker', eventBridgeEvent('Scheduled Event', { queue: 'emails' }));
+    assert.deepEqual([res.queue, res.succeeded], ['emails', 1]);
+    assert.equal((await sluice.getJob(job.id))?.state, 'succeeded');
+  });
+
+  it('maintenance reports per-queue stats', () => {
+    const res = invoke('maintenance', eventBridgeEvent('Scheduled Event', {}));
+    assert.ok(Array.isArray(res.queues));
+    assert.equal(typeof res.pruned, 'number');
+  });
+
+  it('a missing variable fails the cold start naming it', () => {
+    const res = spawnSync(process.execPath, [runner, `${DIST}/worker/index.mjs`, '{}'], {
+      env: { PATH: process.env.PATH },
+      encoding: 'utf8',
+    });
+    assert.notEqual(res.status, 0);
+    assert.match(res.stdout, /DATABASE_URL/);
+  });
+});
