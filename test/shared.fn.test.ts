@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { mockClient } from 'aws-sdk-client-mock';
+import { z } from 'zod';
+import { databaseConfigSchema, eventsConfigSchema, loadConfig } from '../functions/shared/config.js';
+import { poolConfig } from '../functions/shared/db.js';
+import { EventPublisher, eventBridgeSink } from '../functions/shared/events.js';
+import { silentLogger } from '../src/index.js';
+import { recordingSink } from './helpers/aws.js';
+
+describe('configuration', () => {
+  it('names the missing or invalid variable', () => {
+    assert.throws(() => loadConfig(databaseConfigSchema, {}), /DATABASE_URL: set DATABASE_URL, or DB_HOST, DB_USER and AWS_REGION/);
+    assert.throws(() => loadConfig(databaseConfigSchema, { DATABASE_URL: 'postgres://x', DB_POOL_MAX: '9' }), /DB_POOL_MAX/);
+    assert.throws(() => loadConfig(databaseConfigSchema, { DATABASE_URL: 'postgres://x', SLUICE_SCHEMA: 'Bad-Name' }), /SLUICE_SCHEMA/);
+  });
+  it('applies defaults and coerces numbers', () => {
+    const c = loadConfig(z.intersection(databaseConfigSchema, eventsConfigSchema), { DATABASE_URL: 'postgres://x', DB_POOL_MAX: '1' });
+    assert.deepEqual([c.DB_POOL_MAX, c.SLUICE_SCHEMA, c.EVENT_SOURCE, c.EVENT_BUS_NAME], [1, 'sluice', 'sluice', undefined]);
+  });
+});
+
+describe('database pool configuration', () => {
+  it('uses DATABASE_URL locally, with 1–2 connections', () => {
+    const c = poolConfig(loadConfig(databaseConfigSchema, { DATABASE_URL: 'postgres://u:p@localhost:5432/db' }));
+    assert.equal(c.connectionString, 'postgres://u:p@localhost:5432/db');
+    assert.equal(c.max, 2);
+  });
+
+  it('on AWS connects to RDS Proxy with a fresh IAM token and TLS that verifies the server', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_SESSION_TOKEN: '' });
+    try {
+      const c = poolConfig(
+        loadConfig(databaseConfigSchema, {
+          DB_HOST: 'proxy.example.eu-west-1.rds.amazonaws.com',
+          DB_USER: 'sluice_worker',
+          AWS_REGION: 'eu-west-1',
+        }),
+      );
+      assert.deepEqual(c.ssl, { rejectUnauthorized: true });
+      assert.deepEqual(
+        [c.host, c.port, c.database, c.user],
+        ['proxy.example.eu-west-1.rds.amazonaws.com', 5432, 'sluice', 'sluice_worker'],
+      );
+      assert.equal(typeof c.password, 'function');
+      const token = await (c.password as () => Promise<string>)();
+      assert.match(token, /^proxy\.example\.eu-west-1\.rds\.amazonaws\.com:5432\/\?Action=connect&DBUser=sluice_worker&/);
+      assert.match(token, /X-Amz-Signature=/);
+    } finally {
+      process.env = saved;
+    }
+  });
+});
+
+describe('EventPublisher', () => {
+  it('coalesces JobsEnqueued per queue and sends at most 10 entries per PutEvents', async () => {
+    const rec = recordingSink();
+    const p = new EventPublisher({ sink: rec.sink, busName: 'bus', source: 'sluice', logger: silentLogger });
+    for (let i = 0; i < 50; i++) p.jobsEnqueued('emails', 1);
+    p.jobsEnqueued('reports', 3);
+    for (let i = 0; i < 11; i++) p.drainRequested({ queue: 'emails', generation: 1 });
+    assert.equal(await p.flush(), 0);
+    assert.deepEqual(rec.details('JobsEnqueued'), [
+      { queue: 'emails', count: 50 },
+      { queue: 'reports', count: 3 },
+    ]);
+    assert.deepEqual(rec.calls, [10, 3]);
+    assert.ok(rec.entries.every((e) => e.EventBusName === 'bus' && e.Source === 'sluice'));
+    assert.equal(await p.flush(), 0, 'nothing left to send');
+    assert.deepEqual(rec.calls, [10, 3]);
+  });
+
+  it('retries entries EventBridge failed, and never throws when it stays down', async () => {
+    const eb = mockClient(EventBridgeClient);
+    try {
+      eb.on(PutEventsCommand)
+        .resolvesOnce({ FailedEntryCount: 1, Entries: [{ EventId: 'a' }, { ErrorCode: 'ThrottlingException', ErrorMessage: 'slow down' }] })
+        .resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'b' }] });
+      const p = new EventPublisher({
+        sink: eventBridgeSink(new EventBridgeClient({ region: 'eu-west-1' })),
+        busName: 'bus',
+        source: 'sluice',
+        logger: silentLogger,
+      });
+      p.jobsEnqueued('a', 1);
+      p.jobsEnqueued('b', 1);
+      assert.equal(await p.flush(), 0);
+      const calls = eb
+        .commandCalls(PutEventsCommand)
+        .map((c) => (c.args[0].input.Entries ?? []).map((e) => JSON.parse(e.Detail as string).queue));
+      assert.deepEqual(calls, [['a', 'b'], ['b']], 'only the failed entry was sent again');
+
+      eb.reset();
+      eb.on(PutEventsCommand).rejects(new Error('EventBridge is down'));
+      p.jobDeadLettered({ jobId: '1', type: 't', queue: 'q', attempts: 3, lastError: 'x'.repeat(5000) });
+      assert.equal(await p.flush(), 1);
+      assert.equal(p.failedEntries, 1);
+      assert.equal(eb.commandCalls(PutEventsCommand).length, 3, 'three attempts');
+      const sent = JSON.parse(eb.commandCalls(PutEventsCommand)[0]?.args[0].input.Entries?.[0]?.Detail as string);
+      assert.ok(sent.lastError.length <= 1024, 'lastError is truncated');
+    } finally {
+      eb.restore();
+    }
+  });
+
+  it('without a bus, nothing is sent and nothing fails', async () => {
+    const p = new EventPublisher({ sink: undefined, busName: undefined, source: 'sluice', logger: silentLogger });
+    p.jobsEnqueued('a', 1);
+    assert.equal(p.enabled, false);
+    assert.equal(await p.flush(), 0);
+  });
+});
