@@ -106,12 +106,23 @@ export class JobNotFoundError extends SluiceError {
   override readonly code = 'NOT_FOUND';
 }
 
+/**
+ * node-postgres raises a few connection failures of its own without any code; these are matched by their
+ * fixed texts, as the one exception to classifying by code.
+ */
+const PG_CLIENT_CONNECTION_ERRORS = [
+  /^Connection terminated/,
+  /^timeout exceeded when trying to connect$/,
+  /^Client has encountered a connection error and is not queryable$/,
+  /^Client was closed and is not queryable$/,
+];
+
 const TRANSIENT_SQLSTATE = new Set(['40001', '40P01', '55P03', '57P01', '57P02', '57P03', '53300', '53400']);
 
 /**
  * True for database errors worth retrying after a pause: connection failures (SQLSTATE class 08, or a
  * socket error), serialization failures and deadlocks, shutdowns and "too many connections". Classifies
- * by SQLSTATE and errno, never by message.
+ * by SQLSTATE and errno; only node-postgres's own code-less connection errors are recognised by their text.
  *
  * @example
  * catch (err) { if (isTransientDatabaseError(err)) return { statusCode: 503, headers: { 'Retry-After': '5' } }; throw err; }
@@ -119,7 +130,7 @@ const TRANSIENT_SQLSTATE = new Set(['40001', '40P01', '55P03', '57P01', '57P02',
 export function isTransientDatabaseError(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code !== 'string') return false;
+  if (typeof code !== 'string') return err instanceof Error && PG_CLIENT_CONNECTION_ERRORS.some((re) => re.test(err.message));
   if (code.startsWith('08') || TRANSIENT_SQLSTATE.has(code)) return true;
   return ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code);
 }

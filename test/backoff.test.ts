@@ -43,3 +43,18 @@ describe('backoff', () => {
     assert.throws(() => defineJob({ type: 'x', schema: z.object({}), retries: 3 }), /retries/);
   });
 });
+
+describe('isTransientDatabaseError', () => {
+  it('classifies by SQLSTATE and errno, and knows node-postgres connection failures', async () => {
+    const { isTransientDatabaseError } = await import('../src/errors.js');
+    const coded = (code: string) => Object.assign(new Error('x'), { code });
+    for (const code of ['08006', '08001', '57P01', '40001', '40P01', '53300', 'ECONNREFUSED', 'ECONNRESET']) {
+      assert.equal(isTransientDatabaseError(coded(code)), true, code);
+    }
+    for (const code of ['23505', '22P02', '42P01', 'XX000']) assert.equal(isTransientDatabaseError(coded(code)), false, code);
+    assert.equal(isTransientDatabaseError(new Error('Connection terminated unexpectedly')), true);
+    assert.equal(isTransientDatabaseError(new Error('timeout exceeded when trying to connect')), true);
+    assert.equal(isTransientDatabaseError(new Error('boom')), false);
+    assert.equal(isTransientDatabaseError('08006'), false);
+  });
+});
