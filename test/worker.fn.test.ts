@@ -32,6 +32,7 @@ describe('drain worker function', async () => {
       metrics: m.metrics,
       logger: silentLogger,
       defaultQueue: 'default',
+      queues: ['default', 'sched', 'woken', 'backlog', 'doomed'],
       safetyMarginMs: 500,
       maxFanoutGeneration: 2,
       ...extra,
@@ -101,6 +102,14 @@ describe('drain worker function', async () => {
     assert.ok(detail.lastError.length <= 1024, 'the error is truncated');
     assert.ok(!JSON.stringify(events.entries).includes('s3cr3t-value'), 'no payload in events');
     assert.deepEqual([m.sum('JobsDeadLettered'), m.sum('JobsFailed')], [1, 1]);
+  });
+
+  it('an event naming a queue this function does not drain is refused, not drained', async () => {
+    const def = job('elsewhere');
+    const other = await sluice.enqueue(def, { n: 1 });
+    const { run } = setup([defineHandler(def, () => {})]);
+    await assert.rejects(run(eventBridgeEvent('JobsEnqueued', { queue: 'elsewhere', count: 1 }), lambdaContext(5_000)), /not elsewhere/);
+    assert.equal((await sluice.getJob(other.id))?.state, 'available');
   });
 
   it('an event it does not understand fails clearly', async () => {

@@ -32,6 +32,11 @@ export interface WorkerAppOptions {
   logger: Logger;
   /** The queue this function drains when a scheduled event names none. */
   defaultQueue: string;
+  /**
+   * Queues this function may drain. An event naming another queue is refused rather than drained with
+   * handlers that may not know its job types (which would burn their attempts). Default: `[defaultQueue]`.
+   */
+  queues?: readonly string[] | undefined;
   /** Time kept back from Lambda's remaining time: for writing outcomes, events and metrics. */
   safetyMarginMs: number;
   /** Continuations double (2 events each) until this generation; after it, each chain continues alone. */
@@ -58,6 +63,11 @@ export function createWorker(options: WorkerAppOptions) {
     }
     const e = parsed.data;
     const queue = e.detail.queue ?? options.defaultQueue;
+    const allowed = options.queues ?? [options.defaultQueue];
+    if (!allowed.includes(queue)) {
+      options.logger.error('worker event names a queue this function does not drain', { queue, drains: allowed });
+      throw new Error(`this worker drains ${allowed.join(', ')}, not ${queue}: check the rule that sent the event`);
+    }
     const generation = e['detail-type'] === DETAIL_TYPES.drainRequested ? e.detail.generation : 0;
     options.metrics.addDimension('queue', queue);
     const worker = options.sluice.worker({
@@ -69,13 +79,18 @@ export function createWorker(options: WorkerAppOptions) {
       leaseMs: options.leaseMs,
       onOutcome: (o) => record(options, o),
     });
-    const summary = await worker.drain({ remainingTimeMs: Math.max(0, context.getRemainingTimeInMillis() - options.safetyMarginMs) });
-    if (summary.moreDue) {
-      const copies = generation < options.maxFanoutGeneration ? 2 : 1;
-      for (let i = 0; i < copies; i++) options.publisher.drainRequested({ queue, generation: generation + 1 });
+    let summary: DrainSummary;
+    try {
+      summary = await worker.drain({ remainingTimeMs: Math.max(0, context.getRemainingTimeInMillis() - options.safetyMarginMs) });
+      if (summary.moreDue) {
+        const copies = generation < options.maxFanoutGeneration ? 2 : 1;
+        for (let i = 0; i < copies; i++) options.publisher.drainRequested({ queue, generation: generation + 1 });
+      }
+    } finally {
+      // Whatever was recorded (dead letters, metrics) goes out even when the drain failed.
+      await options.publisher.flush();
+      options.metrics.publishStoredMetrics();
     }
-    await options.publisher.flush();
-    options.metrics.publishStoredMetrics();
     options.logger.info('drain finished', { queue, trigger: e['detail-type'], generation, ...summary });
     return { queue, ...summary };
   };
