@@ -46,7 +46,7 @@ describe('bundles', async () => {
 
   it('worker drains a queue from a scheduled event', async () => {
     const job = await sluice.enqueue(sendEmail, { userId: 'u1', to: 'ada@example.com', template: 'welcome' });
-    const res = invoke('worker', eventBridgeEvent('Scheduled Event', { queue: 'emails' }));
+    const res = invoke('worker', eventBridgeEvent('Scheduled Event', {}), { QUEUE: 'emails' });
     assert.deepEqual([res.queue, res.succeeded], ['emails', 1]);
     assert.equal((await sluice.getJob(job.id))?.state, 'succeeded');
   });
