@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from './errors.js';
+import { ConfigError, ValidationError } from './errors.js';
 
 const HOUR = 3_600_000;
 
@@ -50,5 +50,17 @@ export type SluiceSettingsInput = z.input<typeof sluiceOptionsSchema>;
 export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
   const res = schema.safeParse(input);
   if (!res.success) throw new ConfigError(`invalid ${what}: ${z.prettifyError(res.error)}`);
+  return res.data;
+}
+
+/** Parse a call's arguments: bad input is a `ValidationError` (a client error) with zod's issues. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const res = schema.safeParse(input);
+  if (!res.success) {
+    throw new ValidationError(
+      `invalid ${what}: ${z.prettifyError(res.error)}`,
+      res.error.issues.map((i) => ({ path: i.path, message: i.message, code: i.code })),
+    );
+  }
   return res.data;
 }

@@ -9,6 +9,18 @@ import { getJobsByKey } from './sql/getJobs.js';
 
 const DAY = 86_400_000;
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** True when a string (or key) anywhere in the value holds a lone UTF-16 surrogate, which jsonb refuses. */
+function hasLoneSurrogate(value: unknown): boolean {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value);
+  if (Array.isArray(value)) return value.some(hasLoneSurrogate);
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).some(([k, v]) => LONE_SURROGATE.test(k) || hasLoneSurrogate(v));
+  }
+  return false;
+}
+
 /** Per-job enqueue options; each overrides the job type's default. */
 export const enqueueOptionsSchema = z
   .object({
@@ -91,6 +103,10 @@ function prepare(items: readonly EnqueueItem[], settings: SluiceSettings): Enque
     }
     if (json.includes('\\u0000')) {
       issues.push({ path: [i, 'payload'], message: 'payload strings may not contain NUL (\\u0000)', code: 'custom' });
+      return;
+    }
+    if (hasLoneSurrogate(parsed.data)) {
+      issues.push({ path: [i, 'payload'], message: 'payload strings may not contain lone UTF-16 surrogates', code: 'custom' });
       return;
     }
     const bytes = Buffer.byteLength(json, 'utf8');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseOptions, type SluiceSettings, type SluiceSettingsInput, sluiceOptionsSchema } from './config.js';
+import { parseInput, parseOptions, type SluiceSettings, type SluiceSettingsInput, sluiceOptionsSchema } from './config.js';
 import { type Queryable, quoteSchema, type SchemaName } from './db.js';
 import type { JobDefinition, PayloadInput } from './define.js';
 import { type EnqueuedJob, type EnqueueItem, type EnqueueOptions, enqueueBatch } from './enqueue.js';
@@ -27,7 +27,11 @@ export interface WithClient {
   client?: Queryable | undefined;
 }
 
-const ID = z.string().regex(/^[1-9][0-9]{0,18}$/, 'job ids are positive integers, as strings');
+const MAX_BIGINT = 9_223_372_036_854_775_807n;
+const ID = z
+  .string()
+  .regex(/^[1-9][0-9]{0,18}$/, 'job ids are positive integers, as strings')
+  .refine((s) => s.length < 19 || BigInt(s) <= MAX_BIGINT, 'job id is out of range');
 const ids = z.array(ID).max(10_000);
 const filterSchema = z
   .object({ ids: ids.optional(), queue: z.string().min(1).optional(), type: z.string().min(1).optional() })
@@ -96,7 +100,7 @@ export class Sluice {
 
   /** Jobs by id; unknown ids are left out. */
   async getJobs(jobIds: readonly string[]): Promise<JobView[]> {
-    return (await getJobsById(this.db, this.s, parseOptions(ids, jobIds, 'job ids'))).map(toJobView);
+    return (await getJobsById(this.db, this.s, parseInput(ids, jobIds, 'job ids'))).map(toJobView);
   }
 
   /**
@@ -107,14 +111,14 @@ export class Sluice {
    * const { [id]: result } = await sluice.cancel([id]); // 'cancelled' | 'cancelling' | 'not_cancellable'
    */
   async cancel(jobIds: readonly string[], options: WithClient = {}): Promise<Record<string, CancelResult | 'not_cancellable'>> {
-    const valid = parseOptions(ids, jobIds, 'job ids');
+    const valid = parseInput(ids, jobIds, 'job ids');
     const done = await cancelJobs(options.client ?? this.db, this.s, valid);
     return Object.fromEntries(valid.map((id) => [id, done.get(id) ?? 'not_cancellable']));
   }
 
   /** Dead letters in id order, `limit` at a time (default 50); pass the last id as `after` for the next page. */
   async listDeadLetters(options: { queue?: string; type?: string; after?: string; limit?: number } = {}): Promise<JobView[]> {
-    const o = parseOptions(
+    const o = parseInput(
       z
         .object({
           queue: z.string().optional(),
@@ -137,8 +141,8 @@ export class Sluice {
    * await sluice.redriveDeadLetters({ type: 'send_email' }, { toQueue: 'emails-slow' });
    */
   async redriveDeadLetters(filter: DeadLetterFilter, options: { toQueue?: string } = {}): Promise<string[]> {
-    const f = parseOptions(filterSchema, filter, 'dead-letter filter');
-    const to = parseOptions(
+    const f = parseInput(filterSchema, filter, 'dead-letter filter');
+    const to = parseInput(
       z
         .object({
           toQueue: z
@@ -155,7 +159,7 @@ export class Sluice {
 
   /** Delete dead letters for good: by ids, or by queue and/or type. Returns the ids purged. */
   async purgeDeadLetters(filter: DeadLetterFilter): Promise<string[]> {
-    const f = parseOptions(filterSchema, filter, 'dead-letter filter');
+    const f = parseInput(filterSchema, filter, 'dead-letter filter');
     return this.#bulk((limit) => purgeDeadLetters(this.db, this.s, { ...f, limit }));
   }
 
@@ -173,7 +177,7 @@ export class Sluice {
    * none is left or `maxBatches` ran. Dead letters are kept until redriven or purged.
    */
   async prune(options: { batchSize?: number; maxBatches?: number } = {}): Promise<{ deleted: number }> {
-    const o = parseOptions(
+    const o = parseInput(
       z
         .object({ batchSize: z.number().int().min(1).max(100_000).default(BULK), maxBatches: z.number().int().min(1).default(1000) })
         .strict(),

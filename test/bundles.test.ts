@@ -37,7 +37,7 @@ describe('bundles', async () => {
   };
 
   before(async () => {
-    await buildAll(['worker', 'maintenance', 'migrate']);
+    await buildAll();
   });
 
   it('migrate applies nothing new to a migrated schema, with the migrations shipped beside the bundle', () => {
@@ -49,6 +49,33 @@ describe('bundles', async () => {
     const res = invoke('worker', eventBridgeEvent('Scheduled Event', {}), { QUEUE: 'emails' });
     assert.deepEqual([res.queue, res.succeeded], ['emails', 1]);
     assert.equal((await sluice.getJob(job.id))?.state, 'succeeded');
+  });
+
+  it('api answers HTTP API v2 requests: enqueue, then read back', () => {
+    const event = (method: string, path: string, body?: unknown) => ({
+      version: '2.0',
+      routeKey: '$default',
+      rawPath: path,
+      rawQueryString: '',
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'bundle-smoke-1' },
+      requestContext: {
+        http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'smoke' },
+        requestId: 'r1',
+        routeKey: '$default',
+        stage: '$default',
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      isBase64Encoded: false,
+    });
+    const created = invoke(
+      'api',
+      event('POST', '/v1/jobs', { type: 'send_email', payload: { userId: 'u9', to: 'u9@example.com', template: 'receipt' } }),
+    );
+    assert.equal(created.statusCode, 201, created.body);
+    const job = JSON.parse(created.body);
+    const read = invoke('api', event('GET', `/v1/jobs/${job.id}`));
+    assert.equal(read.statusCode, 200);
+    assert.deepEqual(JSON.parse(read.body).payload, { userId: 'u9', to: 'u9@example.com', template: 'receipt' });
   });
 
   it('maintenance reports per-queue stats', () => {

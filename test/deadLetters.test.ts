@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { defineJob, type JobDefinition, type JobOptions } from '../src/define.js';
-import { ConfigError, PermanentJobError } from '../src/errors.js';
+import { ValidationError, PermanentJobError } from '../src/errors.js';
 import { defineHandler } from '../src/handler.js';
 import { testSluice } from './helpers/db.js';
 
@@ -102,8 +102,8 @@ describe('dead letters', async () => {
     assert.deepEqual(idsOf(await sluice.listDeadLetters({ queue: 'dl-page', after: cursor, limit: 2 })), queueAll.slice(4, 6));
     assert.deepEqual(idsOf(await sluice.listDeadLetters({ queue: 'dl-page', after: queueAll.at(-1) as string })), []);
 
-    await assert.rejects(sluice.listDeadLetters({ limit: 0 }), ConfigError);
-    await assert.rejects(sluice.listDeadLetters({ after: 'abc' }), ConfigError);
+    await assert.rejects(sluice.listDeadLetters({ limit: 0 }), ValidationError);
+    await assert.rejects(sluice.listDeadLetters({ after: 'abc' }), ValidationError);
   });
 
   it('a dead letter keeps its payload and its error history', async () => {
@@ -185,7 +185,7 @@ describe('dead letters', async () => {
     const stayIds = await enqueue(stay, [4, 5]);
     await killAll('dl-src', [move, stay], 5);
 
-    await assert.rejects(sluice.redriveDeadLetters({ type: 'dl_move' }, { toQueue: 'Not A Queue' }), ConfigError);
+    await assert.rejects(sluice.redriveDeadLetters({ type: 'dl_move' }, { toQueue: 'Not A Queue' }), ValidationError);
     assert.deepEqual(idsOf(await sluice.listDeadLetters({ type: 'dl_move' })), moveIds, 'an invalid toQueue redrives nothing');
 
     const redriven = await sluice.redriveDeadLetters({ type: 'dl_move' }, { toQueue: 'dl-dest' });
@@ -261,17 +261,17 @@ describe('dead letters', async () => {
 
     await assert.rejects(
       sluice.redriveDeadLetters({}),
-      (err: unknown) => err instanceof ConfigError && /give ids, or a queue/.test(err.message),
+      (err: unknown) => err instanceof ValidationError && /give ids, or a queue/.test(err.message),
     );
     await assert.rejects(
       sluice.purgeDeadLetters({}),
-      (err: unknown) => err instanceof ConfigError && /give ids, or a queue/.test(err.message),
+      (err: unknown) => err instanceof ValidationError && /give ids, or a queue/.test(err.message),
     );
-    await assert.rejects(sluice.redriveDeadLetters({ ids: undefined, queue: undefined, type: undefined }), ConfigError);
-    await assert.rejects(sluice.purgeDeadLetters({ queue: '' }), ConfigError);
-    await assert.rejects(sluice.purgeDeadLetters({ ids: ['0'] }), ConfigError);
+    await assert.rejects(sluice.redriveDeadLetters({ ids: undefined, queue: undefined, type: undefined }), ValidationError);
+    await assert.rejects(sluice.purgeDeadLetters({ queue: '' }), ValidationError);
+    await assert.rejects(sluice.purgeDeadLetters({ ids: ['0'] }), ValidationError);
     // @ts-expect-error: state is not a filter key
-    await assert.rejects(sluice.purgeDeadLetters({ state: 'dead' }), ConfigError);
+    await assert.rejects(sluice.purgeDeadLetters({ state: 'dead' }), ValidationError);
 
     assert.deepEqual(await sluice.listDeadLetters({ queue: 'dl-filter' }), before);
     assert.deepEqual(idsOf(before), ids);

@@ -149,3 +149,20 @@ describe('idempotency keys', async () => {
     assert.equal((await sluice.getJob(first.id))?.idempotencyKey, null);
   });
 });
+
+describe('enqueue input hygiene', async () => {
+  const { sluice } = await testSluice();
+  it('refuses lone surrogates that jsonb cannot store, but keeps real emoji and escaped text', async () => {
+    await assert.rejects(sluice.enqueue(sendEmail, { userId: 'a\uD800b', template: 'welcome' }), /lone UTF-16 surrogates/);
+    const ok = await sluice.enqueue(sendEmail, { userId: 'ok 😀 \\ud800 literal', template: 'welcome' });
+    assert.deepEqual((await sluice.getJob(ok.id))?.payload, { userId: 'ok 😀 \\ud800 literal', template: 'welcome' });
+  });
+  it('bad ids are a ValidationError, out-of-range ones too', async () => {
+    await assert.rejects(
+      sluice.getJobs(['9223372036854775808']),
+      (e: unknown) => e instanceof ValidationError && /out of range/.test(e.message),
+    );
+    await assert.rejects(sluice.cancel(['abc']), ValidationError);
+    assert.equal(await sluice.getJob('9223372036854775807'), null);
+  });
+});

@@ -25,14 +25,10 @@ export const QueueName = z
   .regex(QUEUE_NAME, 'queue: lower-case letters, digits, _ and - only, starting with a letter, at most 63')
   .meta({ id: 'QueueName', description: 'A queue name; each queue gets its own worker.', example: 'emails' });
 
-export const IdempotencyKey = z
-  .string()
-  .min(1)
-  .max(255)
-  .meta({
-    id: 'IdempotencyKey',
-    description: 'Enqueuing the same key again within the idempotency window (24 h) returns the first job instead of a new one.',
-  });
+export const IdempotencyKey = z.string().min(1).max(255).meta({
+  id: 'IdempotencyKey',
+  description: 'Enqueuing the same key again within the idempotency window (24 h) returns the first job instead of a new one.',
+});
 
 /** Fields of one job to enqueue, shared by `POST /v1/jobs` and each item of a batch. */
 const enqueueFields = {
@@ -130,12 +126,11 @@ export const JobDetail = EnqueuedJob.extend({
 }).meta({ id: 'JobDetail', description: 'A job as stored, with its current state, payload and error history.' });
 export type JobDetail = z.output<typeof JobDetail>;
 
-export const CancelResponse = z
-  .object({ id: JobId, result: z.enum(['cancelled', 'cancelling']) })
-  .meta({
-    id: 'CancelResponse',
-    description: '`cancelled`: it was not running and is cancelled now. `cancelling`: it is running; its worker stops it at the next heartbeat.',
-  });
+export const CancelResponse = z.object({ id: JobId, result: z.enum(['cancelled', 'cancelling']) }).meta({
+  id: 'CancelResponse',
+  description:
+    '`cancelled`: it was not running and is cancelled now. `cancelling`: it is running; its worker stops it at the next heartbeat.',
+});
 
 export const QueueStatsView = z
   .object({
@@ -148,7 +143,9 @@ export const QueueStatsView = z
   })
   .meta({ id: 'QueueStats', description: 'Counts of one queue.' });
 
-export const QueuesResponse = z.object({ queues: z.array(QueueStatsView) }).meta({ id: 'QueuesResponse', description: 'Per-queue counts.' });
+export const QueuesResponse = z
+  .object({ queues: z.array(QueueStatsView) })
+  .meta({ id: 'QueuesResponse', description: 'Per-queue counts.' });
 
 export const DeadLetterListQuery = z
   .strictObject({
@@ -207,12 +204,10 @@ export type ApiIssue = z.output<typeof ApiIssue>;
 export const ErrorResponse = z
   .object({
     error: z.object({
-      code: z
-        .string()
-        .meta({
-          description:
-            'Stable: VALIDATION, UNKNOWN_TYPE, INVALID_JSON, FORBIDDEN_KEY, UNSUPPORTED_MEDIA_TYPE, REQUEST_TOO_LARGE, PAYLOAD_TOO_LARGE, BATCH_TOO_LARGE, NOT_FOUND, ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED, NOT_CANCELLABLE, UNAVAILABLE, INTERNAL.',
-        }),
+      code: z.string().meta({
+        description:
+          'Stable: VALIDATION, UNKNOWN_TYPE, INVALID_JSON, FORBIDDEN_KEY, UNSUPPORTED_MEDIA_TYPE, REQUEST_TOO_LARGE, PAYLOAD_TOO_LARGE, BATCH_TOO_LARGE, NOT_FOUND, ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED, NOT_CANCELLABLE, UNAVAILABLE, INTERNAL.',
+      }),
       message: z.string(),
       issues: z.array(ApiIssue).optional(),
     }),

@@ -1,0 +1,70 @@
+/**
+ * Lambda entry point of the enqueue HTTP API (API Gateway HTTP API, payload format 2.0). The route logic
+ * lives in `app.ts`; this wires it to the container's pool, the job definitions, the event bus and the
+ * Powertools logger, and flushes events once the response is computed.
+ */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy, { type MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { z } from 'zod';
+import { definitions } from '../../examples/definitions.js';
+import { JobRegistry, Sluice } from '../../src/index.js';
+import { databaseConfigSchema, eventsConfigSchema, loadConfig } from '../shared/config.js';
+import { getPool } from '../shared/db.js';
+import { EventPublisher, eventBridgeSink } from '../shared/events.js';
+import { logger, sluiceLogger } from '../shared/observability.js';
+import { createApi } from './app.js';
+
+const config = loadConfig(z.intersection(databaseConfigSchema, eventsConfigSchema));
+
+/** Events of this container; exported for tests. */
+export const publisher = new EventPublisher({
+  sink: config.EVENT_BUS_NAME ? eventBridgeSink() : undefined,
+  busName: config.EVENT_BUS_NAME,
+  source: config.EVENT_SOURCE,
+  logger: sluiceLogger,
+});
+
+const app = createApi({
+  // getPool creates the pool without connecting; the first query opens a connection.
+  sluice: new Sluice({ db: getPool(config), schema: config.SLUICE_SCHEMA }),
+  registry: new JobRegistry(definitions),
+  publisher,
+  logger: sluiceLogger,
+});
+
+/** The API Gateway request id on every log line of the request (Powertools `correlation_id`). */
+const requestIdOnLogs: MiddlewareObj<APIGatewayProxyEventV2> = {
+  before: (request) => {
+    const id = request.event.requestContext?.requestId;
+    if (id) logger.setCorrelationId(id);
+  },
+};
+
+/**
+ * Send the coalesced `JobsEnqueued` events after the response is computed. `flush()` never throws, and
+ * this guards it anyway: the jobs are committed, so an EventBridge failure must not fail the request
+ * (the schedule drains every queue regardless).
+ */
+const flushEvents: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> = {
+  after: async () => {
+    await flushQuietly();
+  },
+  onError: async () => {
+    await flushQuietly();
+  },
+};
+
+async function flushQuietly(): Promise<void> {
+  try {
+    await publisher.flush();
+  } catch (err) {
+    logger.warn('event flush failed', { error: { name: (err as Error)?.name, message: (err as Error)?.message } });
+  }
+}
+
+export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(requestIdOnLogs)
+  .use(flushEvents)
+  .handler((event, context) => app(event, context));
