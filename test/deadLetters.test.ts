@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { defineJob, type JobDefinition, type JobOptions } from '../src/define.js';
-import { ValidationError, PermanentJobError } from '../src/errors.js';
+import { PermanentJobError, ValidationError } from '../src/errors.js';
 import { defineHandler } from '../src/handler.js';
 import { testSluice } from './helpers/db.js';
 
