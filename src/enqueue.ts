@@ -37,7 +37,12 @@ export const enqueueOptionsSchema = z
     queue: z.string().regex(QUEUE_NAME).optional(),
     maxAttempts: z.number().int().min(1).max(1000).optional(),
     /** Enqueuing the same key again within the idempotency window returns the first job. */
-    idempotencyKey: z.string().min(1).max(255).optional(),
+    idempotencyKey: z
+      .string()
+      .min(1)
+      .max(255)
+      .refine((k) => !k.includes('\u0000'), 'the key may not contain NUL')
+      .optional(),
   })
   .strict()
   .refine((o) => !(o.runAt && o.delayMs !== undefined), { message: 'give runAt or delayMs, not both', path: ['runAt'] });

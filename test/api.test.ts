@@ -876,6 +876,8 @@ describe('the Lambda handler (middy)', async () => {
     EVENT_SOURCE: 'sluice.test',
     AWS_REGION: 'eu-west-1',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    WAKE_COALESCE_MS: '0', // one JobsEnqueued per request here; coalescing across requests is tested in shared.fn
   });
   const { handler } = await import('../functions/api/handler.js');
   const { closePool } = await import('../functions/shared/db.js');

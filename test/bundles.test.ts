@@ -4,19 +4,29 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { before, describe, it } from 'node:test';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { sendEmail } from '../examples/definitions.js';
-import { buildAll, DIST } from '../scripts/build.js';
+import { buildAll, DIST, FUNCTIONS } from '../scripts/build.js';
 import { eventBridgeEvent } from './helpers/aws.js';
 import { testSluice } from './helpers/db.js';
 
 const runner = fileURLToPath(new URL('./fixtures/invoke-bundle.mjs', import.meta.url));
 
+/**
+ * Bundles run from a copy outside the repository, beside a node_modules that holds only @aws-sdk (what the
+ * Lambda runtime provides): a dependency left out of a bundle fails to load here as it would on Lambda.
+ */
+const lambdaRoot = mkdtempSync(join(tmpdir(), 'sluice-lambda-'));
+const repoNodeModules = fileURLToPath(new URL('../node_modules/', import.meta.url));
+
 describe('bundles', async () => {
   const { sluice, url, schema } = await testSluice();
   const invoke = (name: string, event: unknown, env: Record<string, string> = {}) => {
-    const res = spawnSync(process.execPath, [runner, `${DIST}/${name}/index.mjs`, JSON.stringify(event), '30000'], {
+    const res = spawnSync(process.execPath, [runner, join(lambdaRoot, name, 'index.mjs'), JSON.stringify(event), '30000'], {
       cwd: '/',
       env: {
         PATH: process.env.PATH,
@@ -38,7 +48,11 @@ describe('bundles', async () => {
 
   before(async () => {
     await buildAll();
+    mkdirSync(join(lambdaRoot, 'node_modules'), { recursive: true });
+    symlinkSync(join(repoNodeModules, '@aws-sdk'), join(lambdaRoot, 'node_modules', '@aws-sdk'));
+    for (const name of FUNCTIONS) cpSync(join(DIST, name), join(lambdaRoot, name), { recursive: true });
   });
+  after(() => rmSync(lambdaRoot, { recursive: true, force: true }));
 
   it('migrate applies nothing new to a migrated schema, with the migrations shipped beside the bundle', () => {
     assert.deepEqual(invoke('migrate', {}), { applied: [], current: 1 });
@@ -85,7 +99,7 @@ describe('bundles', async () => {
   });
 
   it('a missing variable fails the cold start naming it', () => {
-    const res = spawnSync(process.execPath, [runner, `${DIST}/worker/index.mjs`, '{}'], {
+    const res = spawnSync(process.execPath, [runner, join(lambdaRoot, 'worker', 'index.mjs'), '{}'], {
       env: { PATH: process.env.PATH },
       encoding: 'utf8',
     });

@@ -54,6 +54,25 @@ describe('database pool configuration', () => {
   });
 });
 
+describe('the container pool', () => {
+  it('survives the server closing an idle connection, and reports it', async () => {
+    const { testSluice } = await import('./helpers/db.js');
+    const { url, pool: admin } = await testSluice();
+    const { getPool, closePool } = await import('../functions/shared/db.js');
+    const lost: Error[] = [];
+    const pool = getPool(loadConfig(databaseConfigSchema, { DATABASE_URL: url }), (e) => lost.push(e));
+    try {
+      const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      await admin.query('SELECT pg_terminate_backend($1)', [rows[0]?.pid]);
+      for (let i = 0; i < 50 && lost.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(lost.length, 1, 'the idle error was handled, not thrown');
+      assert.equal((await pool.query('SELECT 1 AS ok')).rows[0].ok, 1, 'the pool opened a new connection');
+    } finally {
+      await closePool();
+    }
+  });
+});
+
 describe('EventPublisher', () => {
   it('coalesces JobsEnqueued per queue and sends at most 10 entries per PutEvents', async () => {
     const rec = recordingSink();
@@ -103,6 +122,33 @@ describe('EventPublisher', () => {
     } finally {
       eb.restore();
     }
+  });
+
+  it('across requests of a container, wakes a queue at most once per window and carries the held count', async () => {
+    const rec = recordingSink();
+    let now = 1_000_000;
+    const p = new EventPublisher({
+      sink: rec.sink,
+      busName: 'bus',
+      source: 'sluice',
+      logger: silentLogger,
+      wakeCoalesceMs: 1_000,
+      now: () => now,
+    });
+    p.jobsEnqueued('emails', 1);
+    await p.flush(); // request 1: wakes emails
+    now += 200;
+    p.jobsEnqueued('emails', 2);
+    p.jobsEnqueued('reports', 1);
+    await p.flush(); // request 2: emails held (woken 200 ms ago), reports woken
+    now += 900;
+    p.jobsEnqueued('emails', 1);
+    await p.flush(); // request 3: the window has passed: emails again, with the held count
+    assert.deepEqual(rec.details('JobsEnqueued'), [
+      { queue: 'emails', count: 1 },
+      { queue: 'reports', count: 1 },
+      { queue: 'emails', count: 3 },
+    ]);
   });
 
   it('without a bus, nothing is sent and nothing fails', async () => {

@@ -90,6 +90,41 @@ describe('drain worker function', async () => {
     );
   });
 
+  it('a wake-up that runs out of time continues alone; generations stop counting at the bound', async () => {
+    const def = job('woken-backlog', 300);
+    await sluice.enqueueMany(Array.from({ length: 10 }, (_, n) => ({ job: def, payload: { n } })));
+    const slow = defineHandler(def, () => new Promise((r) => setTimeout(r, 150)));
+    const w = setup([slow], { concurrency: 1, queues: ['woken-backlog'] });
+    await w.run(eventBridgeEvent('JobsEnqueued', { queue: 'woken-backlog', count: 10 }), lambdaContext(1_200));
+    assert.deepEqual(w.events.details('DrainRequested'), [{ queue: 'woken-backlog', generation: 1 }]);
+    const late = setup([slow], { concurrency: 1, queues: ['woken-backlog'] });
+    await late.run(eventBridgeEvent('DrainRequested', { queue: 'woken-backlog', generation: 1000 }), lambdaContext(1_200));
+    assert.deepEqual(late.events.details('DrainRequested'), [{ queue: 'woken-backlog', generation: 1000 }]);
+  });
+
+  it('a job whose timeout never fits the budget is released without a continuation chain, and says why', async () => {
+    const def = job('too-long', 30_000);
+    const stuck = await sluice.enqueue(def, { n: 1 });
+    const lines: string[] = [];
+    const logger = { ...silentLogger, error: (m: string) => void lines.push(m) };
+    const w = setup([defineHandler(def, () => {})], { queues: ['too-long'], logger });
+    const res = await w.run(eventBridgeEvent('DrainRequested', { queue: 'too-long', generation: 0 }), lambdaContext(5_000));
+    assert.deepEqual([res.claimed, res.released, res.moreDue], [1, 1, true]);
+    assert.deepEqual(w.events.details('DrainRequested'), [], 'no continuation: nothing could start');
+    assert.ok(lines.some((l) => /job timeout longer than the worker timeout/.test(l)));
+    const view = await sluice.getJob(stuck.id);
+    assert.deepEqual([view?.state, view?.attempt], ['available', 0]);
+  });
+
+  it('a budget of nothing (timeout not above the margin) drains nothing, continues nothing, and says why', async () => {
+    const lines: string[] = [];
+    const w = setup([], { logger: { ...silentLogger, error: (m: string) => void lines.push(m) } });
+    const res = await w.run(eventBridgeEvent('Scheduled Event', {}), lambdaContext(400));
+    assert.equal(res.claimed, 0);
+    assert.deepEqual(w.events.entries, []);
+    assert.ok(lines.some((l) => /must exceed DRAIN_SAFETY_MARGIN_MS/.test(l)));
+  });
+
   it('a job going dead publishes JobDeadLettered without its payload, and counts the metrics', async () => {
     const def = job('doomed');
     const dead = await sluice.enqueue(def, { n: 1 });

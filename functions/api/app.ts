@@ -424,7 +424,7 @@ function readJson(req: Request): unknown {
 
 /**
  * Refuse keys that could reach an object's prototype (`__proto__`, `constructor`, `prototype`), nesting
- * deeper than 128, and strings with lone surrogates (jsonb refuses them). `JSON.parse` defines such keys
+ * deeper than 128, and strings with lone surrogates or NUL (Postgres text and jsonb refuse both). `JSON.parse` defines such keys
  * as own properties, so nothing was polluted; refusing them keeps them out of every later merge.
  */
 function scan(root: unknown): void {
@@ -433,6 +433,7 @@ function scan(root: unknown): void {
     const { value, path } = stack.pop() as { value: unknown; path: Array<string | number> };
     if (typeof value === 'string') {
       if (LONE_SURROGATE.test(value)) throw badBody(path, 'strings must be valid Unicode (no lone surrogates)', 'invalid_string');
+      if (value.includes('\u0000')) throw badBody(path, 'strings may not contain NUL (\\u0000)', 'invalid_string');
       continue;
     }
     if (typeof value !== 'object' || value === null) continue;
@@ -450,6 +451,7 @@ function scan(root: unknown): void {
         ]);
       }
       if (LONE_SURROGATE.test(key)) throw badBody([...path, key], 'keys must be valid Unicode (no lone surrogates)', 'invalid_string');
+      if (key.includes('\u0000')) throw badBody([...path, key], 'keys may not contain NUL (\\u0000)', 'invalid_string');
       stack.push({ value: (value as Record<string, unknown>)[key], path: [...path, key] });
     }
   }
@@ -465,6 +467,9 @@ function parseQuery(raw: string): Record<string, string> {
   const dupes: ApiIssue[] = [];
   for (const [k, v] of new URLSearchParams(raw)) {
     if (v === '') continue;
+    if (`${k}${v}`.includes('\u0000') || LONE_SURROGATE.test(`${k}${v}`)) {
+      throw validation([{ path: ['query', k], message: 'query parameters must be valid text without NUL', code: 'invalid_string' }]);
+    }
     if (out.has(k)) dupes.push({ path: ['query', k], message: `${JSON.stringify(k)} given more than once`, code: 'duplicate' });
     out.set(k, v);
   }

@@ -12,10 +12,15 @@ import { JobRegistry, Sluice } from '../../src/index.js';
 import { databaseConfigSchema, eventsConfigSchema, loadConfig } from '../shared/config.js';
 import { getPool } from '../shared/db.js';
 import { EventPublisher, eventBridgeSink } from '../shared/events.js';
-import { logger, sluiceLogger } from '../shared/observability.js';
+import { logger, logIdlePoolError, metrics, sluiceLogger } from '../shared/observability.js';
 import { createApi } from './app.js';
 
-const config = loadConfig(z.intersection(databaseConfigSchema, eventsConfigSchema));
+const config = loadConfig(
+  z.intersection(
+    z.intersection(databaseConfigSchema, eventsConfigSchema),
+    z.object({ WAKE_COALESCE_MS: z.coerce.number().int().min(0).max(60_000).default(1_000) }),
+  ),
+);
 
 /** Events of this container; exported for tests. */
 export const publisher = new EventPublisher({
@@ -23,11 +28,12 @@ export const publisher = new EventPublisher({
   busName: config.EVENT_BUS_NAME,
   source: config.EVENT_SOURCE,
   logger: sluiceLogger,
+  wakeCoalesceMs: config.WAKE_COALESCE_MS,
 });
 
 const app = createApi({
   // getPool creates the pool without connecting; the first query opens a connection.
-  sluice: new Sluice({ db: getPool(config), schema: config.SLUICE_SCHEMA }),
+  sluice: new Sluice({ db: getPool(config, logIdlePoolError), schema: config.SLUICE_SCHEMA }),
   registry: new JobRegistry(definitions),
   publisher,
   logger: sluiceLogger,
@@ -57,7 +63,11 @@ const flushEvents: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructur
 
 async function flushQuietly(): Promise<void> {
   try {
-    await publisher.flush();
+    const undelivered = await publisher.flush();
+    if (undelivered > 0) {
+      metrics.addMetric('EventsNotDelivered', 'Count', undelivered);
+      metrics.publishStoredMetrics();
+    }
   } catch (err) {
     logger.warn('event flush failed', { error: { name: (err as Error)?.name, message: (err as Error)?.message } });
   }

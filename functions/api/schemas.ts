@@ -25,10 +25,15 @@ export const QueueName = z
   .regex(QUEUE_NAME, 'queue: lower-case letters, digits, _ and - only, starting with a letter, at most 63')
   .meta({ id: 'QueueName', description: 'A queue name; each queue gets its own worker.', example: 'emails' });
 
-export const IdempotencyKey = z.string().min(1).max(255).meta({
-  id: 'IdempotencyKey',
-  description: 'Enqueuing the same key again within the idempotency window (24 h) returns the first job instead of a new one.',
-});
+export const IdempotencyKey = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((k) => !k.includes('\u0000'), 'the key may not contain NUL')
+  .meta({
+    id: 'IdempotencyKey',
+    description: 'Enqueuing the same key again within the idempotency window (24 h) returns the first job instead of a new one.',
+  });
 
 /** Fields of one job to enqueue, shared by `POST /v1/jobs` and each item of a batch. */
 const enqueueFields = {

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { loadMigrations, migrate } from '../../src/index.js';
 import { databaseConfigSchema, loadConfig } from '../shared/config.js';
 import { getPool } from '../shared/db.js';
-import { logger } from '../shared/observability.js';
+import { logger, logIdlePoolError } from '../shared/observability.js';
 
 const config = loadConfig(z.intersection(databaseConfigSchema, z.object({ SLUICE_MIGRATIONS_DIR: z.string().min(1).optional() })));
 
@@ -20,7 +20,7 @@ const BUNDLED = fileURLToPath(new URL('./migrations/', import.meta.url));
 export const handler = middy<unknown, { applied: number[]; current: number }, Error, Context>().handler(async (_event, context) => {
   logger.addContext(context);
   const migrations = await loadMigrations(config.SLUICE_MIGRATIONS_DIR ?? (existsSync(BUNDLED) ? BUNDLED : undefined));
-  const result = await migrate({ db: getPool(config), schema: config.SLUICE_SCHEMA, migrations });
+  const result = await migrate({ db: getPool(config, logIdlePoolError), schema: config.SLUICE_SCHEMA, migrations });
   logger.info('migrations applied', { schema: config.SLUICE_SCHEMA, ...result });
   return result;
 });

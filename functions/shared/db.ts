@@ -10,8 +10,13 @@ let pool: pg.Pool | undefined;
  * fresh IAM auth token for each new connection (tokens live 15 minutes), over TLS that verifies the
  * server certificate (Lambda's Node.js runtimes trust the RDS certificate authorities).
  */
-export function getPool(config: DatabaseConfig): pg.Pool {
-  pool ??= new pg.Pool(poolConfig(config));
+export function getPool(config: DatabaseConfig, onIdleError: (err: Error) => void = () => {}): pg.Pool {
+  if (!pool) {
+    pool = new pg.Pool(poolConfig(config));
+    // An idle connection the server or RDS Proxy closes (idle timeout, failover, restart) emits 'error' on
+    // the pool; unhandled, that would crash the container. The pool drops the client and opens another.
+    pool.on('error', onIdleError);
+  }
   return pool;
 }
 

@@ -32,8 +32,17 @@ export interface EventSink {
   put(entries: PutEventsRequestEntry[]): Promise<{ failed: Array<{ entry: PutEventsRequestEntry; code?: string | undefined }> }>;
 }
 
-/** EventBridge PutEvents, at most 10 entries a call. */
-export function eventBridgeSink(client: EventBridgeClient = new EventBridgeClient({})): EventSink {
+/**
+ * EventBridge PutEvents, at most 10 entries a call. The default client gives up quickly (1 s to connect,
+ * 2 s per request, 2 tries): an unreachable endpoint must not hold an enqueue response for the API's
+ * 30 s. The publisher retries failed entries itself.
+ */
+export function eventBridgeSink(
+  client: EventBridgeClient = new EventBridgeClient({
+    maxAttempts: 2,
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 },
+  }),
+): EventSink {
   return {
     async put(entries) {
       const res = await client.send(new PutEventsCommand({ Entries: entries }));
@@ -61,14 +70,31 @@ export class EventPublisher {
   readonly #source: string;
   readonly #logger: Logger;
   readonly #enqueued = new Map<string, number>();
+  readonly #lastWake = new Map<string, number>();
+  readonly #coalesceMs: number;
+  readonly #now: () => number;
   #pending: PutEventsRequestEntry[] = [];
   failedEntries = 0;
 
-  constructor(options: { sink?: EventSink | undefined; busName?: string | undefined; source: string; logger: Logger }) {
+  constructor(options: {
+    sink?: EventSink | undefined;
+    busName?: string | undefined;
+    source: string;
+    logger: Logger;
+    /**
+     * Across requests of one container, at most one `JobsEnqueued` per queue per this many ms (0: one per
+     * flush). The worker it woke drains until nothing is due, so a burst needs few wake-ups; counts held
+     * back go out with the queue's next event.
+     */
+    wakeCoalesceMs?: number | undefined;
+    now?: (() => number) | undefined;
+  }) {
     this.#sink = options.sink;
     this.#busName = options.busName;
     this.#source = options.source;
     this.#logger = options.logger;
+    this.#coalesceMs = options.wakeCoalesceMs ?? 0;
+    this.#now = options.now ?? Date.now;
   }
 
   /** True when events go somewhere (a bus is configured). */
@@ -94,8 +120,13 @@ export class EventPublisher {
 
   /** Send everything pending. Resolves with how many entries could not be delivered. */
   async flush(): Promise<number> {
-    for (const [queue, count] of this.#enqueued) this.#add(DETAIL_TYPES.jobsEnqueued, { queue, count } satisfies JobsEnqueuedDetail);
-    this.#enqueued.clear();
+    const now = this.#now();
+    for (const [queue, count] of this.#enqueued) {
+      if (now - (this.#lastWake.get(queue) ?? Number.NEGATIVE_INFINITY) < this.#coalesceMs) continue; // held for the next flush
+      this.#add(DETAIL_TYPES.jobsEnqueued, { queue, count } satisfies JobsEnqueuedDetail);
+      this.#lastWake.set(queue, now);
+      this.#enqueued.delete(queue);
+    }
     let todo = this.#pending;
     this.#pending = [];
     if (todo.length === 0 || !this.enabled) return 0;

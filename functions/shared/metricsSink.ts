@@ -1,6 +1,7 @@
 /** The part of Powertools' `Metrics` sluice's functions use: a recorder stands in for it in tests. */
 export interface MetricsSink {
   addDimension(name: string, value: string): unknown;
+  setDefaultDimensions(dimensions: Record<string, string>): unknown;
   addMetric(name: string, unit: 'Count' | 'Milliseconds' | 'Seconds', value: number): unknown;
   publishStoredMetrics(): void;
 }

@@ -18,3 +18,8 @@ export const sluiceLogger: Logger = {
   warn: (message, fields) => logger.warn(message, fields ?? {}),
   error: (message, fields) => logger.error(message, fields ?? {}),
 };
+
+/** For the pool's 'error' event: an idle connection was closed under us; the pool replaces it. */
+export function logIdlePoolError(err: Error): void {
+  logger.warn('idle database connection lost; it will be replaced', { error: { name: err.name, message: err.message } });
+}

@@ -7,6 +7,8 @@ import type { MetricsSink } from '../shared/metricsSink.js';
 
 /** The three ways the worker is invoked; each names the queue it drains. */
 const queueName = z.string().regex(QUEUE_NAME);
+/** Continuation generations are counted up to here, then stay (the count only steers doubling). */
+const MAX_GENERATION = 1000;
 export const workerEventSchema = z.discriminatedUnion('detail-type', [
   z.object({ 'detail-type': z.literal('Scheduled Event'), detail: z.object({ queue: queueName.optional() }).loose() }).loose(),
   z
@@ -18,7 +20,7 @@ export const workerEventSchema = z.discriminatedUnion('detail-type', [
   z
     .object({
       'detail-type': z.literal(DETAIL_TYPES.drainRequested),
-      detail: z.object({ queue: queueName, generation: z.number().int().min(0).max(1000).default(0) }).loose(),
+      detail: z.object({ queue: queueName, generation: z.number().int().min(0).max(MAX_GENERATION).default(0) }).loose(),
     })
     .loose(),
 ]);
@@ -69,7 +71,16 @@ export function createWorker(options: WorkerAppOptions) {
       throw new Error(`this worker drains ${allowed.join(', ')}, not ${queue}: check the rule that sent the event`);
     }
     const generation = e['detail-type'] === DETAIL_TYPES.drainRequested ? e.detail.generation : 0;
-    options.metrics.addDimension('queue', queue);
+    // Default dimensions survive Powertools' automatic flush at 100 values, unlike addDimension.
+    options.metrics.setDefaultDimensions({ queue });
+    const budgetMs = context.getRemainingTimeInMillis() - options.safetyMarginMs;
+    if (budgetMs <= 0) {
+      options.logger.error('no time to drain: the function timeout must exceed DRAIN_SAFETY_MARGIN_MS', {
+        queue,
+        remaining_ms: context.getRemainingTimeInMillis(),
+        margin_ms: options.safetyMarginMs,
+      });
+    }
     const worker = options.sluice.worker({
       queue,
       handlers: options.handlers,
@@ -81,14 +92,25 @@ export function createWorker(options: WorkerAppOptions) {
     });
     let summary: DrainSummary;
     try {
-      summary = await worker.drain({ remainingTimeMs: Math.max(0, context.getRemainingTimeInMillis() - options.safetyMarginMs) });
-      if (summary.moreDue) {
-        const copies = generation < options.maxFanoutGeneration ? 2 : 1;
-        for (let i = 0; i < copies; i++) options.publisher.drainRequested({ queue, generation: generation + 1 });
+      summary = await worker.drain({ remainingTimeMs: Math.max(0, budgetMs) });
+      // Continue only when this drain got work done: a job whose timeout never fits the budget would
+      // otherwise be claimed and released by an endless chain (the schedule still retries it).
+      if (summary.moreDue && summary.claimed > summary.released) {
+        // Chains double from the schedule and from continuations, up to the bound; a wake-up continues alone.
+        const doubling = e['detail-type'] !== DETAIL_TYPES.jobsEnqueued && generation < options.maxFanoutGeneration;
+        const next = Math.min(generation + 1, MAX_GENERATION);
+        for (let i = 0; i < (doubling ? 2 : 1); i++) options.publisher.drainRequested({ queue, generation: next });
+      } else if (summary.moreDue && summary.claimed > 0) {
+        options.logger.error('claimed jobs could not start within the time budget; is a job timeout longer than the worker timeout?', {
+          queue,
+          budget_ms: budgetMs,
+          released: summary.released,
+        });
       }
     } finally {
       // Whatever was recorded (dead letters, metrics) goes out even when the drain failed.
-      await options.publisher.flush();
+      const undelivered = await options.publisher.flush();
+      if (undelivered > 0) options.metrics.addMetric('EventsNotDelivered', 'Count', undelivered);
       options.metrics.publishStoredMetrics();
     }
     options.logger.info('drain finished', { queue, trigger: e['detail-type'], generation, ...summary });

@@ -6,18 +6,19 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { handlers } from '../../examples/handlers.js';
+import { QUEUE_NAME } from '../../src/define.js';
 import { Sluice } from '../../src/index.js';
 import { databaseConfigSchema, eventsConfigSchema, loadConfig } from '../shared/config.js';
 import { getPool } from '../shared/db.js';
 import { EventPublisher, eventBridgeSink } from '../shared/events.js';
-import { logger, metrics, sluiceLogger } from '../shared/observability.js';
+import { logger, logIdlePoolError, metrics, sluiceLogger } from '../shared/observability.js';
 import { createWorker, type WorkerEvent } from './app.js';
 
 const config = loadConfig(
   z.intersection(
     z.intersection(databaseConfigSchema, eventsConfigSchema),
     z.object({
-      QUEUE: z.string().min(1).default('default'),
+      QUEUE: z.string().regex(QUEUE_NAME, 'QUEUE must be a queue name: lower-case letters, digits, _ and -').default('default'),
       DRAIN_SAFETY_MARGIN_MS: z.coerce.number().int().min(0).max(60_000).default(3_000),
       MAX_FANOUT_GENERATION: z.coerce.number().int().min(0).max(10).default(3),
       BATCH_SIZE: z.coerce.number().int().min(1).max(1000).optional(),
@@ -27,7 +28,7 @@ const config = loadConfig(
   ),
 );
 
-const sluice = new Sluice({ db: getPool(config), schema: config.SLUICE_SCHEMA });
+const sluice = new Sluice({ db: getPool(config, logIdlePoolError), schema: config.SLUICE_SCHEMA });
 const publisher = new EventPublisher({
   sink: config.EVENT_BUS_NAME ? eventBridgeSink() : undefined,
   busName: config.EVENT_BUS_NAME,

@@ -22,17 +22,21 @@ export function recordingSink(fail: (entries: PutEventsRequestEntry[]) => boolea
 export function recordingMetrics() {
   const recorded: Array<{ name: string; unit: string; value: number; dimensions: Record<string, string> }> = [];
   let dimensions: Record<string, string> = {};
+  let defaults: Record<string, string> = {};
   let published = 0;
   const metrics: MetricsSink = {
     addDimension(name, value) {
       dimensions = { ...dimensions, [name]: value };
     },
+    setDefaultDimensions(d) {
+      defaults = { ...defaults, ...d };
+    },
     addMetric(name, unit, value) {
-      recorded.push({ name, unit, value, dimensions });
+      recorded.push({ name, unit, value, dimensions: { ...defaults, ...dimensions } });
     },
     publishStoredMetrics() {
       published++;
-      dimensions = {};
+      dimensions = {}; // as Powertools: per-flush dimensions go, default dimensions stay
     },
   };
   return {
