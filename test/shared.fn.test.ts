@@ -158,3 +158,17 @@ describe('EventPublisher', () => {
     assert.equal(await p.flush(), 0);
   });
 });
+
+describe('EventPublisher deadline', () => {
+  it('gives up on an EventBridge that never answers within the flush timeout', async () => {
+    const hung: import('../functions/shared/events.js').EventSink = {
+      put: (_entries, signal) =>
+        new Promise((_, reject) => signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true })),
+    };
+    const p = new EventPublisher({ sink: hung, busName: 'bus', source: 'sluice', logger: silentLogger });
+    p.jobsEnqueued('emails', 1);
+    const started = Date.now();
+    assert.equal(await p.flush({ timeoutMs: 300 }), 1);
+    assert.ok(Date.now() - started < 1_500, `flush returned after ${Date.now() - started} ms`);
+  });
+});

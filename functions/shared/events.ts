@@ -29,7 +29,10 @@ export interface JobDeadLetteredDetail {
 
 /** Where events go: EventBridge on AWS, an in-process bus locally, a recording stub in tests. */
 export interface EventSink {
-  put(entries: PutEventsRequestEntry[]): Promise<{ failed: Array<{ entry: PutEventsRequestEntry; code?: string | undefined }> }>;
+  put(
+    entries: PutEventsRequestEntry[],
+    signal?: AbortSignal,
+  ): Promise<{ failed: Array<{ entry: PutEventsRequestEntry; code?: string | undefined }> }>;
 }
 
 /**
@@ -44,8 +47,8 @@ export function eventBridgeSink(
   }),
 ): EventSink {
   return {
-    async put(entries) {
-      const res = await client.send(new PutEventsCommand({ Entries: entries }));
+    async put(entries, signal) {
+      const res = await client.send(new PutEventsCommand({ Entries: entries }), signal ? { abortSignal: signal } : {});
       const failed: Array<{ entry: PutEventsRequestEntry; code?: string | undefined }> = [];
       (res.Entries ?? []).forEach((r, i) => {
         if (r.ErrorCode) failed.push({ entry: entries[i] as PutEventsRequestEntry, code: r.ErrorCode });
@@ -118,8 +121,22 @@ export class EventPublisher {
     this.#pending.push({ EventBusName: this.#busName, Source: this.#source, DetailType: detailType, Detail: JSON.stringify(detail) });
   }
 
-  /** Send everything pending. Resolves with how many entries could not be delivered. */
-  async flush(): Promise<number> {
+  /**
+   * Send everything pending, giving up after `timeoutMs` in all (default 3 s). Resolves with how many
+   * entries could not be delivered.
+   */
+  async flush(options: { timeoutMs?: number } = {}): Promise<number> {
+    // A ref'd timer (AbortSignal.timeout's is not): the deadline holds even when nothing else keeps the loop alive.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new Error('event flush timed out')), options.timeoutMs ?? 3_000);
+    try {
+      return await this.#send(deadline.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #send(signal: AbortSignal): Promise<number> {
     const now = this.#now();
     for (const [queue, count] of this.#enqueued) {
       if (now - (this.#lastWake.get(queue) ?? Number.NEGATIVE_INFINITY) < this.#coalesceMs) continue; // held for the next flush
@@ -131,13 +148,13 @@ export class EventPublisher {
     this.#pending = [];
     if (todo.length === 0 || !this.enabled) return 0;
     const sink = this.#sink as EventSink;
-    for (let attempt = 1; attempt <= ATTEMPTS && todo.length > 0; attempt++) {
+    for (let attempt = 1; attempt <= ATTEMPTS && todo.length > 0 && !signal.aborted; attempt++) {
       if (attempt > 1) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt * Math.random()));
       const retry: PutEventsRequestEntry[] = [];
       for (let i = 0; i < todo.length; i += MAX_ENTRIES) {
         const chunk = todo.slice(i, i + MAX_ENTRIES);
         try {
-          const { failed } = await sink.put(chunk);
+          const { failed } = await sink.put(chunk, signal);
           retry.push(...failed.map((f) => f.entry));
         } catch (err) {
           this.#logger.warn('PutEvents failed', {

@@ -109,7 +109,9 @@ export function createWorker(options: WorkerAppOptions) {
       }
     } finally {
       // Whatever was recorded (dead letters, metrics) goes out even when the drain failed.
-      const undelivered = await options.publisher.flush();
+      const undelivered = await options.publisher.flush({
+        timeoutMs: Math.max(500, Math.min(3_000, context.getRemainingTimeInMillis() - 500)),
+      });
       if (undelivered > 0) options.metrics.addMetric('EventsNotDelivered', 'Count', undelivered);
       options.metrics.publishStoredMetrics();
     }
