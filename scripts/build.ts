@@ -7,7 +7,7 @@ import { cpSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-export const FUNCTIONS = ['api', 'worker', 'maintenance', 'migrate'] as const;
+export const FUNCTIONS = ['api', 'worker', 'maintenance', 'migrate', 'periodic'] as const;
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const DIST = `${root}dist`;
 

@@ -186,3 +186,39 @@ describe('maintenance function', async () => {
     assert.equal(m.published(), 2, 'one EMF document per queue');
   });
 });
+
+describe('periodic job function', async () => {
+  const { sluice } = await testSluice();
+  const { createPeriodic } = await import('../functions/periodic/app.js');
+  const { JobRegistry } = await import('../src/index.js');
+  const { sendEmail } = await import('../examples/definitions.js');
+
+  it('enqueues once per scheduled tick, even when EventBridge delivers the tick twice', async () => {
+    const events = recordingSink();
+    const run = createPeriodic({
+      sluice,
+      registry: new JobRegistry([sendEmail]),
+      publisher: new EventPublisher({ sink: events.sink, busName: 'bus', source: 'sluice', logger: silentLogger }),
+      logger: silentLogger,
+    });
+    const tick = {
+      name: 'daily-digest',
+      type: 'send_email',
+      payload: { userId: 'ops', to: 'ops@example.com', template: 'receipt' },
+      time: '2026-11-24T03:00:00Z',
+    };
+    const first = await run(tick);
+    const again = await run(tick);
+    const next = await run({ ...tick, time: '2026-11-25T03:00:00Z' });
+    assert.equal(again.id, first.id);
+    assert.deepEqual([first.replayed, again.replayed, next.replayed], [false, true, false]);
+    assert.notEqual(next.id, first.id);
+    assert.equal(first.idempotencyKey, 'periodic:daily-digest:2026-11-24T03:00:00.000Z');
+    assert.deepEqual(events.details('JobsEnqueued'), [
+      { queue: 'emails', count: 1 },
+      { queue: 'emails', count: 1 },
+    ]);
+    await assert.rejects(run({ ...tick, time: 'yesterday' }), /invalid periodic job event: time/);
+    await assert.rejects(run({ ...tick, type: 'nope' }), /unknown job type/);
+  });
+});

@@ -1,0 +1,224 @@
+import { Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as triggers from 'aws-cdk-lib/triggers';
+import type { Construct } from 'constructs';
+import type { SluiceConfig } from '../config.js';
+import { SluiceMonitoring } from '../constructs/monitoring.js';
+import { SluiceFunction } from '../constructs/sluiceFunction.js';
+
+/** What the queue stack needs from the data stack. */
+export interface DatabaseAccess {
+  vpc: ec2.IVpc;
+  proxyEndpoint: string;
+  dbPort: number;
+  databaseName: string;
+  dbUser: string;
+  clientSecurityGroup: ec2.ISecurityGroup;
+  grantConnect(grantee: iam.IGrantable): void;
+  /** The construct the migrations must wait for (the proxy, ready to accept connections). */
+  readyAfter: Construct;
+}
+
+export interface QueueStackProps extends StackProps {
+  config: SluiceConfig;
+  database: DatabaseAccess;
+  alarmEmail?: string | undefined;
+  /** API throttling: steady requests per second and burst. */
+  apiRateLimit?: number;
+  apiBurstLimit?: number;
+}
+
+const SOURCE = 'sluice';
+
+/**
+ * The queue: the sluice event bus, the enqueue API (IAM-authorized HTTP API), one worker per declared
+ * queue with its schedule and wake-up rules, maintenance on a schedule, migrations on deploy, periodic
+ * jobs, and the monitoring around them.
+ */
+export class QueueStack extends Stack {
+  readonly bus: events.EventBus;
+  readonly httpApi: apigwv2.HttpApi;
+  readonly workers: Record<string, lambda.IFunction> = {};
+  readonly ruleDeadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: QueueStackProps) {
+    super(scope, id, props);
+    const db = props.database;
+    this.bus = new events.EventBus(this, 'Bus', { eventBusName: `${id}-bus` });
+    this.ruleDeadLetterQueue = new sqs.Queue(this, 'RuleTargetDlq', {
+      encryption: sqs.QueueEncryption.KMS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.ruleDeadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the rule targets; its depth alarms.',
+    });
+    const common = {
+      vpc: db.vpc,
+      securityGroups: [db.clientSecurityGroup],
+      environment: {
+        DB_HOST: db.proxyEndpoint,
+        DB_PORT: String(db.dbPort),
+        DB_NAME: db.databaseName,
+        DB_USER: db.dbUser,
+        EVENT_BUS_NAME: this.bus.eventBusName,
+        EVENT_SOURCE: SOURCE,
+      },
+    };
+    const target = (fn: lambda.IFunction, event?: events.RuleTargetInput) =>
+      new targets.LambdaFunction(fn, {
+        event,
+        retryAttempts: 4,
+        maxEventAge: Duration.hours(2),
+        deadLetterQueue: this.ruleDeadLetterQueue,
+      });
+    const withDb = (fn: SluiceFunction, publishes: boolean) => {
+      db.grantConnect(fn);
+      if (publishes) this.bus.grantPutEventsTo(fn);
+      return fn;
+    };
+
+    for (const q of props.config.queues) {
+      const worker = withDb(
+        new SluiceFunction(this, `Worker-${q.name}`, {
+          ...common,
+          entry: 'worker',
+          description: `sluice worker: drains queue ${q.name}`,
+          timeout: Duration.seconds(q.workerTimeoutSeconds),
+          memorySize: q.memoryMb,
+          reservedConcurrentExecutions: q.reservedConcurrency,
+          environment: { ...common.environment, QUEUE: q.name, BATCH_SIZE: String(q.batchSize) },
+        }),
+        true,
+      );
+      this.workers[q.name] = worker;
+      new events.Rule(this, `Schedule-${q.name}`, {
+        description: `safety-net drain of queue ${q.name}`,
+        schedule: events.Schedule.rate(Duration.minutes(q.scheduleMinutes)),
+        targets: [
+          target(
+            worker,
+            events.RuleTargetInput.fromObject({
+              'detail-type': 'Scheduled Event',
+              source: 'aws.events',
+              time: events.EventField.time,
+              detail: { queue: q.name },
+            }),
+          ),
+        ],
+      });
+      new events.Rule(this, `Wake-${q.name}`, {
+        description: `wake the worker of queue ${q.name}`,
+        eventBus: this.bus,
+        eventPattern: { source: [SOURCE], detailType: ['JobsEnqueued', 'DrainRequested'], detail: { queue: [q.name] } },
+        targets: [target(worker)],
+      });
+    }
+
+    const api = withDb(
+      new SluiceFunction(this, 'Api', {
+        ...common,
+        entry: 'api',
+        description: 'sluice enqueue API',
+        timeout: Duration.seconds(29),
+        memorySize: 512,
+      }),
+      true,
+    );
+    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
+    this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
+      description: 'sluice enqueue API',
+      defaultAuthorizer: new HttpIamAuthorizer(),
+      createDefaultStage: false,
+    });
+    new apigwv2.HttpStage(this, 'Stage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: props.apiRateLimit ?? 100, burstLimit: props.apiBurstLimit ?? 200 },
+      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(accessLogs) },
+    });
+    this.httpApi.addRoutes({
+      path: '/v1/{proxy+}',
+      methods: [apigwv2.HttpMethod.ANY],
+      integration: new HttpLambdaIntegration('ApiIntegration', api),
+    });
+
+    const maintenance = withDb(
+      new SluiceFunction(this, 'Maintenance', {
+        ...common,
+        entry: 'maintenance',
+        description: 'sluice prune and stats',
+        timeout: Duration.minutes(5),
+      }),
+      false,
+    );
+    new events.Rule(this, 'MaintenanceSchedule', {
+      schedule: events.Schedule.rate(Duration.minutes(props.config.maintenanceScheduleMinutes)),
+      targets: [target(maintenance)],
+    });
+
+    const migrate = withDb(
+      new SluiceFunction(this, 'Migrate', {
+        ...common,
+        entry: 'migrate',
+        description: 'sluice migrations (deploy trigger)',
+        timeout: Duration.minutes(5),
+      }),
+      false,
+    );
+    new triggers.Trigger(this, 'MigrateOnDeploy', { handler: migrate, executeOnHandlerChange: true, executeAfter: [db.readyAfter] });
+
+    const others: lambda.IFunction[] = [maintenance, migrate];
+    if (props.config.periodicJobs.length > 0) {
+      const periodic = withDb(
+        new SluiceFunction(this, 'Periodic', {
+          ...common,
+          entry: 'periodic',
+          description: 'sluice periodic jobs',
+          timeout: Duration.seconds(30),
+        }),
+        true,
+      );
+      others.push(periodic);
+      for (const p of props.config.periodicJobs) {
+        new events.Rule(this, `Periodic-${p.name}`, {
+          description: `periodic job ${p.name}: ${p.type}`,
+          schedule: events.Schedule.expression(p.schedule),
+          targets: [
+            target(
+              periodic,
+              events.RuleTargetInput.fromObject({
+                name: p.name,
+                type: p.type,
+                payload: p.payload,
+                queue: p.queue,
+                time: events.EventField.time,
+              }),
+            ),
+          ],
+        });
+      }
+    }
+
+    new SluiceMonitoring(this, 'Monitoring', {
+      queues: props.config.queues,
+      workers: this.workers,
+      apiFunction: api,
+      otherFunctions: others,
+      httpApi: this.httpApi,
+      deadLetterQueues: [this.ruleDeadLetterQueue],
+      alarmEmail: props.alarmEmail,
+    });
+  }
+}

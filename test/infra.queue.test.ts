@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { buildApp } from '../infra/app.js';
+import { parseSluiceConfig } from '../infra/config.js';
+import { sluiceConfig } from '../infra/sluice.config.js';
+
+/** The whole app, synthesised offline with bundling skipped (as unit tests should). */
+function synth(context: Record<string, unknown> = {}) {
+  const { app, data, queue } = buildApp(new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } }));
+  app.synth();
+  return { data, queue, t: Template.fromStack(queue) };
+}
+
+describe('queue stack', () => {
+  const { t, queue } = synth({ alarmEmail: 'ops@example.com' });
+
+  const functionsWith = (env: Record<string, unknown>) =>
+    Object.values(t.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: Match.objectLike(env) } } }));
+
+  it('gives each declared queue a worker on Node 24 (the latest), arm64, with its timeout, memory and reserved concurrency', () => {
+    for (const q of sluiceConfig.queues) {
+      const [worker] = functionsWith({ QUEUE: q.name });
+      assert.ok(worker, `a worker for ${q.name}`);
+      const p = worker.Properties;
+      assert.deepEqual(
+        [p.Runtime, p.Architectures, p.Timeout, p.MemorySize, p.ReservedConcurrentExecutions],
+        ['nodejs24.x', ['arm64'], q.workerTimeoutSeconds, q.memoryMb, q.reservedConcurrency],
+      );
+      assert.equal(p.Environment.Variables.NODE_OPTIONS, '--enable-source-maps');
+      assert.ok(p.VpcConfig, 'in the VPC, to reach the proxy');
+    }
+  });
+
+  it('wakes each worker by schedule and by JobsEnqueued / DrainRequested for its queue only, with retries and a DLQ', () => {
+    for (const q of sluiceConfig.queues) {
+      t.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: `rate(${q.scheduleMinutes} minute${q.scheduleMinutes === 1 ? '' : 's'})`,
+        Targets: [
+          Match.objectLike({
+            InputTransformer: Match.objectLike({ InputTemplate: Match.stringLikeRegexp(`"detail":\\{"queue":"${q.name}"\\}`) }),
+            RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 4 }),
+            DeadLetterConfig: Match.anyValue(),
+          }),
+        ],
+      });
+      t.hasResourceProperties('AWS::Events::Rule', {
+        EventBusName: Match.anyValue(),
+        EventPattern: { source: ['sluice'], 'detail-type': ['JobsEnqueued', 'DrainRequested'], detail: { queue: [q.name] } },
+        Targets: [Match.objectLike({ RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 4 }), DeadLetterConfig: Match.anyValue() })],
+      });
+    }
+    t.hasResourceProperties('AWS::SQS::Queue', { KmsMasterKeyId: 'alias/aws/sqs' });
+  });
+
+  it('workers may put events on the sluice bus only, and connect to the database', () => {
+    type Statement = { Action: string | string[]; Resource: unknown };
+    const statements = Object.values(t.findResources('AWS::IAM::Policy')).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as Statement[],
+    );
+    const withAction = (a: string) => statements.filter((st) => ([] as string[]).concat(st.Action).includes(a));
+    assert.ok(withAction('events:PutEvents').length >= sluiceConfig.queues.length);
+    for (const st of withAction('events:PutEvents')) {
+      assert.notEqual(st.Resource, '*', 'PutEvents is scoped');
+      assert.match(JSON.stringify(st.Resource), /Bus/, 'to the sluice bus');
+    }
+    const connect = withAction('rds-db:connect');
+    assert.ok(connect.length >= sluiceConfig.queues.length + 3, 'every function may connect');
+    for (const st of connect) assert.match(JSON.stringify(st.Resource), /dbuser:.*sluice_admin/);
+    const wildcards = statements.filter((st) => st.Resource === '*').flatMap((st) => ([] as string[]).concat(st.Action));
+    assert.deepEqual([...new Set(wildcards)].sort(), ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], 'only X-Ray is unscoped');
+  });
+
+  it('serves the API through an IAM-authorized HTTP API with throttling and access logs', () => {
+    t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'ANY /v1/{proxy+}', AuthorizationType: 'AWS_IAM' });
+    t.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      DefaultRouteSettings: Match.objectLike({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 }),
+      AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+    });
+  });
+
+  it('runs maintenance on its schedule, migrations on deploy, and each periodic job with a tick-derived key input', () => {
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: `rate(${sluiceConfig.maintenanceScheduleMinutes} minutes)` });
+    t.resourceCountIs('Custom::Trigger', 1);
+    for (const p of sluiceConfig.periodicJobs) {
+      t.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: p.schedule,
+        Targets: [Match.objectLike({ InputTransformer: Match.objectLike({ InputPathsMap: { time: '$.time' } }) })],
+      });
+    }
+  });
+
+  it('exposes one worker per queue to the monitoring', () => {
+    assert.deepEqual(Object.keys(queue.workers).sort(), sluiceConfig.queues.map((q) => q.name).sort());
+  });
+});
+
+describe('cdk-nag (AwsSolutions)', () => {
+  it('leaves no unacknowledged finding in either stack', () => {
+    const { data, queue } = synth();
+    for (const stack of [data, queue]) {
+      const report = new AwsSolutionsChecks().validateScope(stack);
+      const findings = report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} at ${r.constructPath}`));
+      assert.deepEqual(findings, [], `findings in ${stack.stackName}`);
+    }
+  });
+});
+
+describe('sluice config', () => {
+  it('rejects unknown keys and duplicate queues, naming them', () => {
+    assert.throws(() => parseSluiceConfig({ queues: [{ name: 'a', timeout: 5 } as never] }), /timeout/);
+    assert.throws(() => parseSluiceConfig({ queues: [{ name: 'a' }, { name: 'a' }] }), /queue names must be unique/);
+  });
+});
