@@ -2,6 +2,7 @@
  * The CDK app: `npx cdk deploy --all`. Context (cdk.json or -c): `alarmEmail`, `multiAz` (false),
  * `deletionProtection` (true). Synthesises offline: no lookups.
  */
+import { pathToFileURL } from 'node:url';
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { sluiceConfig } from './sluice.config.js';
@@ -27,7 +28,7 @@ export function buildApp(app: App = new App(), options: { nag?: boolean } = {}):
     database: {
       vpc: data.vpc,
       proxyEndpoint: data.proxy.endpoint,
-      dbPort: data.dbPort,
+      dbPort: data.proxyPort,
       databaseName: data.databaseName,
       dbUser: data.adminUser,
       clientSecurityGroup: data.proxyClientSecurityGroup,
@@ -41,4 +42,4 @@ export function buildApp(app: App = new App(), options: { nag?: boolean } = {}):
   return { app, data, queue };
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) buildApp().app.synth();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) buildApp().app.synth();

@@ -121,13 +121,14 @@ describe('DataStack: database', () => {
     });
   }
 
-  it('uses the configured port for the instance, the proxy path and the clients', () => {
+  it('uses the configured port for the instance; clients reach the proxy on 5432, where RDS Proxy listens', () => {
     const { template, stack } = synth({ dbPort: 6543 });
     assert.equal(stack.dbPort, 6543);
+    assert.equal(stack.proxyPort, 5432);
     template.hasResourceProperties('AWS::RDS::DBInstance', { Port: '6543' });
     template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
-      FromPort: 6543,
-      ToPort: 6543,
+      FromPort: 5432,
+      ToPort: 5432,
       SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ProxyClients'), 'GroupId'] },
       GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ProxySecurityGroup'), 'GroupId'] },
     });

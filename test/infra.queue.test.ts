@@ -31,6 +31,7 @@ describe('queue stack', () => {
       );
       assert.equal(p.Environment.Variables.NODE_OPTIONS, '--enable-source-maps');
       assert.ok(p.VpcConfig, 'in the VPC, to reach the proxy');
+      assert.equal(p.Environment.Variables.DB_PORT, '5432', 'RDS Proxy listens on 5432');
     }
   });
 
@@ -52,7 +53,7 @@ describe('queue stack', () => {
         Targets: [Match.objectLike({ RetryPolicy: Match.objectLike({ MaximumRetryAttempts: 4 }), DeadLetterConfig: Match.anyValue() })],
       });
     }
-    t.hasResourceProperties('AWS::SQS::Queue', { KmsMasterKeyId: 'alias/aws/sqs' });
+    t.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
   });
 
   it('workers may put events on the sluice bus only, and connect to the database', () => {
@@ -84,11 +85,18 @@ describe('queue stack', () => {
 
   it('runs maintenance on its schedule, migrations on deploy, and each periodic job with a tick-derived key input', () => {
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: `rate(${sluiceConfig.maintenanceScheduleMinutes} minutes)` });
-    t.resourceCountIs('Custom::Trigger', 1);
+    t.hasResourceProperties('Custom::Trigger', { Timeout: String(5 * 60_000) });
     for (const p of sluiceConfig.periodicJobs) {
       t.hasResourceProperties('AWS::Events::Rule', {
         ScheduleExpression: p.schedule,
-        Targets: [Match.objectLike({ InputTransformer: Match.objectLike({ InputPathsMap: { time: '$.time' } }) })],
+        Targets: [
+          Match.objectLike({
+            InputTransformer: Match.objectLike({
+              InputPathsMap: { time: '$.time' },
+              InputTemplate: Match.stringLikeRegexp(`"name":"${p.name}","type":"${p.type}","payload":`),
+            }),
+          }),
+        ],
       });
     }
   });

@@ -29,7 +29,10 @@ export class DataStack extends Stack {
   readonly proxy: rds.DatabaseProxy;
   /** Attach to every sluice function: reaches the proxy on the database port and the EventBridge endpoint. */
   readonly proxyClientSecurityGroup: ec2.SecurityGroup;
+  /** The database instance's (non-default) port: the proxy's path to it. */
   readonly dbPort: number;
+  /** RDS Proxy for PostgreSQL always listens on 5432, whatever the instance's port: clients use this. */
+  readonly proxyPort = 5432;
   readonly databaseName = 'sluice';
   readonly adminUser = 'sluice_admin';
 
@@ -141,7 +144,7 @@ export class DataStack extends Stack {
       borrowTimeout: Duration.seconds(30),
       idleClientTimeout: Duration.minutes(30),
     });
-    this.proxy.connections.allowFrom(this.proxyClientSecurityGroup, ec2.Port.tcp(this.dbPort), 'sluice functions to the proxy');
+    this.proxy.connections.allowFrom(this.proxyClientSecurityGroup, ec2.Port.tcp(this.proxyPort), 'sluice functions to the proxy');
     // RDS Proxy reads the admin secret with its own role; this path to the endpoint costs nothing if unused.
     this.proxy.connections.allowTo(secretsEndpoint, ec2.Port.tcp(443), 'proxy to Secrets Manager');
 

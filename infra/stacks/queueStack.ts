@@ -55,7 +55,8 @@ export class QueueStack extends Stack {
     const db = props.database;
     this.bus = new events.EventBus(this, 'Bus', { eventBusName: `${id}-bus` });
     this.ruleDeadLetterQueue = new sqs.Queue(this, 'RuleTargetDlq', {
-      encryption: sqs.QueueEncryption.KMS_MANAGED,
+      // SQS-managed keys: EventBridge can write to it (an AWS-managed KMS key's policy cannot allow EventBridge).
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
@@ -177,7 +178,12 @@ export class QueueStack extends Stack {
       }),
       false,
     );
-    new triggers.Trigger(this, 'MigrateOnDeploy', { handler: migrate, executeOnHandlerChange: true, executeAfter: [db.readyAfter] });
+    new triggers.Trigger(this, 'MigrateOnDeploy', {
+      handler: migrate,
+      executeOnHandlerChange: true,
+      executeAfter: [db.readyAfter],
+      timeout: Duration.minutes(5), // as long as the function, which retries while the proxy comes up
+    });
 
     const others: lambda.IFunction[] = [maintenance, migrate];
     if (props.config.periodicJobs.length > 0) {
