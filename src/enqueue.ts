@@ -6,10 +6,9 @@ import { BatchTooLargeError, PayloadTooLargeError, SluiceError, ValidationError 
 import type { JobView } from './job.js';
 import { type EnqueueRow, type InsertedRow, insertJobs, releaseExpiredKeys } from './sql/enqueue.js';
 import { getJobsByKey } from './sql/getJobs.js';
+import { LONE_SURROGATE } from './text.js';
 
 const DAY = 86_400_000;
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** True when a string (or key) anywhere in the value holds a lone UTF-16 surrogate, which jsonb refuses. */
 function hasLoneSurrogate(value: unknown): boolean {

@@ -1,3 +1,5 @@
+import { LONE_SURROGATE } from './text.js';
+
 /**
  * The logger sluice writes to: structured, one object of fields per line. Powertools for AWS Lambda's
  * `Logger`, pino (`(obj, msg)` aside) and `console` adapters all fit. Job lines carry `job_id`,
@@ -36,14 +38,14 @@ export function errorFields(err: unknown, maxMessageLength = 2048): { name: stri
   return { name: 'NonError', message: truncate(String(err), maxMessageLength) };
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
 
 /**
  * Cut text to at most `max` characters on a code-point boundary, without NUL characters or lone
  * surrogates (which jsonb refuses), marking a cut with an ellipsis.
  */
 export function truncate(text: string, max: number): string {
-  const clean = String(text).replaceAll('\u0000', '').replace(LONE_SURROGATE, '\uFFFD');
+  const clean = String(text).replaceAll('\u0000', '').replace(LONE_SURROGATES, '\uFFFD');
   if (clean.length <= max) return clean;
   let end = max - 1;
   const code = clean.charCodeAt(end - 1);

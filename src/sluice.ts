@@ -10,6 +10,7 @@ import { type DeadLetterFilter, listDeadLetters, purgeDeadLetters, redriveDeadLe
 import { getJobsById } from './sql/getJobs.js';
 import { pruneFinished } from './sql/prune.js';
 import { queueStats } from './sql/stats.js';
+import { jobIdSchema } from './text.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 
 /** Per-queue counts from `stats()`. */
@@ -27,11 +28,7 @@ export interface WithClient {
   client?: Queryable | undefined;
 }
 
-const MAX_BIGINT = 9_223_372_036_854_775_807n;
-const ID = z
-  .string()
-  .regex(/^[1-9][0-9]{0,18}$/, 'job ids are positive integers, as strings')
-  .refine((s) => s.length < 19 || BigInt(s) <= MAX_BIGINT, 'job id is out of range');
+const ID = jobIdSchema;
 const ids = z.array(ID).max(10_000);
 const filterSchema = z
   .object({ ids: ids.optional(), queue: z.string().min(1).optional(), type: z.string().min(1).optional() })

@@ -19,9 +19,10 @@ import {
   QueuesResponse,
   RedriveResponse,
 } from '../functions/api/schemas.js';
-import { EventPublisher, type EventSink } from '../functions/shared/events.js';
+import { EventPublisher } from '../functions/shared/events.js';
 import { defineHandler } from '../src/handler.js';
 import { defineJob, JobRegistry, type Logger, PermanentJobError, Sluice, silentLogger } from '../src/index.js';
+import { recordingSink } from './helpers/aws.js';
 import { testSluice } from './helpers/db.js';
 
 // ---- a realistic API Gateway HTTP API (payload format 2.0) event --------------------------------------
@@ -113,17 +114,6 @@ const explode = defineJob({
     throw new Error(SECRET);
   }),
 });
-
-function recordingSink() {
-  const entries: PutEventsRequestEntry[] = [];
-  const sink: EventSink = {
-    async put(chunk) {
-      entries.push(...chunk);
-      return { failed: [] };
-    },
-  };
-  return { sink, entries };
-}
 
 function recordingLogger() {
   const lines: Array<{ level: string; message: string; fields: Record<string, unknown> }> = [];

@@ -22,6 +22,7 @@ import type { JobView } from '../../src/job.js';
 import type { Logger } from '../../src/logger.js';
 import { errorFields } from '../../src/logger.js';
 import type { Sluice } from '../../src/sluice.js';
+import { LONE_SURROGATE, unstorableText } from '../../src/text.js';
 import {
   type ApiIssue,
   type BatchEnqueuedJob,
@@ -79,7 +80,6 @@ type Route = (req: Request) => Promise<ApiResult>;
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const MAX_DEPTH = 128;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /** Build the API. The returned function never throws: every failure becomes an error response. */
@@ -467,7 +467,7 @@ function parseQuery(raw: string): Record<string, string> {
   const dupes: ApiIssue[] = [];
   for (const [k, v] of new URLSearchParams(raw)) {
     if (v === '') continue;
-    if (`${k}${v}`.includes('\u0000') || LONE_SURROGATE.test(`${k}${v}`)) {
+    if (unstorableText(`${k}${v}`)) {
       throw validation([{ path: ['query', k], message: 'query parameters must be valid text without NUL', code: 'invalid_string' }]);
     }
     if (out.has(k)) dupes.push({ path: ['query', k], message: `${JSON.stringify(k)} given more than once`, code: 'duplicate' });

@@ -5,20 +5,20 @@
  */
 import { z } from 'zod';
 import { PRIORITY, QUEUE_NAME } from '../../src/define.js';
+import { jobIdSchema } from '../../src/text.js';
 
 /** The most jobs one `POST /v1/jobs/batch` may carry. */
 export const MAX_BATCH = 500;
 /** The largest request body accepted, in bytes (after base64 decoding). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 const YEAR_SECONDS = 365 * 86_400;
-const MAX_BIGINT = 9_223_372_036_854_775_807n;
 
 /** A job or dead-letter id: a positive integer (a Postgres bigint), as a string. */
-export const JobId = z
-  .string()
-  .regex(/^[1-9][0-9]{0,18}$/, 'ids are positive integers, as strings')
-  .refine((s) => !/^[0-9]{19}$/.test(s) || BigInt(s) <= MAX_BIGINT, 'id is out of range')
-  .meta({ id: 'JobId', description: 'A job id: a positive 64-bit integer, as a decimal string.', example: '42' });
+export const JobId = jobIdSchema.meta({
+  id: 'JobId',
+  description: 'A job id: a positive 64-bit integer, as a decimal string.',
+  example: '42',
+});
 
 export const QueueName = z
   .string()

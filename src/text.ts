@@ -1,0 +1,26 @@
+import { z } from 'zod';
+
+/**
+ * A UTF-16 surrogate without its pair. JavaScript strings may hold one; Postgres text and jsonb may not,
+ * so input holding one is refused (or, in stored error messages, replaced).
+ */
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** True when `text` holds a lone surrogate or a NUL, neither of which Postgres text or jsonb can store. */
+export function unstorableText(text: string): boolean {
+  return text.includes('\u0000') || LONE_SURROGATE.test(text);
+}
+
+const MAX_BIGINT = 9_223_372_036_854_775_807n;
+
+/**
+ * A job id: a positive Postgres bigint, as a decimal string.
+ *
+ * @example
+ * jobIdSchema.parse('42'); // '42'; '0', '01', 'abc' and '9223372036854775808' are refused
+ */
+export const jobIdSchema = z
+  .string()
+  .regex(/^[1-9][0-9]{0,18}$/, 'ids are positive integers, as strings')
+  // zod runs this even when the pattern failed: check only well-formed 19-digit ids (BigInt would throw on others).
+  .refine((s) => !/^[0-9]{19}$/.test(s) || BigInt(s) <= MAX_BIGINT, 'id is out of range');
