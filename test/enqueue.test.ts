@@ -163,6 +163,7 @@ describe('enqueue input hygiene', async () => {
       (e: unknown) => e instanceof ValidationError && /out of range/.test(e.message),
     );
     await assert.rejects(sluice.cancel(['abc']), ValidationError);
+    await assert.rejects(sluice.getJobs(['abcdefghijklmnopqrstuvwxyz']), ValidationError, 'long non-numeric text is refused, not a crash');
     assert.equal(await sluice.getJob('9223372036854775807'), null);
   });
 });
