@@ -24,7 +24,9 @@ export interface ClaimedRow {
  * next priority (before PostgreSQL 18's skip scan), so a million scheduled jobs would slow every claim.
  * Instead `prio` hops from one distinct priority to the next (one index probe each), and for each
  * priority the lateral scan reads only due rows, in due order, stopping at the first future one.
- * Only unindexed columns change, so the update is HOT and writes no index entries.
+ * Only unindexed columns change, so the update is HOT and writes no index entries. The update finds each
+ * picked row by its ctid (a TID scan: the row is locked, so its ctid cannot change within the statement);
+ * joining by id let the planner hash-join against a sequential scan of the whole table.
  */
 export async function claimJobs(
   db: Queryable,
@@ -39,9 +41,9 @@ export async function claimJobs(
        FROM prio WHERE prio.p IS NOT NULL
      ),
      picked AS (
-       SELECT due.id FROM prio
+       SELECT due.id, due.ctid FROM prio
        CROSS JOIN LATERAL (
-         SELECT a.id FROM ${s}.active_jobs a
+         SELECT a.id, a.ctid FROM ${s}.active_jobs a
          WHERE a.queue = $1 AND a.priority = prio.p AND a.run_at <= now()
            AND (a.lease_expires_at IS NULL OR a.lease_expires_at <= now())
          ORDER BY a.run_at
@@ -56,7 +58,7 @@ export async function claimJobs(
          lease_expires_at = now() + make_interval(secs => $3),
          lease_token = $4::uuid
      FROM picked, ${s}.jobs j
-     WHERE a.id = picked.id AND j.id = picked.id
+     WHERE a.ctid = picked.ctid AND j.id = picked.id
      RETURNING a.id::text AS id, j.type, j.queue, a.priority, a.attempt, j.max_attempts, a.cancel_requested,
                j.created_at, a.run_at, j.payload`,
     [args.queue, args.limit, args.leaseSeconds, args.token],
