@@ -5,6 +5,8 @@
 import { pathToFileURL } from 'node:url';
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { definitions } from '../examples/definitions.js';
+import { checkJobsFitWorkers } from './config.js';
 import { sluiceConfig } from './sluice.config.js';
 import { DataStack } from './stacks/dataStack.js';
 import { QueueStack } from './stacks/queueStack.js';
@@ -15,6 +17,7 @@ export function buildApp(app: App = new App(), options: { nag?: boolean } = {}):
     const v = ctx(key);
     return v === undefined ? fallback : v === true || v === 'true';
   };
+  checkJobsFitWorkers(sluiceConfig, definitions);
   const env = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
   const data = new DataStack(app, 'SluiceData', {
     env,

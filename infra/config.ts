@@ -58,3 +58,32 @@ export function parseSluiceConfig(input: z.input<typeof sluiceConfigSchema>): Sl
   if (!res.success) throw new Error(`invalid sluice config: ${z.prettifyError(res.error)}`);
   return res.data;
 }
+
+/** The margin the worker keeps back from its remaining time (functions/worker/handler.ts's default). */
+export const DRAIN_SAFETY_MARGIN_MS = 3_000;
+
+/**
+ * Refuse a config where a queue's worker could never start one of its job types: the Lambda timeout must
+ * exceed the longest job timeout on that queue plus the drain margin (and the drain's 250 ms reserve).
+ * Jobs of a queue with no declared worker would never run at all.
+ */
+export function checkJobsFitWorkers(
+  config: SluiceConfig,
+  definitions: ReadonlyArray<{ type: string; queue: string; timeout: number }>,
+): void {
+  const problems: string[] = [];
+  for (const def of definitions) {
+    const q = config.queues.find((x) => x.name === def.queue);
+    if (!q) {
+      problems.push(`job type ${def.type} uses queue ${def.queue}, which declares no worker`);
+      continue;
+    }
+    const budgetMs = q.workerTimeoutSeconds * 1000 - DRAIN_SAFETY_MARGIN_MS - 250;
+    if (def.timeout > budgetMs) {
+      problems.push(
+        `job type ${def.type} (timeout ${def.timeout} ms) cannot start on queue ${q.name}: raise workerTimeoutSeconds above ${Math.ceil((def.timeout + DRAIN_SAFETY_MARGIN_MS + 250) / 1000)}`,
+      );
+    }
+  }
+  if (problems.length > 0) throw new Error(`sluice config does not fit its job types: ${problems.join('; ')}`);
+}

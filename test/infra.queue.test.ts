@@ -4,7 +4,7 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildApp } from '../infra/app.js';
-import { parseSluiceConfig } from '../infra/config.js';
+import { checkJobsFitWorkers, parseSluiceConfig } from '../infra/config.js';
 import { sluiceConfig } from '../infra/sluice.config.js';
 
 /** The whole app, synthesised offline with bundling skipped (as unit tests should). */
@@ -118,6 +118,19 @@ describe('cdk-nag (AwsSolutions)', () => {
 });
 
 describe('sluice config', () => {
+  it('refuses a worker timeout too short for a job type on its queue, and a job type whose queue has no worker', () => {
+    const config = parseSluiceConfig({ queues: [{ name: 'emails', workerTimeoutSeconds: 15 }] });
+    assert.doesNotThrow(() => checkJobsFitWorkers(config, [{ type: 'send_email', queue: 'emails', timeout: 11_000 }]));
+    assert.throws(
+      () => checkJobsFitWorkers(config, [{ type: 'send_email', queue: 'emails', timeout: 15_000 }]),
+      /send_email .*raise workerTimeoutSeconds above 19/,
+    );
+    assert.throws(
+      () => checkJobsFitWorkers(config, [{ type: 'report', queue: 'reports', timeout: 1_000 }]),
+      /queue reports, which declares no worker/,
+    );
+  });
+
   it('rejects unknown keys and duplicate queues, naming them', () => {
     assert.throws(() => parseSluiceConfig({ queues: [{ name: 'a', timeout: 5 } as never] }), /timeout/);
     assert.throws(() => parseSluiceConfig({ queues: [{ name: 'a' }, { name: 'a' }] }), /queue names must be unique/);
