@@ -17,13 +17,17 @@ const BANNER = [
   'const require = __sluiceCreateRequire(import.meta.url);',
 ].join('\n');
 
-export async function buildAll(names: readonly string[] = FUNCTIONS): Promise<Array<{ name: string; bytes: number }>> {
+/** Bundle `names` into `<outDir>/<name>/index.mjs` (default dist/). */
+export async function buildAll(
+  names: readonly string[] = FUNCTIONS,
+  outDir: string = DIST,
+): Promise<Array<{ name: string; bytes: number }>> {
   const unknown = names.filter((n) => !(FUNCTIONS as readonly string[]).includes(n));
   if (unknown.length > 0) throw new Error(`unknown function(s) ${unknown.join(', ')}; known: ${FUNCTIONS.join(', ')}`);
   const out: Array<{ name: string; bytes: number }> = [];
   for (const name of names) {
-    rmSync(`${DIST}/${name}`, { recursive: true, force: true });
-    const outfile = `${DIST}/${name}/index.mjs`;
+    rmSync(`${outDir}/${name}`, { recursive: true, force: true });
+    const outfile = `${outDir}/${name}/index.mjs`;
     await build({
       entryPoints: [`${root}functions/${name}/handler.ts`],
       outfile,
@@ -40,8 +44,8 @@ export async function buildAll(names: readonly string[] = FUNCTIONS): Promise<Ar
       logLevel: 'warning',
     });
     if (name === 'migrate') {
-      mkdirSync(`${DIST}/${name}/migrations`, { recursive: true });
-      cpSync(`${root}migrations`, `${DIST}/${name}/migrations`, { recursive: true });
+      mkdirSync(`${outDir}/${name}/migrations`, { recursive: true });
+      cpSync(`${root}migrations`, `${outDir}/${name}/migrations`, { recursive: true });
     }
     out.push({ name, bytes: statSync(outfile).size });
   }

@@ -4,13 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { sendEmail } from '../examples/definitions.js';
-import { buildAll, DIST, FUNCTIONS } from '../scripts/build.js';
+import { buildAll, FUNCTIONS } from '../scripts/build.js';
 import { eventBridgeEvent } from './helpers/aws.js';
 import { testSluice } from './helpers/db.js';
 
@@ -47,10 +47,9 @@ describe('bundles', async () => {
   };
 
   before(async () => {
-    await buildAll();
+    await buildAll(FUNCTIONS, lambdaRoot); // built straight outside the repository: no shared dist/ between runs
     mkdirSync(join(lambdaRoot, 'node_modules'), { recursive: true });
     symlinkSync(join(repoNodeModules, '@aws-sdk'), join(lambdaRoot, 'node_modules', '@aws-sdk'));
-    for (const name of FUNCTIONS) cpSync(join(DIST, name), join(lambdaRoot, name), { recursive: true });
   });
   after(() => rmSync(lambdaRoot, { recursive: true, force: true }));
 
