@@ -6,7 +6,7 @@ import { BatchTooLargeError, PayloadTooLargeError, SluiceError, ValidationError 
 import type { JobView } from './job.js';
 import { type EnqueueRow, type InsertedRow, insertJobs, releaseExpiredKeys } from './sql/enqueue.js';
 import { getJobsByKey } from './sql/getJobs.js';
-import { LONE_SURROGATE } from './text.js';
+import { describeIssues, LONE_SURROGATE } from './text.js';
 
 const DAY = 86_400_000;
 
@@ -137,7 +137,7 @@ function prepare(items: readonly EnqueueItem[], settings: SluiceSettings): Enque
   if (issues.length > 0 || tooLarge.length > 0) {
     const all = [...issues, ...tooLarge];
     const bad = [...new Set(all.map((is) => is.path[0]))].join(', ');
-    const message = `invalid job${all.length > 1 ? 's' : ''} at index ${bad}: ${all.map((is) => `${is.path.join('.')}: ${is.message}`).join('; ')}`;
+    const message = `invalid job${all.length > 1 ? 's' : ''} at index ${bad}: ${describeIssues(all)}`;
     throw issues.length === 0 ? new PayloadTooLargeError(message, all) : new ValidationError(message, all);
   }
   return rows;

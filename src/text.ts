@@ -24,3 +24,13 @@ export const jobIdSchema = z
   .regex(/^[1-9][0-9]{0,18}$/, 'ids are positive integers, as strings')
   // zod runs this even when the pattern failed: check only well-formed 19-digit ids (BigInt would throw on others).
   .refine((s) => !/^[0-9]{19}$/.test(s) || BigInt(s) <= MAX_BIGINT, 'id is out of range');
+
+/**
+ * Validation issues as one line: `path: message; path: message`, with `root` naming an empty path.
+ *
+ * @example
+ * describeIssues(parsed.error.issues, '(root)'); // 'to: Invalid email address; template: Invalid option'
+ */
+export function describeIssues(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>, root = ''): string {
+  return issues.map((i) => `${i.path.map(String).join('.') || root}: ${i.message}`).join('; ');
+}

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { EnqueuedJob, JobRegistry, Logger, Sluice } from '../../src/index.js';
 import { enqueueItem } from '../../src/index.js';
+import { describeIssues } from '../../src/text.js';
 import type { EventPublisher } from '../shared/events.js';
 
 /**
@@ -24,8 +25,7 @@ export const periodicEventSchema = z
 export function createPeriodic(options: { sluice: Sluice; registry: JobRegistry; publisher: EventPublisher; logger: Logger }) {
   return async (event: unknown): Promise<EnqueuedJob> => {
     const parsed = periodicEventSchema.safeParse(event);
-    if (!parsed.success)
-      throw new Error(`invalid periodic job event: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsed.success) throw new Error(`invalid periodic job event: ${describeIssues(parsed.error.issues)}`);
     const e = parsed.data;
     const job = await options.sluice.enqueueMany([
       enqueueItem(options.registry.get(e.type), e.payload as never, {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { describeIssues } from '../../src/text.js';
 
 /**
  * Environment of the Lambda functions, parsed once per container. Each function reads the part it needs
@@ -40,8 +41,7 @@ export const eventsConfigSchema = z.object({
 export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> {
   const res = schema.safeParse(env);
   if (!res.success) {
-    const problems = res.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`).join('; ');
-    throw new Error(`invalid environment: ${problems}`);
+    throw new Error(`invalid environment: ${describeIssues(res.error.issues, 'environment')}`);
   }
   return res.data;
 }

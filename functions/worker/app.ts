@@ -2,6 +2,7 @@ import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { QUEUE_NAME } from '../../src/define.js';
 import type { AnyJobHandler, DrainSummary, Logger, OutcomeEvent, Sluice } from '../../src/index.js';
+import { describeIssues } from '../../src/text.js';
 import { DETAIL_TYPES, type EventPublisher } from '../shared/events.js';
 import type { MetricsSink } from '../shared/metricsSink.js';
 
@@ -57,11 +58,9 @@ export function createWorker(options: WorkerAppOptions) {
   return async (event: WorkerEvent, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<DrainSummary & { queue: string }> => {
     const parsed = workerEventSchema.safeParse(event);
     if (!parsed.success) {
-      options.logger.error('worker event rejected', {
-        detail_type: event?.['detail-type'],
-        issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
-      });
-      throw new Error(`unsupported worker event: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      const issues = describeIssues(parsed.error.issues);
+      options.logger.error('worker event rejected', { detail_type: event?.['detail-type'], issues });
+      throw new Error(`unsupported worker event: ${issues}`);
     }
     const e = parsed.data;
     const queue = e.detail.queue ?? options.defaultQueue;

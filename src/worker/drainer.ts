@@ -7,6 +7,7 @@ import { errorFields, jobFields, type Logger } from '../logger.js';
 import { type ClaimedRow, claimJobs } from '../sql/claim.js';
 import { extendLeases } from '../sql/heartbeat.js';
 import { type Outcome, type OutcomeKind, recordOutcomes } from '../sql/outcomes.js';
+import { describeIssues } from '../text.js';
 import { AttemptContext, type HeldJob } from './context.js';
 import { type Decision, decide, MAX_DELAY_MS } from './decide.js';
 import { Wakeup } from './wakeup.js';
@@ -272,7 +273,7 @@ export class Drainer {
     }
     const parsed = def.schema.safeParse(row.payload);
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+      const issues = describeIssues(parsed.error.issues, '(root)');
       const err = new PermanentJobError(`stored payload no longer matches the schema of ${row.type}: ${issues}`);
       return this.#fail(job, ctx, err, decide(err, row.attempt, row.max_attempts, def, maxLen));
     }
