@@ -8,11 +8,10 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { z } from 'zod';
 import { definitions } from '../../examples/definitions.js';
-import { JobRegistry, Sluice } from '../../src/index.js';
+import { JobRegistry } from '../../src/index.js';
 import { databaseConfigSchema, eventsConfigSchema, loadConfig } from '../shared/config.js';
-import { getPool } from '../shared/db.js';
-import { EventPublisher, eventBridgeSink } from '../shared/events.js';
-import { logger, logIdlePoolError, metrics, sluiceLogger } from '../shared/observability.js';
+import { containerPublisher, containerSluice } from '../shared/container.js';
+import { logger, metrics, sluiceLogger } from '../shared/observability.js';
 import { createApi } from './app.js';
 
 const config = loadConfig(
@@ -23,17 +22,10 @@ const config = loadConfig(
 );
 
 /** Events of this container; exported for tests. */
-export const publisher = new EventPublisher({
-  sink: config.EVENT_BUS_NAME ? eventBridgeSink() : undefined,
-  busName: config.EVENT_BUS_NAME,
-  source: config.EVENT_SOURCE,
-  logger: sluiceLogger,
-  wakeCoalesceMs: config.WAKE_COALESCE_MS,
-});
+export const publisher = containerPublisher(config, { wakeCoalesceMs: config.WAKE_COALESCE_MS });
 
 const app = createApi({
-  // getPool creates the pool without connecting; the first query opens a connection.
-  sluice: new Sluice({ db: getPool(config, logIdlePoolError), schema: config.SLUICE_SCHEMA }),
+  sluice: containerSluice(config),
   registry: new JobRegistry(definitions),
   publisher,
   logger: sluiceLogger,

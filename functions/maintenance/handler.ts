@@ -2,17 +2,16 @@
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { Sluice } from '../../src/index.js';
 import { databaseConfigSchema, loadConfig } from '../shared/config.js';
-import { getPool } from '../shared/db.js';
-import { logger, logIdlePoolError, metrics, sluiceLogger } from '../shared/observability.js';
+import { containerSluice } from '../shared/container.js';
+import { logger, metrics, sluiceLogger } from '../shared/observability.js';
 import { createMaintenance } from './app.js';
 
 const config = loadConfig(
   z.intersection(databaseConfigSchema, z.object({ MAX_PRUNE_BATCHES: z.coerce.number().int().min(1).max(10_000).default(50) })),
 );
 const run = createMaintenance({
-  sluice: new Sluice({ db: getPool(config, logIdlePoolError), schema: config.SLUICE_SCHEMA }),
+  sluice: containerSluice(config),
   metrics,
   logger: sluiceLogger,
   maxPruneBatches: config.MAX_PRUNE_BATCHES,

@@ -30,6 +30,8 @@ const databaseEnv = z
 export const databaseConfigSchema = databaseEnv;
 export type DatabaseConfig = z.output<typeof databaseEnv>;
 
+export type EventsConfig = z.output<typeof eventsConfigSchema>;
+
 export const eventsConfigSchema = z.object({
   /** The sluice event bus. Unset: no events are published (the schedule still drains every queue). */
   EVENT_BUS_NAME: z.string().min(1).optional(),

@@ -7,11 +7,9 @@ import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { handlers } from '../../examples/handlers.js';
 import { QUEUE_NAME } from '../../src/define.js';
-import { Sluice } from '../../src/index.js';
 import { databaseConfigSchema, eventsConfigSchema, loadConfig } from '../shared/config.js';
-import { getPool } from '../shared/db.js';
-import { EventPublisher, eventBridgeSink } from '../shared/events.js';
-import { logger, logIdlePoolError, metrics, sluiceLogger } from '../shared/observability.js';
+import { containerPublisher, containerSluice } from '../shared/container.js';
+import { logger, metrics, sluiceLogger } from '../shared/observability.js';
 import { createWorker, type WorkerEvent } from './app.js';
 
 const config = loadConfig(
@@ -28,18 +26,10 @@ const config = loadConfig(
   ),
 );
 
-const sluice = new Sluice({ db: getPool(config, logIdlePoolError), schema: config.SLUICE_SCHEMA });
-const publisher = new EventPublisher({
-  sink: config.EVENT_BUS_NAME ? eventBridgeSink() : undefined,
-  busName: config.EVENT_BUS_NAME,
-  source: config.EVENT_SOURCE,
-  logger: sluiceLogger,
-});
-
 const drain = createWorker({
-  sluice,
+  sluice: containerSluice(config),
   handlers,
-  publisher,
+  publisher: containerPublisher(config),
   metrics,
   logger: sluiceLogger,
   defaultQueue: config.QUEUE,

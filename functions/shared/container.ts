@@ -1,0 +1,24 @@
+import { Sluice } from '../../src/index.js';
+import type { DatabaseConfig, EventsConfig } from './config.js';
+import { getPool } from './db.js';
+import { EventPublisher, eventBridgeSink } from './events.js';
+import { logIdlePoolError, sluiceLogger } from './observability.js';
+
+/**
+ * The per-container wiring every entry point shares, made once at module load: a Sluice over the
+ * container's pool, and an event publisher to the bus (or to nowhere when no bus is configured).
+ */
+export function containerSluice(config: DatabaseConfig): Sluice {
+  // getPool creates the pool without connecting; the first query opens a connection.
+  return new Sluice({ db: getPool(config, logIdlePoolError), schema: config.SLUICE_SCHEMA });
+}
+
+export function containerPublisher(config: EventsConfig, options: { wakeCoalesceMs?: number } = {}): EventPublisher {
+  return new EventPublisher({
+    sink: config.EVENT_BUS_NAME ? eventBridgeSink() : undefined,
+    busName: config.EVENT_BUS_NAME,
+    source: config.EVENT_SOURCE,
+    logger: sluiceLogger,
+    wakeCoalesceMs: options.wakeCoalesceMs,
+  });
+}
