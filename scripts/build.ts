@@ -7,15 +7,12 @@ import { cpSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-export const FUNCTIONS = ['api', 'worker', 'maintenance', 'migrate', 'periodic'] as const;
+import { FUNCTIONS, LAMBDA_BANNER, RUNTIME_PROVIDED_MODULES } from './bundling.js';
+
+export { FUNCTIONS };
+
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const DIST = `${root}dist`;
-
-/** ESM bundles still meet CommonJS dependencies that call require(): give them one. */
-const BANNER = [
-  "import { createRequire as __sluiceCreateRequire } from 'node:module';",
-  'const require = __sluiceCreateRequire(import.meta.url);',
-].join('\n');
 
 /** Bundle `names` into `<outDir>/<name>/index.mjs` (default dist/). */
 export async function buildAll(
@@ -38,9 +35,8 @@ export async function buildAll(
       sourcemap: true,
       minify: true,
       legalComments: 'none',
-      // The Lambda runtime ships the SDK's clients; utilities such as @aws-sdk/rds-signer are bundled.
-      external: ['@aws-sdk/client-*'],
-      banner: { js: BANNER },
+      external: RUNTIME_PROVIDED_MODULES,
+      banner: { js: LAMBDA_BANNER },
       logLevel: 'warning',
     });
     if (name === 'migrate') {

@@ -5,12 +5,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { type FunctionName, LAMBDA_BANNER, RUNTIME_PROVIDED_MODULES } from '../../scripts/bundling.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface SluiceFunctionProps {
   /** The folder under functions/ holding handler.ts: api, worker, maintenance, migrate or periodic. */
-  entry: 'api' | 'worker' | 'maintenance' | 'migrate' | 'periodic';
+  entry: FunctionName;
   description: string;
   timeout: Duration;
   memorySize?: number | undefined;
@@ -62,9 +63,8 @@ export class SluiceFunction extends nodejs.NodejsFunction {
         minify: true,
         sourceMap: true,
         forceDockerBundling: false,
-        externalModules: ['@aws-sdk/client-*'],
-        banner:
-          "import { createRequire as __sluiceCreateRequire } from 'node:module'; const require = __sluiceCreateRequire(import.meta.url);",
+        externalModules: RUNTIME_PROVIDED_MODULES,
+        banner: LAMBDA_BANNER,
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
