@@ -20,7 +20,7 @@ import {
 } from '../../src/errors.js';
 import type { JobView } from '../../src/job.js';
 import type { Logger } from '../../src/logger.js';
-import { errorFields } from '../../src/logger.js';
+import { errorFields, truncate } from '../../src/logger.js';
 import type { Sluice } from '../../src/sluice.js';
 import { LONE_SURROGATE, unstorableText } from '../../src/text.js';
 import {
@@ -318,7 +318,7 @@ export function createApi(options: ApiOptions): ApiHandler {
     const path = event.rawPath ?? event.requestContext?.http?.path ?? '';
     try {
       const found = match(path);
-      if (!found) throw new HttpError(404, 'ROUTE_NOT_FOUND', `no route ${method} ${truncateText(path, 200)}`);
+      if (!found) throw new HttpError(404, 'ROUTE_NOT_FOUND', `no route ${method} ${truncate(path, 200)}`);
       const route = found.methods[method];
       if (!route) {
         const allow = Object.keys(found.methods).join(', ');
@@ -344,10 +344,6 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 function indexOf(issue: ApiIssue): number {
   return issue.path[0] === 'jobs' && typeof issue.path[1] === 'number' ? issue.path[1] : -1;
-}
-
-function truncateText(s: string, max: number): string {
-  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
 }
 
 /** zod issues under `prefix`; an unrecognised-keys issue becomes one issue per key, its path naming the key. */
@@ -416,7 +412,7 @@ function readJson(req: Request): unknown {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new HttpError(400, 'INVALID_JSON', `the request body is not valid JSON: ${truncateText((err as Error).message, 200)}`);
+    throw new HttpError(400, 'INVALID_JSON', `the request body is not valid JSON: ${truncate((err as Error).message, 200)}`);
   }
   scan(value);
   return value;
@@ -517,7 +513,7 @@ function errorResponse(err: unknown, ctx: { logger: Logger; requestId: string | 
     const body: ErrorResponse = { error: { code, message, ...(issues && issues.length > 0 ? { issues } : {}) } };
     return json(status, body, headers);
   };
-  const where = { request_id: ctx.requestId, method: ctx.method, path: truncateText(ctx.path, 200) };
+  const where = { request_id: ctx.requestId, method: ctx.method, path: truncate(ctx.path, 200) };
   if (err instanceof HttpError) return respond(err.status, err.code, err.message, err.issues, err.headers);
   if (err instanceof UnknownJobTypeError) return respond(400, 'UNKNOWN_TYPE', err.message);
   if (err instanceof ValidationError) {
