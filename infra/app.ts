@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { definitions } from '../examples/definitions.js';
-import { checkJobsFitWorkers } from './config.js';
+import { checkJobsFitWorkers, DATABASE_USERS } from './config.js';
 import { sluiceConfig } from './sluice.config.js';
 import { DataStack } from './stacks/dataStack.js';
 import { QueueStack } from './stacks/queueStack.js';
@@ -23,6 +23,7 @@ export function buildApp(app: App = new App(), options: { nag?: boolean } = {}):
     env,
     multiAz: bool('multiAz', false),
     deletionProtection: bool('deletionProtection', true),
+    databaseUsers: Object.values(DATABASE_USERS),
   });
   const queue = new QueueStack(app, 'SluiceQueue', {
     env,
@@ -33,10 +34,12 @@ export function buildApp(app: App = new App(), options: { nag?: boolean } = {}):
       proxyEndpoint: data.proxy.endpoint,
       dbPort: data.proxyPort,
       databaseName: data.databaseName,
-      dbUser: data.adminUser,
+      users: DATABASE_USERS,
       clientSecurityGroup: data.proxyClientSecurityGroup,
-      grantConnect: (grantee) => data.grantConnect(grantee),
-      readyAfter: data.proxy,
+      grantConnect: (grantee, user) => data.grantConnect(grantee, user),
+      adminSecret: data.adminSecret,
+      adminSecurityGroup: data.adminClientSecurityGroup,
+      readyAfter: [data.instance, data.proxy],
     },
   });
   Tags.of(app).add('app', 'sluice');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { DatabaseUserFunction } from '../functions/shared/access.js';
 
 /**
  * What a deployment declares in one place (infra/sluice.config.ts): its queues and periodic jobs.
@@ -87,3 +88,14 @@ export function checkJobsFitWorkers(
   }
   if (problems.length > 0) throw new Error(`sluice config does not fit its job types: ${problems.join('; ')}`);
 }
+
+/**
+ * The database user each function connects as (the migrate function creates them and grants each its
+ * access, functions/shared/access.ts). Every queue's worker shares the worker user.
+ */
+export const DATABASE_USERS = {
+  api: 'sluice_api',
+  worker: 'sluice_worker',
+  maintenance: 'sluice_maintenance',
+  periodic: 'sluice_periodic',
+} as const satisfies Record<DatabaseUserFunction, string>;

@@ -1,3 +1,4 @@
+export { ACCESS_PROFILES, type AccessProfile, type GrantAccessOptions, grantAccess, privilegesOf } from './access.js';
 export { type Backoff, backoffCeilingMs, backoffDelayMs, DEFAULT_BACKOFF, retryPresets } from './backoff.js';
 export { type SluiceSettings, type SluiceSettingsInput, sluiceOptionsSchema } from './config.js';
 export { type ConnectionSource, type Queryable, quoteSchema } from './db.js';

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { sendEmail } from '../examples/definitions.js';
 import { closePool } from '../functions/shared/db.js';
@@ -49,14 +50,14 @@ describe('Lambda entry points', async () => {
     assert.ok(res.queues.some((q) => q.queue === 'emails' && q.dead === 1));
     const migrateFn = await import('../functions/migrate/handler.js');
     const again = await migrateFn.handler({}, lambdaContext(10_000, 'sluice-migrate'));
-    assert.deepEqual(again, { applied: [], current: 1 });
+    assert.deepEqual(again, { applied: [], current: 1, users: [] });
     await pool.query('DROP SCHEMA IF EXISTS fresh_migrate CASCADE');
     process.env.SLUICE_SCHEMA = 'fresh_migrate';
     try {
       // A new container reads its configuration anew: load the module again under a fresh URL.
       const fresh = await import(`../functions/migrate/handler.js?fresh=${Date.now()}`);
       await closePool();
-      assert.deepEqual(await fresh.handler({}, lambdaContext(10_000, 'sluice-migrate')), { applied: [1], current: 1 });
+      assert.deepEqual(await fresh.handler({}, lambdaContext(10_000, 'sluice-migrate')), { applied: [1], current: 1, users: [] });
     } finally {
       process.env.SLUICE_SCHEMA = schema;
       await pool.query('DROP SCHEMA IF EXISTS fresh_migrate CASCADE');
@@ -65,6 +66,81 @@ describe('Lambda entry points', async () => {
 });
 
 describe('migrate at deploy time', () => {
+  it('on AWS: reads the admin secret, connects as the owner, migrates and grants each function user its access', async () => {
+    const { url, schema, pool } = await testSluice();
+    const saved = { ...process.env };
+    const secrets = mockClient(SecretsManagerClient);
+    const u = new URL(url);
+    const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:sluice-admin-AbCdEf';
+    secrets.on(GetSecretValueCommand, { SecretId: secretArn }).resolves({
+      SecretString: JSON.stringify({
+        engine: 'postgres',
+        host: u.hostname,
+        port: Number(u.port),
+        username: u.username,
+        password: u.password || 'unused-under-trust-auth',
+        dbname: 'x',
+      }),
+    });
+    const users = { api: `${schema}_api`, worker: `${schema}_worker` };
+    const iam = `${schema}_iam`;
+    await pool.query(`CREATE ROLE "${iam}" NOLOGIN`);
+    for (const k of ['DATABASE_URL', 'DB_HOST', 'DB_USER']) delete process.env[k];
+    Object.assign(process.env, {
+      DB_SECRET_ARN: secretArn,
+      DB_NAME: u.pathname.slice(1),
+      DB_TLS: 'disable',
+      SLUICE_SCHEMA: schema,
+      DB_USERS: JSON.stringify(users),
+      DB_USER_ROLES: iam,
+      AWS_REGION: 'eu-west-1',
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
+    });
+    try {
+      const { handler } = await import(`../functions/migrate/handler.js?secret=${Date.now()}`);
+      const res = await handler({}, lambdaContext(10_000, 'sluice-migrate'));
+      assert.deepEqual(res, { applied: [], current: 1, users: [users.api, users.worker] });
+      assert.equal(secrets.commandCalls(GetSecretValueCommand).length, 1);
+      const grants = await pool.query<{ grantee: string; n: number }>(
+        `SELECT grantee, count(*)::int AS n FROM information_schema.role_table_grants WHERE table_schema = $1 AND grantee = ANY($2) GROUP BY grantee ORDER BY grantee`,
+        [schema, Object.values(users)],
+      );
+      assert.deepEqual(
+        grants.rows.map((r) => r.grantee),
+        [users.api, users.worker],
+      );
+      const member = await pool.query('SELECT pg_has_role($1, $2, $3) AS m', [users.worker, iam, 'MEMBER']);
+      assert.equal(member.rows[0].m, true);
+
+      // A secret without a password fails with the field named and nothing of the secret echoed.
+      secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ host: 'h', port: 5432, username: 'admin-name' }) });
+      const err = await handler({}, lambdaContext(10_000, 'sluice-migrate')).catch((e: Error) => e);
+      assert.match(String(err?.message), /lacks password/);
+      assert.doesNotMatch(String(err?.message), /admin-name/);
+    } finally {
+      secrets.restore();
+      process.env = saved;
+      for (const role of [...Object.values(users), iam]) {
+        await pool.query(`DROP OWNED BY "${role}"`).catch(() => {});
+        await pool.query(`DROP ROLE IF EXISTS "${role}"`);
+      }
+    }
+  });
+
+  it('refuses a malformed DB_USERS at cold start, naming the variable', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/db', DB_USERS: '{"api":"sluice_api","root":"x"}' });
+    try {
+      await assert.rejects(import(`../functions/migrate/handler.js?badusers=${Date.now()}`), /DB_USERS/);
+      process.env.DB_USERS = 'not json';
+      await assert.rejects(import(`../functions/migrate/handler.js?badjson=${Date.now()}`), /DB_USERS: must be a JSON object/);
+      process.env.DB_USERS = '{"api":"Robert; DROP"}';
+      await assert.rejects(import(`../functions/migrate/handler.js?badname=${Date.now()}`), /DB_USERS\.api/);
+    } finally {
+      process.env = saved;
+    }
+  });
+
   it('retries while the database is unreachable, then gives up with the connection error when time runs short', async () => {
     const saved = { ...process.env };
     const warnings: string[] = [];

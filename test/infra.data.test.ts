@@ -10,9 +10,11 @@ import { DataStack, type DataStackProps } from '../infra/stacks/dataStack.js';
 const env = { account: '123456789012', region: 'eu-west-1' };
 const newApp = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
 
-function synth(props: DataStackProps = {}) {
+const USERS = ['sluice_api', 'sluice_worker'];
+
+function synth(props: Partial<DataStackProps> = {}) {
   const app = newApp();
-  const stack = new DataStack(app, 'SluiceData', { env, ...props });
+  const stack = new DataStack(app, 'SluiceData', { env, databaseUsers: USERS, ...props });
   return { app, stack, template: Template.fromStack(stack) };
 }
 
@@ -79,6 +81,14 @@ describe('DataStack: network', () => {
       assert.equal(sg.Properties.SecurityGroupIngress, undefined, 'no CIDR ingress: callers are named by security group');
     });
   }
+
+  it('opens the Secrets Manager endpoint to the migrate function and the rotation function only', () => {
+    const ingress = template.findResources('AWS::EC2::SecurityGroupIngress', {
+      Properties: { GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^VpcSecretsManagerEndpointSecurityGroup'), 'GroupId'] } },
+    });
+    const sources = Object.values(ingress).map((r) => r.Properties.SourceSecurityGroupId['Fn::GetAtt'][0].replace(/[0-9A-F]{8}$/, ''));
+    assert.deepEqual(sources.sort(), ['AdminClients', 'RotationSecurityGroup']);
+  });
 
   it('opens the EventBridge endpoint to the functions security group', () => {
     template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
@@ -158,19 +168,27 @@ describe('DataStack: database', () => {
 });
 
 describe('DataStack: proxy', () => {
-  it('requires TLS and IAM auth, with the admin secret', () => {
+  it('requires TLS and end-to-end IAM auth, and knows no password', () => {
     const { template } = synth();
     template.hasResourceProperties('AWS::RDS::DBProxy', {
       EngineFamily: 'POSTGRESQL',
       RequireTLS: true,
-      Auth: [
-        {
-          AuthScheme: 'SECRETS',
-          IAMAuth: 'REQUIRED',
-          SecretArn: { Ref: logicalId(template, 'AWS::SecretsManager::SecretTargetAttachment') },
-        },
-      ],
+      DefaultAuthScheme: 'IAM_AUTH',
+      Auth: Match.absent(),
     });
+    const proxyRole = Object.values(template.findResources('AWS::RDS::DBProxy'))[0]!.Properties.RoleArn['Fn::GetAtt'][0];
+    const policies = Object.values(template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: proxyRole }] } }));
+    const statements = policies.flatMap((p) => p.Properties.PolicyDocument.Statement);
+    assert.ok(
+      statements.every((st: { Action: string }) => st.Action === 'rds-db:connect'),
+      'the proxy role reads no secret and does nothing but log in',
+    );
+    const users = statements.map((st: { Resource: { 'Fn::Join': [string, unknown[]] } }) => st.Resource['Fn::Join'][1].at(-1));
+    assert.deepEqual(users.sort(), ['/sluice_api', '/sluice_worker'], 'it may log in as the function users, and as nobody else');
+    const instanceId = logicalId(template, 'AWS::RDS::DBInstance');
+    for (const st of statements) {
+      assert.ok(JSON.stringify(st.Resource).includes(JSON.stringify({ 'Fn::GetAtt': [instanceId, 'DbiResourceId'] })), 'on this instance');
+    }
   });
 
   it('is the only path from the clients to the instance', () => {
@@ -180,14 +198,19 @@ describe('DataStack: proxy', () => {
       Properties: { GroupId: { 'Fn::GetAtt': [dbSg, 'GroupId'] } },
     });
     const sources = Object.values(dbIngress).map((r) => r.Properties.SourceSecurityGroupId['Fn::GetAtt'][0]);
-    assert.deepEqual(sources.map((s: string) => s.replace(/[0-9A-F]{8}$/, '')).sort(), ['ProxySecurityGroup', 'RotationSecurityGroup']);
+    assert.deepEqual(sources.map((s: string) => s.replace(/[0-9A-F]{8}$/, '')).sort(), [
+      'AdminClients',
+      'ProxySecurityGroup',
+      'RotationSecurityGroup',
+    ]);
   });
 
-  it('grantConnect allows rds-db:connect on the proxy resource id for the admin user', () => {
+  it('grantConnect allows rds-db:connect on the proxy resource id for one function user, and refuses others', () => {
     const app = newApp();
-    const stack = new DataStack(app, 'SluiceData', { env });
+    const stack = new DataStack(app, 'SluiceData', { env, databaseUsers: USERS });
     const role = new iam.Role(stack, 'Fn', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-    stack.grantConnect(role);
+    stack.grantConnect(role, 'sluice_worker');
+    assert.throws(() => stack.grantConnect(role, 'sluice_admin'), /sluice_admin is not one of the proxy's database users/);
     const proxyId = logicalId(Template.fromStack(stack), 'AWS::RDS::DBProxy');
     Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: stack.getLogicalId(role.node.defaultChild as iam.CfnRole) }],
@@ -202,7 +225,7 @@ describe('DataStack: proxy', () => {
                 Match.arrayWith([
                   Match.stringLikeRegexp(':rds-db:eu-west-1:123456789012:dbuser:$'),
                   { 'Fn::Select': [6, { 'Fn::Split': [':', { 'Fn::GetAtt': [proxyId, 'DBProxyArn'] }] }] },
-                  '/sluice_admin',
+                  '/sluice_worker',
                 ]),
               ],
             },
@@ -221,7 +244,7 @@ describe('DataStack: cdk-nag AwsSolutions', () => {
   }
 
   it('acknowledges only the findings the settings cause, each with a reason', () => {
-    const acknowledged = (props: DataStackProps) =>
+    const acknowledged = (props: Partial<DataStackProps>) =>
       synth(props)
         .stack.node.findAll()
         .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
@@ -236,7 +259,7 @@ describe('DataStack: cdk-nag AwsSolutions', () => {
 
   it('passes as a synth-time validation plugin, as the app registers it', () => {
     const app = newApp();
-    new DataStack(app, 'SluiceData', { env });
+    new DataStack(app, 'SluiceData', { env, databaseUsers: USERS });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     assert.doesNotThrow(() => app.synth());
   });

@@ -4,7 +4,7 @@ import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildApp } from '../infra/app.js';
-import { checkJobsFitWorkers, parseSluiceConfig } from '../infra/config.js';
+import { checkJobsFitWorkers, DATABASE_USERS, parseSluiceConfig } from '../infra/config.js';
 import { sluiceConfig } from '../infra/sluice.config.js';
 
 /** The whole app, synthesised offline with bundling skipped (as unit tests should). */
@@ -56,7 +56,7 @@ describe('queue stack', () => {
     t.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
   });
 
-  it('workers may put events on the sluice bus only, and connect to the database', () => {
+  it('functions may put events on the sluice bus only, and nothing is unscoped but X-Ray', () => {
     type Statement = { Action: string | string[]; Resource: unknown };
     const statements = Object.values(t.findResources('AWS::IAM::Policy')).flatMap(
       (p) => p.Properties.PolicyDocument.Statement as Statement[],
@@ -67,11 +67,66 @@ describe('queue stack', () => {
       assert.notEqual(st.Resource, '*', 'PutEvents is scoped');
       assert.match(JSON.stringify(st.Resource), /Bus/, 'to the sluice bus');
     }
-    const connect = withAction('rds-db:connect');
-    assert.ok(connect.length >= sluiceConfig.queues.length + 3, 'every function may connect');
-    for (const st of connect) assert.match(JSON.stringify(st.Resource), /dbuser:.*sluice_admin/);
     const wildcards = statements.filter((st) => st.Resource === '*').flatMap((st) => ([] as string[]).concat(st.Action));
     assert.deepEqual([...new Set(wildcards)].sort(), ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'], 'only X-Ray is unscoped');
+  });
+
+  it('each function connects to the proxy as its own database user, and as no other', () => {
+    const roleOf = (fn: { Properties: { Role: { 'Fn::GetAtt': [string, string] } } }) => fn.Properties.Role['Fn::GetAtt'][0];
+    const connectUsers = (role: string) =>
+      Object.values(t.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } }))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string; Resource: { 'Fn::Join': [string, unknown[]] } }>)
+        .filter((st) => st.Action === 'rds-db:connect')
+        .map((st) => {
+          assert.match(JSON.stringify(st.Resource), /dbuser:.*DBProxyArn/, 'on the proxy');
+          return String(st.Resource['Fn::Join'][1].at(-1));
+        });
+    const byDescription = (d: string) => {
+      const fns = Object.values(t.findResources('AWS::Lambda::Function', { Properties: { Description: d } }));
+      assert.equal(fns.length, 1, d);
+      return fns[0] as never;
+    };
+    const expectations: Array<[unknown, string]> = [
+      ...sluiceConfig.queues.map((q) => [functionsWith({ QUEUE: q.name })[0], DATABASE_USERS.worker] as [unknown, string]),
+      [byDescription('sluice enqueue API'), DATABASE_USERS.api],
+      [byDescription('sluice prune and stats'), DATABASE_USERS.maintenance],
+      [byDescription('sluice periodic jobs'), DATABASE_USERS.periodic],
+    ];
+    for (const [fn, user] of expectations) {
+      const f = fn as { Properties: { Role: { 'Fn::GetAtt': [string, string] }; Environment: { Variables: Record<string, string> } } };
+      assert.deepEqual(connectUsers(roleOf(f)), [`/${user}`], `${f.Properties.Environment.Variables.QUEUE ?? ''} ${user}`);
+      assert.equal(f.Properties.Environment.Variables.DB_USER, user);
+    }
+    assert.deepEqual(
+      connectUsers(roleOf(byDescription('sluice migrations and database users (deploy trigger)'))),
+      [],
+      'migrate uses no proxy',
+    );
+  });
+
+  it('the migrate function alone reads the admin secret, reaches the instance with verified TLS, and creates the users', () => {
+    const migrate = Object.values(
+      t.findResources('AWS::Lambda::Function', { Properties: { Description: 'sluice migrations and database users (deploy trigger)' } }),
+    )[0]!;
+    const vars = migrate.Properties.Environment.Variables;
+    assert.deepEqual(JSON.parse(vars.DB_USERS), DATABASE_USERS);
+    assert.equal(vars.DB_USER_ROLES, 'rds_iam');
+    assert.equal(vars.NODE_EXTRA_CA_CERTS, '/var/runtime/ca-cert.pem');
+    assert.equal(vars.DB_TLS, undefined, 'TLS is verified (the default)');
+    assert.equal(vars.DB_HOST, undefined);
+    assert.match(JSON.stringify(vars.DB_SECRET_ARN), /SluiceData/);
+    assert.match(JSON.stringify(migrate.Properties.VpcConfig.SecurityGroupIds), /AdminClients/);
+    const readers = Object.values(t.findResources('AWS::IAM::Policy'))
+      .filter((p) =>
+        (p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[] }>).some((st) =>
+          ([] as string[]).concat(st.Action).includes('secretsmanager:GetSecretValue'),
+        ),
+      )
+      .map((p) => p.Properties.Roles[0].Ref);
+    assert.deepEqual(readers, [migrate.Properties.Role['Fn::GetAtt'][0]]);
+    for (const fn of Object.values(t.findResources('AWS::Lambda::Function'))) {
+      assert.equal(fn.Properties.Environment?.Variables?.DB_TLS, undefined, 'no function turns TLS verification off');
+    }
   });
 
   it('serves the API through an IAM-authorized HTTP API with throttling and access logs', () => {

@@ -1,29 +1,49 @@
 /**
- * Lambda entry point that applies migrations at deploy time (a CDK trigger). Idempotent: re-running it
- * applies nothing; concurrent runs serialise on a transaction-scoped advisory lock.
+ * Lambda entry point that applies migrations at deploy time (a CDK trigger), then gives each function's
+ * database user exactly its access (`DB_USERS`). Idempotent: re-running it applies nothing and grants the
+ * same; concurrent runs serialise on transaction-scoped advisory locks.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
-import { isTransientDatabaseError, loadMigrations, migrate } from '../../src/index.js';
-import { databaseConfigSchema, loadConfig } from '../shared/config.js';
-import { getPool } from '../shared/db.js';
+import pg from 'pg';
+import { grantAccess, isTransientDatabaseError, loadMigrations, type MigrateResult, migrate } from '../../src/index.js';
+import { FUNCTION_ACCESS } from '../shared/access.js';
+import { adminPoolConfig } from '../shared/adminDb.js';
+import { adminDatabaseConfigSchema, loadConfig } from '../shared/config.js';
 import { logger, logIdlePoolError } from '../shared/observability.js';
 
-const config = loadConfig(z.intersection(databaseConfigSchema, z.object({ SLUICE_MIGRATIONS_DIR: z.string().min(1).optional() })));
+const config = loadConfig(adminDatabaseConfigSchema);
 
 /** `npm run build` copies migrations/ beside the bundle; from source, the repository's folder is used. */
 const BUNDLED = fileURLToPath(new URL('./migrations/', import.meta.url));
 
-export const handler = middy<unknown, { applied: number[]; current: number }, Error, Context>().handler(async (_event, context) => {
-  logger.addContext(context);
+type Result = MigrateResult & { users: string[] };
+
+async function migrateAndGrant(): Promise<Result> {
   const migrations = await loadMigrations(config.SLUICE_MIGRATIONS_DIR ?? (existsSync(BUNDLED) ? BUNDLED : undefined));
-  // At deploy time the proxy may not reach its database yet: retry connection failures while time allows.
+  // A pool per run: the admin password may have rotated since the last one, and runs are rare.
+  const db = new pg.Pool(await adminPoolConfig(config));
+  db.on('error', logIdlePoolError);
+  try {
+    const result = await migrate({ db, schema: config.SLUICE_SCHEMA, migrations });
+    const users = Object.fromEntries(
+      Object.entries(config.DB_USERS ?? {}).map(([fn, user]) => [user, FUNCTION_ACCESS[fn as keyof typeof FUNCTION_ACCESS]]),
+    );
+    if (Object.keys(users).length > 0) await grantAccess({ db, schema: config.SLUICE_SCHEMA, users, memberOf: config.DB_USER_ROLES });
+    return { ...result, users: Object.keys(users) };
+  } finally {
+    await db.end();
+  }
+}
+
+export const handler = middy<unknown, Result, Error, Context>().handler(async (_event, context) => {
+  logger.addContext(context);
+  // At deploy time the database may not accept connections yet: retry connection failures while time allows.
   for (let attempt = 1; ; attempt++) {
     try {
-      const result = await migrate({ db: getPool(config, logIdlePoolError), schema: config.SLUICE_SCHEMA, migrations });
+      const result = await migrateAndGrant();
       logger.info('migrations applied', { schema: config.SLUICE_SCHEMA, attempt, ...result });
       return result;
     } catch (err) {

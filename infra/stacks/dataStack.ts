@@ -1,8 +1,9 @@
 import { Duration, Fn, Names, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 
 export interface DataStackProps extends StackProps {
@@ -16,12 +17,20 @@ export interface DataStackProps extends StackProps {
   availabilityZones?: string[];
   /** The instance class. Default t4g.micro. */
   instanceType?: ec2.InstanceType;
+  /**
+   * The database users the functions connect as through the proxy (the migrate function creates them).
+   * The proxy may log in as these, and no other, with end-to-end IAM auth.
+   */
+  databaseUsers: readonly string[];
 }
 
 /**
  * The data tier: a VPC with isolated subnets only (no NAT; AWS APIs through interface endpoints),
- * RDS PostgreSQL with IAM authentication, and an RDS Proxy that requires TLS and IAM auth. The admin
- * credentials live in Secrets Manager and rotate; functions connect through the proxy as database users.
+ * RDS PostgreSQL with IAM authentication, and an RDS Proxy that requires TLS and end-to-end IAM auth:
+ * each function connects to the proxy as its own database user with an IAM token, and the proxy logs in to
+ * the database as that user with IAM too, so no function user has a password. The admin credentials live
+ * in Secrets Manager and rotate; only the migrate function reads them, and it connects to the instance
+ * directly (the proxy knows no password).
  */
 export class DataStack extends Stack {
   readonly vpc: ec2.Vpc;
@@ -29,6 +38,11 @@ export class DataStack extends Stack {
   readonly proxy: rds.DatabaseProxy;
   /** Attach to every sluice function: reaches the proxy on the database port and the EventBridge endpoint. */
   readonly proxyClientSecurityGroup: ec2.SecurityGroup;
+  /** Attach to the migrate function only: reaches the instance itself and the Secrets Manager endpoint. */
+  readonly adminClientSecurityGroup: ec2.SecurityGroup;
+  /** The admin credentials (RDS-generated JSON: host, port, username, password), rotated every 30 days. */
+  readonly adminSecret: secretsmanager.ISecret;
+  readonly databaseUsers: readonly string[];
   /** The database instance's (non-default) port: the proxy's path to it. */
   readonly dbPort: number;
   /** RDS Proxy for PostgreSQL always listens on 5432, whatever the instance's port: clients use this. */
@@ -38,7 +52,7 @@ export class DataStack extends Stack {
 
   private readonly azs: string[] | undefined;
 
-  constructor(scope: Construct, id: string, props: DataStackProps = {}) {
+  constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
     this.dbPort = props.dbPort ?? 5433;
     const multiAz = props.multiAz ?? false;
@@ -73,6 +87,11 @@ export class DataStack extends Stack {
       description: 'sluice RDS Proxy',
       allowAllOutbound: false,
     });
+    this.adminClientSecurityGroup = new ec2.SecurityGroup(this, 'AdminClients', {
+      vpc: this.vpc,
+      description: 'sluice migrate function: reach the instance as its owner and the Secrets Manager endpoint',
+      allowAllOutbound: true,
+    });
     const rotationSecurityGroup = new ec2.SecurityGroup(this, 'RotationSecurityGroup', {
       vpc: this.vpc,
       description: 'sluice admin secret rotation function',
@@ -94,6 +113,7 @@ export class DataStack extends Stack {
       open: false,
     });
     secretsEndpoint.connections.allowDefaultPortFrom(rotationSecurityGroup, 'secret rotation to Secrets Manager');
+    secretsEndpoint.connections.allowDefaultPortFrom(this.adminClientSecurityGroup, 'migrate function to Secrets Manager');
 
     const engine = rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_17_5 });
     const parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
@@ -132,21 +152,29 @@ export class DataStack extends Stack {
       securityGroup: rotationSecurityGroup,
     });
 
+    this.adminSecret = this.instance.secret!;
+    this.instance.connections.allowDefaultPortFrom(this.adminClientSecurityGroup, 'migrate function to the instance, as its owner');
+
+    // End-to-end IAM: the proxy's role may log in to the instance as the function users, and as nobody else.
+    this.databaseUsers = props.databaseUsers;
+    const proxyRole = new iam.Role(this, 'ProxyRole', {
+      assumedBy: new iam.ServicePrincipal('rds.amazonaws.com'),
+      description: 'sluice RDS Proxy: IAM login to the database as the function users',
+    });
+    for (const user of this.databaseUsers) this.instance.grantConnect(proxyRole, user);
     // addProxy also opens the instance's security group to the proxy on the database port.
     this.proxy = this.instance.addProxy('Proxy', {
       dbProxyName: Names.uniqueResourceName(this, { maxLength: 54, separator: '-' }) + '-proxy',
       vpc: this.vpc,
       vpcSubnets: isolated,
-      secrets: [this.instance.secret!],
+      defaultAuthScheme: rds.DefaultAuthScheme.IAM_AUTH,
+      role: proxyRole,
       securityGroups: [proxySecurityGroup],
-      iamAuth: true,
       requireTLS: true,
       borrowTimeout: Duration.seconds(30),
       idleClientTimeout: Duration.minutes(30),
     });
     this.proxy.connections.allowFrom(this.proxyClientSecurityGroup, ec2.Port.tcp(this.proxyPort), 'sluice functions to the proxy');
-    // RDS Proxy reads the admin secret with its own role; this path to the endpoint costs nothing if unused.
-    this.proxy.connections.allowTo(secretsEndpoint, ec2.Port.tcp(443), 'proxy to Secrets Manager');
 
     this.acknowledgeFindings(multiAz, deletionProtection);
   }
@@ -159,9 +187,12 @@ export class DataStack extends Stack {
     return this.azs ?? super.availabilityZones;
   }
 
-  /** Allow `grantee` to open IAM-authenticated connections to the proxy as the admin user. */
-  grantConnect(grantee: iam.IGrantable): void {
-    this.proxy.grantConnect(grantee, this.adminUser);
+  /** Allow `grantee` to open IAM-authenticated connections to the proxy as `dbUser`, one of `databaseUsers`. */
+  grantConnect(grantee: iam.IGrantable, dbUser: string): void {
+    if (!this.databaseUsers.includes(dbUser)) {
+      throw new Error(`${dbUser} is not one of the proxy's database users (${this.databaseUsers.join(', ')})`);
+    }
+    this.proxy.grantConnect(grantee, dbUser);
   }
 
   /** cdk-nag (v3) acknowledgements: each one states why the finding is accepted. */

@@ -8,9 +8,11 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as triggers from 'aws-cdk-lib/triggers';
 import type { Construct } from 'constructs';
+import type { DatabaseUserFunction } from '../../functions/shared/access.js';
 import type { SluiceConfig } from '../config.js';
 import { SluiceMonitoring } from '../constructs/monitoring.js';
 import { SluiceFunction } from '../constructs/sluiceFunction.js';
@@ -21,11 +23,17 @@ export interface DatabaseAccess {
   proxyEndpoint: string;
   dbPort: number;
   databaseName: string;
-  dbUser: string;
+  /** The database user of each function (the migrate function creates them). */
+  users: Record<DatabaseUserFunction, string>;
   clientSecurityGroup: ec2.ISecurityGroup;
-  grantConnect(grantee: iam.IGrantable): void;
-  /** The construct the migrations must wait for (the proxy, ready to accept connections). */
-  readyAfter: Construct;
+  /** Allow `grantee` to connect to the proxy as `user`. */
+  grantConnect(grantee: iam.IGrantable, user: string): void;
+  /** The admin credentials: only the migrate function reads them, to connect to the instance as the owner. */
+  adminSecret: secretsmanager.ISecret;
+  /** Lets the migrate function reach the instance and the Secrets Manager endpoint. */
+  adminSecurityGroup: ec2.ISecurityGroup;
+  /** What the migrations must wait for (the instance and the proxy, ready to accept connections). */
+  readyAfter: Construct[];
 }
 
 export interface QueueStackProps extends StackProps {
@@ -71,7 +79,6 @@ export class QueueStack extends Stack {
         DB_HOST: db.proxyEndpoint,
         DB_PORT: String(db.dbPort),
         DB_NAME: db.databaseName,
-        DB_USER: db.dbUser,
         EVENT_BUS_NAME: this.bus.eventBusName,
         EVENT_SOURCE: SOURCE,
       },
@@ -83,8 +90,10 @@ export class QueueStack extends Stack {
         maxEventAge: Duration.hours(2),
         deadLetterQueue: this.ruleDeadLetterQueue,
       });
-    const withDb = (fn: SluiceFunction, publishes: boolean) => {
-      db.grantConnect(fn);
+    // Each function connects as its own database user, and may connect as no other.
+    const withDb = (fn: SluiceFunction, user: DatabaseUserFunction, publishes: boolean) => {
+      fn.addEnvironment('DB_USER', db.users[user]);
+      db.grantConnect(fn, db.users[user]);
       if (publishes) this.bus.grantPutEventsTo(fn);
       return fn;
     };
@@ -100,6 +109,7 @@ export class QueueStack extends Stack {
           reservedConcurrentExecutions: q.reservedConcurrency,
           environment: { ...common.environment, QUEUE: q.name, BATCH_SIZE: String(q.batchSize) },
         }),
+        'worker',
         true,
       );
       this.workers[q.name] = worker;
@@ -134,6 +144,7 @@ export class QueueStack extends Stack {
         timeout: Duration.seconds(29),
         memorySize: 512,
       }),
+      'api',
       true,
     );
     const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', { retention: logs.RetentionDays.ONE_MONTH });
@@ -162,6 +173,7 @@ export class QueueStack extends Stack {
         description: 'sluice prune and stats',
         timeout: Duration.minutes(5),
       }),
+      'maintenance',
       false,
     );
     new events.Rule(this, 'MaintenanceSchedule', {
@@ -169,19 +181,29 @@ export class QueueStack extends Stack {
       targets: [target(maintenance)],
     });
 
-    const migrate = withDb(
-      new SluiceFunction(this, 'Migrate', {
-        ...common,
-        entry: 'migrate',
-        description: 'sluice migrations (deploy trigger)',
-        timeout: Duration.minutes(5),
-      }),
-      false,
-    );
+    // The schema's owner: connects to the instance itself with the admin secret (read at each run, so a
+    // rotation never breaks it), migrates, then creates the function users and grants each its access.
+    const migrate = new SluiceFunction(this, 'Migrate', {
+      vpc: db.vpc,
+      securityGroups: [db.adminSecurityGroup],
+      entry: 'migrate',
+      description: 'sluice migrations and database users (deploy trigger)',
+      timeout: Duration.minutes(5),
+      environment: {
+        DB_SECRET_ARN: db.adminSecret.secretArn,
+        DB_NAME: db.databaseName,
+        DB_USERS: JSON.stringify(db.users),
+        // RDS grants IAM login to members of rds_iam; the proxy logs in as these users with IAM.
+        DB_USER_ROLES: 'rds_iam',
+        // Node 20+ Lambda runtimes load no Amazon CAs by default; the instance's certificate needs the RDS ones.
+        NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+      },
+    });
+    db.adminSecret.grantRead(migrate);
     new triggers.Trigger(this, 'MigrateOnDeploy', {
       handler: migrate,
       executeOnHandlerChange: true,
-      executeAfter: [db.readyAfter],
+      executeAfter: db.readyAfter,
       timeout: Duration.minutes(5), // as long as the function, which retries while the proxy comes up
     });
 
@@ -194,6 +216,7 @@ export class QueueStack extends Stack {
           description: 'sluice periodic jobs',
           timeout: Duration.seconds(30),
         }),
+        'periodic',
         true,
       );
       others.push(periodic);

@@ -1,0 +1,113 @@
+import { type ConnectionSource, quoteSchema } from './db.js';
+import { ConfigError } from './errors.js';
+
+type Privilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
+type Table = 'jobs' | 'active_jobs' | 'job_steps';
+
+/**
+ * What each kind of caller does to the queue's tables: the least that sluice's SQL needs. A database user
+ * gets the union of its profiles; nothing else (no DDL, no TRUNCATE, no migrations table).
+ */
+export const ACCESS_PROFILES = {
+  /** `enqueue`/`enqueueMany`, including the release of an expired idempotency key. */
+  producer: { jobs: ['SELECT', 'INSERT', 'UPDATE'], active_jobs: ['INSERT'] },
+  /** `getJob(s)`, `cancel`, `stats` and the dead-letter operations (list, redrive, purge). */
+  operator: {
+    jobs: ['SELECT', 'UPDATE', 'DELETE'],
+    active_jobs: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+    job_steps: ['SELECT', 'DELETE'],
+  },
+  /** A worker's claim, heartbeats, durable steps and outcomes. */
+  consumer: { jobs: ['SELECT', 'UPDATE'], active_jobs: ['SELECT', 'UPDATE', 'DELETE'], job_steps: ['SELECT', 'INSERT'] },
+  /** `prune` and `stats` (prune locks its victims FOR UPDATE, which needs UPDATE). */
+  maintainer: { jobs: ['SELECT', 'UPDATE', 'DELETE'], active_jobs: ['SELECT'], job_steps: ['SELECT', 'DELETE'] },
+} as const satisfies Record<string, Partial<Record<Table, readonly Privilege[]>>>;
+
+export type AccessProfile = keyof typeof ACCESS_PROFILES;
+
+/** The tables the profiles cover: every table a migration creates, except the migrations' own record. */
+export const ACCESS_TABLES: readonly Table[] = ['jobs', 'active_jobs', 'job_steps'];
+
+const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+function quoteRole(name: string): string {
+  if (!ROLE_NAME.test(name)) throw new ConfigError(`database user name must match ${ROLE_NAME}, got ${JSON.stringify(name)}`);
+  return `"${name}"`;
+}
+
+/** The table privileges a set of profiles adds up to, e.g. `{ jobs: ['INSERT', 'SELECT', 'UPDATE'], … }`. */
+export function privilegesOf(profiles: readonly AccessProfile[]): Record<Table, Privilege[]> {
+  const out = {} as Record<Table, Privilege[]>;
+  for (const table of ACCESS_TABLES) {
+    const set = new Set<Privilege>();
+    for (const p of profiles)
+      for (const priv of (ACCESS_PROFILES[p] as Partial<Record<Table, readonly Privilege[]>>)[table] ?? []) set.add(priv);
+    out[table] = [...set].sort();
+  }
+  return out;
+}
+
+export interface GrantAccessOptions {
+  db: ConnectionSource;
+  /** The queue's schema. Default `sluice`. */
+  schema?: string;
+  /** Each database user and the profiles it gets. A user that does not exist is created (LOGIN, no password). */
+  users: Record<string, readonly AccessProfile[]>;
+  /** Roles every user is made a member of, e.g. `['rds_iam']` so that RDS accepts IAM auth tokens for it. */
+  memberOf?: readonly string[];
+}
+
+/**
+ * Give each database user exactly the privileges of its profiles on the schema's tables, creating users
+ * that are missing. Run it as the schema's owner after `migrate()`. It is idempotent, and it converges:
+ * privileges a user holds beyond its profiles are revoked, in the same transaction as the grants, so no
+ * session ever sees a user with too little. Creating roles needs CREATEROLE (the RDS master user has it).
+ *
+ * @example
+ * await grantAccess({ db: pool, users: { sluice_api: ['producer', 'operator'], sluice_worker: ['producer', 'consumer'] }, memberOf: ['rds_iam'] });
+ */
+export async function grantAccess(options: GrantAccessOptions): Promise<void> {
+  const s = quoteSchema(options.schema ?? 'sluice');
+  const entries = Object.entries(options.users).map(([name, profiles]) => {
+    for (const p of profiles) {
+      if (!Object.hasOwn(ACCESS_PROFILES, p))
+        throw new ConfigError(`unknown access profile ${JSON.stringify(p)} for ${name}; known: ${Object.keys(ACCESS_PROFILES).join(', ')}`);
+    }
+    return { name, role: quoteRole(name), privileges: privilegesOf(profiles) };
+  });
+  const memberOf = (options.memberOf ?? []).map((name) => ({ name, role: quoteRole(name) }));
+  const client = await options.db.connect();
+  try {
+    await client.query('BEGIN');
+    // Roles are cluster-wide: serialise concurrent runs so two never race to create the same user.
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['sluice.grantAccess']);
+    const me = await client.query<{ name: string }>('SELECT current_user AS name');
+    const existing = await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])', [
+      [...entries.map((e) => e.name), ...memberOf.map((m) => m.name)],
+    ]);
+    const exists = new Set(existing.rows.map((r) => r.rolname));
+    for (const m of memberOf) {
+      if (!exists.has(m.name)) throw new ConfigError(`role ${m.name} does not exist in this database server (rds_iam exists only on RDS)`);
+    }
+    for (const e of entries) {
+      if (e.name === me.rows[0]?.name)
+        throw new ConfigError(`refusing to restrict ${e.name}: it is the user running grantAccess (the owner)`);
+      if (!exists.has(e.name)) await client.query(`CREATE ROLE ${e.role} LOGIN`);
+      await client.query(`REVOKE ALL ON ALL TABLES IN SCHEMA ${s} FROM ${e.role}`);
+      await client.query(`REVOKE ALL ON ALL SEQUENCES IN SCHEMA ${s} FROM ${e.role}`);
+      await client.query(`REVOKE CREATE ON SCHEMA ${s} FROM ${e.role}`);
+      await client.query(`GRANT USAGE ON SCHEMA ${s} TO ${e.role}`);
+      for (const table of ACCESS_TABLES) {
+        const privileges = e.privileges[table];
+        if (privileges.length > 0) await client.query(`GRANT ${privileges.join(', ')} ON ${s}.${table} TO ${e.role}`);
+      }
+      for (const m of memberOf) await client.query(`GRANT ${m.role} TO ${e.role}`);
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
