@@ -11,7 +11,7 @@ export const sendEmail = defineJob({
   schema: z.object({
     userId: z.string().min(1).max(128),
     to: z.email().max(254),
-    template: z.enum(['welcome', 'password_reset', 'receipt']),
+    template: z.enum(['welcome', 'password_reset', 'receipt', 'getting_started']),
   }),
   queue: 'emails',
   timeout: 15_000,
@@ -27,4 +27,37 @@ export const processOrder = defineJob({
   ...retryPresets.externalApi,
 });
 
-export const definitions = [sendEmail, processOrder];
+/** Build a report page by page: long-running, so it heartbeats and honours cancellation. */
+export const generateReport = defineJob({
+  type: 'generate_report',
+  schema: z.object({ reportId: z.string().min(1).max(64), pages: z.number().int().min(1).max(200).default(5) }),
+  queue: 'reports',
+  timeout: 240_000,
+  maxAttempts: 3,
+});
+
+/** A new user signed up: fan out a bounded set of follow-up jobs, once, however often this job retries. */
+export const onUserSignup = defineJob({
+  type: 'on_user_signup',
+  schema: z.object({ userId: z.string().min(1).max(128), email: z.email().max(254) }),
+  queue: 'default',
+  timeout: 10_000,
+  ...retryPresets.network,
+});
+
+/** Take a payment as a saga: authorize, capture, record; a permanent failure undoes the steps taken. */
+export const processPayment = defineJob({
+  type: 'process_payment',
+  schema: z.object({
+    paymentId: z.string().min(1).max(64),
+    amountCents: z.number().int().min(1).max(100_000_000),
+    currency: z.enum(['EUR', 'USD', 'GBP']),
+    /** For trying the saga out: the card network declines the capture (permanently). */
+    declineCapture: z.boolean().default(false),
+  }),
+  queue: 'default',
+  timeout: 30_000,
+  ...retryPresets.externalApi,
+});
+
+export const definitions = [sendEmail, processOrder, generateReport, onUserSignup, processPayment];

@@ -2,14 +2,30 @@
  * Example handlers: worker code only. The "services" here are simulated (they log what a real one would
  * do), so a first run does visible work without credentials.
  */
-import { defineHandler, PermanentJobError } from '../src/index.js';
-import { processOrder, sendEmail } from './definitions.js';
+import { defineHandler, type EnqueueItem, enqueueItem, PermanentJobError, RetryableJobError } from '../src/index.js';
+import { generateReport, onUserSignup, processOrder, processPayment, sendEmail } from './definitions.js';
 
+/** What the fan-out example needs from sluice: a Sluice, or anything with the same `enqueueMany`. */
+export interface Enqueuer {
+  enqueueMany(items: readonly EnqueueItem[]): Promise<unknown>;
+}
+
+const pause = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
+  });
+
+/** Transient vs permanent: a refused domain never succeeds (dead letter at once); a flaky provider retries. */
 export const sendEmailHandler = defineHandler(sendEmail, async ({ to, template, userId }, ctx) => {
-  if (to.endsWith('.invalid')) throw new PermanentJobError(`recipient domain does not accept mail: ${to.split('@')[1]}`);
+  const domain = to.split('@')[1] ?? '';
+  if (domain.endsWith('.invalid')) throw new PermanentJobError(`recipient domain does not accept mail: ${domain}`);
+  if (domain === 'flaky.example' && ctx.attempt < 3) throw new RetryableJobError('mail provider timed out (simulated)');
+  await pause(50, ctx.signal);
   ctx.logger.info('email sent (simulated provider)', { template, user_id: userId });
 });
 
+/** Idempotent with durable steps: a retry skips the steps already done. */
 export const processOrderHandler = defineHandler(processOrder, async ({ orderId }, ctx) => {
   const reservation = await ctx.step('reserve_inventory', () => ({ reservationId: `res-${orderId}` }), {
     compensate: (r) => ctx.logger.info('inventory released (simulated)', { reservation_id: r.reservationId }),
@@ -19,4 +35,49 @@ export const processOrderHandler = defineHandler(processOrder, async ({ orderId 
   );
 });
 
-export const handlers = [sendEmailHandler, processOrderHandler];
+/** Long-running: a heartbeat per page keeps the lease; the signal stops it on timeout, cancel or shutdown. */
+export const generateReportHandler = defineHandler(generateReport, async ({ reportId, pages }, ctx) => {
+  for (let page = 1; page <= pages; page++) {
+    await pause(400, ctx.signal); // rendering a page (simulated)
+    await ctx.heartbeat();
+  }
+  ctx.logger.info('report ready (simulated storage)', { report_id: reportId, pages });
+});
+
+/**
+ * Bounded fan-out: a fixed set of follow-ups, enqueued in one statement with keys derived from this job's
+ * id, so a retry of this job (or a duplicate delivery) never enqueues them twice.
+ */
+export function onUserSignupHandler(sluice: Enqueuer) {
+  return defineHandler(onUserSignup, async ({ userId, email }, ctx) => {
+    const key = (what: string) => `signup:${ctx.id}:${what}`;
+    await sluice.enqueueMany([
+      enqueueItem(sendEmail, { userId, to: email, template: 'welcome' }, { idempotencyKey: key('welcome') }),
+      enqueueItem(sendEmail, { userId, to: email, template: 'getting_started' }, { idempotencyKey: key('tips'), delayMs: 60_000 }),
+      enqueueItem(generateReport, { reportId: `onboarding-${userId}`, pages: 3 }, { idempotencyKey: key('report') }),
+    ]);
+    ctx.logger.info('signup follow-ups enqueued', { user_id: userId, count: 3 });
+  });
+}
+
+/**
+ * A saga: each step is durable and names its compensation. When the job dies (a permanent error, or its
+ * last attempt fails), the steps it completed are undone in reverse order.
+ */
+export const processPaymentHandler = defineHandler(processPayment, async ({ paymentId, amountCents, currency, declineCapture }, ctx) => {
+  const auth = await ctx.step('authorize', () => ({ authorizationId: `auth-${paymentId}`, amountCents, currency }), {
+    compensate: (a) => ctx.logger.info('authorization voided (simulated)', { authorization_id: a.authorizationId }),
+  });
+  await ctx.step('capture', () => {
+    if (declineCapture) throw new PermanentJobError('card network declined the capture (simulated)');
+    return { captureId: `cap-${paymentId}`, authorizationId: auth.authorizationId };
+  });
+  await ctx.step('record_ledger', () =>
+    ctx.logger.info('payment recorded (simulated ledger)', { payment_id: paymentId, amount_cents: amountCents }),
+  );
+});
+
+/** Every handler the workers run. `sluice` lets handlers enqueue follow-up jobs. */
+export function createHandlers(deps: { enqueue: Enqueuer }) {
+  return [sendEmailHandler, processOrderHandler, generateReportHandler, onUserSignupHandler(deps.enqueue), processPaymentHandler];
+}

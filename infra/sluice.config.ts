@@ -9,6 +9,8 @@ export const sluiceConfig = parseSluiceConfig({
   queues: [
     { name: 'default', workerTimeoutSeconds: 120, reservedConcurrency: 5 },
     { name: 'emails', workerTimeoutSeconds: 60, reservedConcurrency: 10, oldestJobAgeAlarmSeconds: 300 },
+    // generate_report runs for minutes: a long worker timeout, few at once, a small batch.
+    { name: 'reports', workerTimeoutSeconds: 300, reservedConcurrency: 2, batchSize: 10, oldestJobAgeAlarmSeconds: 1800 },
   ],
   periodicJobs: [
     {

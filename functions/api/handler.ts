@@ -14,22 +14,10 @@ import { containerPublisher, containerSluice } from '../shared/container.js';
 import { logger, metrics, sluiceLogger } from '../shared/observability.js';
 import { createApi } from './app.js';
 
-const config = loadConfig(
-  z.intersection(
-    z.intersection(databaseConfigSchema, eventsConfigSchema),
-    z.object({ WAKE_COALESCE_MS: z.coerce.number().int().min(0).max(60_000).default(1_000) }),
-  ),
+const apiConfigSchema = z.intersection(
+  z.intersection(databaseConfigSchema, eventsConfigSchema),
+  z.object({ WAKE_COALESCE_MS: z.coerce.number().int().min(0).max(60_000).default(1_000) }),
 );
-
-/** Events of this container; exported for tests. */
-export const publisher = containerPublisher(config, { wakeCoalesceMs: config.WAKE_COALESCE_MS });
-
-const app = createApi({
-  sluice: containerSluice(config),
-  registry: new JobRegistry(definitions),
-  publisher,
-  logger: sluiceLogger,
-});
 
 /** The API Gateway request id on every log line of the request (Powertools `correlation_id`). */
 const requestIdOnLogs: MiddlewareObj<APIGatewayProxyEventV2> = {
@@ -40,33 +28,46 @@ const requestIdOnLogs: MiddlewareObj<APIGatewayProxyEventV2> = {
 };
 
 /**
- * Send the coalesced `JobsEnqueued` events after the response is computed. `flush()` never throws, and
- * this guards it anyway: the jobs are committed, so an EventBridge failure must not fail the request
- * (the schedule drains every queue regardless).
+ * Build the API's Lambda handler from an environment: Lambda builds it from `process.env` below; the local
+ * dev server builds the same one. The coalesced `JobsEnqueued` events go out after the response is
+ * computed. Flushing never throws, and is guarded anyway: the jobs are committed, so an EventBridge
+ * failure must not fail the request (the schedule drains every queue regardless).
+ *
+ * @example
+ * const api = apiHandler({ ...process.env, WAKE_COALESCE_MS: '0' });
  */
-const flushEvents: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> = {
-  after: async () => {
-    await flushQuietly();
-  },
-  onError: async () => {
-    await flushQuietly();
-  },
-};
-
-async function flushQuietly(): Promise<void> {
-  try {
-    const undelivered = await publisher.flush();
-    if (undelivered > 0) {
-      metrics.addMetric('EventsNotDelivered', 'Count', undelivered);
-      metrics.publishStoredMetrics();
+export function apiHandler(env: NodeJS.ProcessEnv = process.env) {
+  const config = loadConfig(apiConfigSchema, env);
+  const publisher = containerPublisher(config, { wakeCoalesceMs: config.WAKE_COALESCE_MS });
+  const app = createApi({
+    sluice: containerSluice(config),
+    registry: new JobRegistry(definitions),
+    publisher,
+    logger: sluiceLogger,
+  });
+  const flushQuietly = async (): Promise<void> => {
+    try {
+      const undelivered = await publisher.flush();
+      if (undelivered > 0) {
+        metrics.addMetric('EventsNotDelivered', 'Count', undelivered);
+        metrics.publishStoredMetrics();
+      }
+    } catch (err) {
+      logger.warn('event flush failed', { error: { name: (err as Error)?.name, message: (err as Error)?.message } });
     }
-  } catch (err) {
-    logger.warn('event flush failed', { error: { name: (err as Error)?.name, message: (err as Error)?.message } });
-  }
+  };
+  const flushEvents: MiddlewareObj<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2> = {
+    after: flushQuietly,
+    onError: flushQuietly,
+  };
+  const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(requestIdOnLogs)
+    .use(flushEvents)
+    .handler((event, context) => app(event, context));
+  return Object.assign(handler, { publisher });
 }
 
-export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(requestIdOnLogs)
-  .use(flushEvents)
-  .handler((event, context) => app(event, context));
+export const handler = apiHandler();
+/** Events of this container; exported for tests. */
+export const publisher = handler.publisher;

@@ -4,20 +4,33 @@ import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { databaseConfigSchema, loadConfig } from '../shared/config.js';
 import { containerSluice } from '../shared/container.js';
+import type { MetricsSink } from '../shared/metricsSink.js';
 import { logger, metrics, sluiceLogger } from '../shared/observability.js';
 import { createMaintenance } from './app.js';
 
-const config = loadConfig(
-  z.intersection(databaseConfigSchema, z.object({ MAX_PRUNE_BATCHES: z.coerce.number().int().min(1).max(10_000).default(50) })),
+const maintenanceConfigSchema = z.intersection(
+  databaseConfigSchema,
+  z.object({ MAX_PRUNE_BATCHES: z.coerce.number().int().min(1).max(10_000).default(50) }),
 );
-const run = createMaintenance({
-  sluice: containerSluice(config),
-  metrics,
-  logger: sluiceLogger,
-  maxPruneBatches: config.MAX_PRUNE_BATCHES,
-});
 
-export const handler = middy<unknown, Awaited<ReturnType<typeof run>>, Error, Context>().handler(async (_event, context) => {
-  logger.addContext(context);
-  return run();
-});
+/**
+ * Build the maintenance handler from an environment (Lambda: `process.env`; the dev server: its own).
+ *
+ * @example
+ * await maintenanceHandler({ ...process.env, MAX_PRUNE_BATCHES: '5' })({}, context);
+ */
+export function maintenanceHandler(env: NodeJS.ProcessEnv = process.env, deps: { metrics?: MetricsSink } = {}) {
+  const config = loadConfig(maintenanceConfigSchema, env);
+  const run = createMaintenance({
+    sluice: containerSluice(config),
+    metrics: deps.metrics ?? metrics,
+    logger: sluiceLogger,
+    maxPruneBatches: config.MAX_PRUNE_BATCHES,
+  });
+  return middy<unknown, Awaited<ReturnType<typeof run>>, Error, Context>().handler(async (_event, context) => {
+    logger.addContext(context);
+    return run();
+  });
+}
+
+export const handler = maintenanceHandler();

@@ -9,15 +9,24 @@ import { containerPublisher, containerSluice } from '../shared/container.js';
 import { logger, sluiceLogger } from '../shared/observability.js';
 import { createPeriodic } from './app.js';
 
-const config = loadConfig(z.intersection(databaseConfigSchema, eventsConfigSchema));
-const run = createPeriodic({
-  sluice: containerSluice(config),
-  registry: new JobRegistry(definitions),
-  publisher: containerPublisher(config),
-  logger: sluiceLogger,
-});
+/**
+ * Build the periodic-jobs handler from an environment (Lambda: `process.env`; the dev server: its own).
+ *
+ * @example
+ * await periodicHandler()({ name: 'digest', type: 'send_email', payload, time: '2030-01-01T06:00:00Z' }, context);
+ */
+export function periodicHandler(env: NodeJS.ProcessEnv = process.env) {
+  const config = loadConfig(z.intersection(databaseConfigSchema, eventsConfigSchema), env);
+  const run = createPeriodic({
+    sluice: containerSluice(config),
+    registry: new JobRegistry(definitions),
+    publisher: containerPublisher(config),
+    logger: sluiceLogger,
+  });
+  return middy<unknown, Awaited<ReturnType<typeof run>>, Error, Context>().handler(async (event, context) => {
+    logger.addContext(context);
+    return run(event);
+  });
+}
 
-export const handler = middy<unknown, Awaited<ReturnType<typeof run>>, Error, Context>().handler(async (event, context) => {
-  logger.addContext(context);
-  return run(event);
-});
+export const handler = periodicHandler();
