@@ -9,8 +9,11 @@ type Table = 'jobs' | 'active_jobs' | 'job_steps';
  * gets the union of its profiles; nothing else (no DDL, no TRUNCATE, no migrations table).
  */
 export const ACCESS_PROFILES = {
-  /** `enqueue`/`enqueueMany`, including the release of an expired idempotency key. */
-  producer: { jobs: ['SELECT', 'INSERT', 'UPDATE'], active_jobs: ['INSERT'] },
+  /**
+   * `enqueue`/`enqueueMany`, including the release of an expired idempotency key and the read-back of the
+   * existing job when a key replays (a job's view joins its live row).
+   */
+  producer: { jobs: ['SELECT', 'INSERT', 'UPDATE'], active_jobs: ['SELECT', 'INSERT'] },
   /** `getJob(s)`, `cancel`, `stats` and the dead-letter operations (list, redrive, purge). */
   operator: {
     jobs: ['SELECT', 'UPDATE', 'DELETE'],

@@ -149,11 +149,14 @@ describe('grantAccess: a database user per function, with least privilege', asyn
     await denied(pool, `UPDATE "${schema}".active_jobs SET attempt = 0`);
   });
 
-  it('the periodic user only enqueues', async () => {
+  it('the periodic user only enqueues, and a replayed tick reads back the job it enqueued', async () => {
     const { sluice, pool } = as(users.periodic);
     const [job] = await sluice.enqueueMany([enqueueItem(quick, { orderId: 30 }, { idempotencyKey: `${schema}-tick` })]);
     assert.ok(job?.id);
-    await denied(pool, `SELECT count(*) FROM "${schema}".active_jobs`);
+    const [replay] = await sluice.enqueueMany([enqueueItem(quick, { orderId: 30 }, { idempotencyKey: `${schema}-tick` })]);
+    assert.deepEqual([replay?.id, replay?.replayed], [job.id, true]);
+    await denied(pool, `UPDATE "${schema}".active_jobs SET attempt = 0`);
+    await denied(pool, `SELECT count(*) FROM "${schema}".job_steps`);
     await denied(pool, `DELETE FROM "${schema}".jobs`);
     await assert.rejects(sluice.cancel([job.id]), (err: { code?: string }) => err.code === '42501');
   });

@@ -112,6 +112,16 @@ describe('migrate at deploy time', () => {
       const member = await pool.query('SELECT pg_has_role($1, $2, $3) AS m', [users.worker, iam, 'MEMBER']);
       assert.equal(member.rows[0].m, true);
 
+      // Mid-rotation the password read may already be stale (28P01): the run reads the secret again.
+      const current = { host: u.hostname, port: Number(u.port), username: u.username, password: u.password || 'trust' };
+      secrets.reset();
+      secrets
+        .on(GetSecretValueCommand)
+        .resolvesOnce({ SecretString: JSON.stringify({ ...current, password: 'rotated-away' }) })
+        .resolves({ SecretString: JSON.stringify(current) });
+      assert.deepEqual((await handler({}, lambdaContext(10_000, 'sluice-migrate'))).applied, []);
+      if (u.password) assert.equal(secrets.commandCalls(GetSecretValueCommand).length, 2, 'the stale password was retried');
+
       // A secret without a password fails with the field named and nothing of the secret echoed.
       secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ host: 'h', port: 5432, username: 'admin-name' }) });
       const err = await handler({}, lambdaContext(10_000, 'sluice-migrate')).catch((e: Error) => e);

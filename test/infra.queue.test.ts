@@ -104,6 +104,14 @@ describe('queue stack', () => {
     );
   });
 
+  it('every function that connects as a database user is created or updated only after the migrate trigger ran', () => {
+    const trigger = Object.keys(t.findResources('Custom::Trigger'));
+    assert.equal(trigger.length, 1);
+    const users = Object.values(t.findResources('AWS::Lambda::Function')).filter((fn) => fn.Properties.Environment?.Variables?.DB_USER);
+    assert.equal(users.length, sluiceConfig.queues.length + 3);
+    for (const fn of users) assert.ok((fn.DependsOn ?? []).includes(trigger[0]), fn.Properties.Description);
+  });
+
   it('the migrate function alone reads the admin secret, reaches the instance with verified TLS, and creates the users', () => {
     const migrate = Object.values(
       t.findResources('AWS::Lambda::Function', { Properties: { Description: 'sluice migrations and database users (deploy trigger)' } }),

@@ -48,7 +48,9 @@ export const handler = middy<unknown, Result, Error, Context>().handler(async (_
       return result;
     } catch (err) {
       const waitMs = Math.min(15_000, 500 * 2 ** attempt);
-      if (!isTransientDatabaseError(err) || context.getRemainingTimeInMillis() < waitMs + 5_000) throw err;
+      // 28P01: the admin password was rotated between reading the secret and logging in; read it again.
+      const retryable = isTransientDatabaseError(err) || (err as { code?: string }).code === '28P01';
+      if (!retryable || context.getRemainingTimeInMillis() < waitMs + 5_000) throw err;
       logger.warn('database not reachable yet; retrying migrations', {
         attempt,
         retry_in_ms: waitMs,

@@ -7,7 +7,7 @@ import type { AccessProfile } from '../../src/access.js';
  * for its user only.
  *
  * @example
- * privilegesOf(FUNCTION_ACCESS.periodic); // { jobs: ['INSERT', 'SELECT', 'UPDATE'], active_jobs: ['INSERT'], job_steps: [] }
+ * privilegesOf(FUNCTION_ACCESS.periodic); // { jobs: ['INSERT', 'SELECT', 'UPDATE'], active_jobs: ['INSERT', 'SELECT'], job_steps: [] }
  */
 export const FUNCTION_ACCESS = {
   /** Enqueue, read, cancel, stats, dead letters. */

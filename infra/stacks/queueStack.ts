@@ -16,6 +16,7 @@ import type { DatabaseUserFunction } from '../../functions/shared/access.js';
 import type { SluiceConfig } from '../config.js';
 import { SluiceMonitoring } from '../constructs/monitoring.js';
 import { SluiceFunction } from '../constructs/sluiceFunction.js';
+import { EVENT_TIME, type EventPattern, sluiceRules } from '../rules.js';
 
 /** What the queue stack needs from the data stack. */
 export interface DatabaseAccess {
@@ -113,27 +114,6 @@ export class QueueStack extends Stack {
         true,
       );
       this.workers[q.name] = worker;
-      new events.Rule(this, `Schedule-${q.name}`, {
-        description: `safety-net drain of queue ${q.name}`,
-        schedule: events.Schedule.rate(Duration.minutes(q.scheduleMinutes)),
-        targets: [
-          target(
-            worker,
-            events.RuleTargetInput.fromObject({
-              'detail-type': 'Scheduled Event',
-              source: 'aws.events',
-              time: events.EventField.time,
-              detail: { queue: q.name },
-            }),
-          ),
-        ],
-      });
-      new events.Rule(this, `Wake-${q.name}`, {
-        description: `wake the worker of queue ${q.name}`,
-        eventBus: this.bus,
-        eventPattern: { source: [SOURCE], detailType: ['JobsEnqueued', 'DrainRequested'], detail: { queue: [q.name] } },
-        targets: [target(worker)],
-      });
     }
 
     const api = withDb(
@@ -176,11 +156,6 @@ export class QueueStack extends Stack {
       'maintenance',
       false,
     );
-    new events.Rule(this, 'MaintenanceSchedule', {
-      schedule: events.Schedule.rate(Duration.minutes(props.config.maintenanceScheduleMinutes)),
-      targets: [target(maintenance)],
-    });
-
     // The schema's owner: connects to the instance itself with the admin secret (read at each run, so a
     // rotation never breaks it), migrates, then creates the function users and grants each its access.
     const migrate = new SluiceFunction(this, 'Migrate', {
@@ -200,7 +175,8 @@ export class QueueStack extends Stack {
       },
     });
     db.adminSecret.grantRead(migrate);
-    new triggers.Trigger(this, 'MigrateOnDeploy', {
+    // Functions are created or updated only after the migrations ran and their database users exist.
+    const migrateTrigger = new triggers.Trigger(this, 'MigrateOnDeploy', {
       handler: migrate,
       executeOnHandlerChange: true,
       executeAfter: db.readyAfter,
@@ -208,6 +184,7 @@ export class QueueStack extends Stack {
     });
 
     const others: lambda.IFunction[] = [maintenance, migrate];
+    let periodicFn: lambda.IFunction | undefined;
     if (props.config.periodicJobs.length > 0) {
       const periodic = withDb(
         new SluiceFunction(this, 'Periodic', {
@@ -220,24 +197,32 @@ export class QueueStack extends Stack {
         true,
       );
       others.push(periodic);
-      for (const p of props.config.periodicJobs) {
-        new events.Rule(this, `Periodic-${p.name}`, {
-          description: `periodic job ${p.name}: ${p.type}`,
-          schedule: events.Schedule.expression(p.schedule),
-          targets: [
-            target(
-              periodic,
-              events.RuleTargetInput.fromObject({
-                name: p.name,
-                type: p.type,
-                payload: p.payload,
-                queue: p.queue,
-                time: events.EventField.time,
-              }),
-            ),
-          ],
-        });
-      }
+      periodicFn = periodic;
+    }
+
+    migrateTrigger.executeBefore(...Object.values(this.workers), api, maintenance, ...(periodicFn ? [periodicFn] : []));
+
+    // Every rule, from the same list the local dev server routes by (infra/rules.ts).
+    for (const rule of sluiceRules(props.config, SOURCE)) {
+      const fn =
+        rule.target.function === 'worker'
+          ? this.workers[rule.target.queue]
+          : rule.target.function === 'maintenance'
+            ? maintenance
+            : periodicFn;
+      if (!fn) throw new Error(`rule ${rule.id} targets a function this stack does not define`);
+      new events.Rule(this, rule.id, {
+        description: rule.description,
+        ...(rule.schedule
+          ? {
+              schedule:
+                'rateMinutes' in rule.schedule
+                  ? events.Schedule.rate(Duration.minutes(rule.schedule.rateMinutes))
+                  : events.Schedule.expression(rule.schedule.expression),
+            }
+          : { eventBus: this.bus, eventPattern: toCdkPattern(rule.eventPattern ?? {}) }),
+        targets: [target(fn, rule.input ? events.RuleTargetInput.fromObject(withEventTime(rule.input)) : undefined)],
+      });
     }
 
     new SluiceMonitoring(this, 'Monitoring', {
@@ -250,4 +235,19 @@ export class QueueStack extends Stack {
       alarmEmail: props.alarmEmail,
     });
   }
+}
+
+/** A rule input for CDK: `EVENT_TIME` becomes EventBridge's time placeholder. */
+function withEventTime(input: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(input)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, v === EVENT_TIME ? events.EventField.time : v]),
+  );
+}
+
+/** The pattern in CDK's shape (camelCase top-level keys such as detailType). */
+function toCdkPattern(pattern: EventPattern): events.EventPattern {
+  const keys: Record<string, keyof events.EventPattern> = { 'detail-type': 'detailType' };
+  return Object.fromEntries(Object.entries(pattern).map(([k, v]) => [keys[k] ?? k, v])) as events.EventPattern;
 }
