@@ -43,6 +43,27 @@ describe('drain', async () => {
     assert.ok(dead?.finishedAt instanceof Date);
   });
 
+  it('an aborted drain claims no more, releases the unstarted without spending an attempt, and lets running jobs finish', async () => {
+    const slow = task('stoppable');
+    const jobs = await sluice.enqueueMany(Array.from({ length: 20 }, (_, n) => ({ job: slow, payload: { n } })));
+    const started: number[] = [];
+    const h = defineHandler(slow, async ({ n }) => {
+      started.push(n);
+      await sleep(300);
+    });
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 100);
+    const summary = await sluice.worker({ queue: 'stoppable', handlers: [h], batchSize: 10, concurrency: 2 }).drain({
+      remainingTimeMs: 30_000,
+      signal: stop.signal,
+    });
+    assert.deepEqual([summary.claimed, summary.succeeded, summary.released, summary.moreDue], [10, 2, 8, true]);
+    assert.equal(started.length, 2, 'no job started after the abort');
+    const views = await sluice.getJobs(jobs.map((j) => j.id));
+    assert.equal(views.filter((v) => v.state === 'succeeded').length, 2);
+    assert.equal(views.filter((v) => v.state === 'available' && v.attempt === 0).length, 18, 'the rest wait, attempts unspent');
+  });
+
   it('spaces retries by the backoff delay on the database clock', async () => {
     const slow = task('slow_retry', { maxAttempts: 5, backoff: { baseMs: 60_000, maxMs: 60_000 } });
     const job = await sluice.enqueue(slow, { n: 1 });

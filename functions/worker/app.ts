@@ -55,7 +55,14 @@ export interface WorkerAppOptions {
  * `DrainRequested` so the backlog keeps moving, fanning out to at most 2^maxFanoutGeneration chains.
  */
 export function createWorker(options: WorkerAppOptions) {
-  return async (event: WorkerEvent, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<DrainSummary & { queue: string }> => {
+  /**
+   * `context.signal` is not Lambda's: a local host (the dev server) sets it to stop a drain early when it
+   * shuts down. Lambda ends invocations by their timeout alone.
+   */
+  return async (
+    event: WorkerEvent,
+    context: Pick<Context, 'getRemainingTimeInMillis'> & { signal?: AbortSignal },
+  ): Promise<DrainSummary & { queue: string }> => {
     const parsed = workerEventSchema.safeParse(event);
     if (!parsed.success) {
       const issues = describeIssues(parsed.error.issues);
@@ -91,7 +98,7 @@ export function createWorker(options: WorkerAppOptions) {
     });
     let summary: DrainSummary;
     try {
-      summary = await worker.drain({ remainingTimeMs: Math.max(0, budgetMs) });
+      summary = await worker.drain({ remainingTimeMs: Math.max(0, budgetMs), ...(context.signal ? { signal: context.signal } : {}) });
       // Continue only when this drain got work done: a job whose timeout never fits the budget would
       // otherwise be claimed and released by an endless chain (the schedule still retries it).
       if (summary.moreDue && summary.claimed > summary.released) {

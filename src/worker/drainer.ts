@@ -82,6 +82,8 @@ export interface DrainLimits {
   concurrency: number;
   /** Keep going when nothing is due (the run loop) instead of returning. */
   idle?: { signal: AbortSignal; wakeup: Wakeup; pollIntervalMs: number } | undefined;
+  /** Stop early (a host shutting down): claim no more, release the unstarted, let running jobs finish. */
+  signal?: AbortSignal | undefined;
 }
 
 /** How long a job that timed out on its final attempt may take to settle before its compensations run. */
@@ -127,6 +129,8 @@ export class Drainer {
 
   async run(): Promise<DrainSummary> {
     const started = performance.now();
+    const stop = () => this.#jobDone.notify();
+    this.#limits.signal?.addEventListener('abort', stop, { once: true });
     const timer = setInterval(() => {
       this.#heartbeating = this.#heartbeating.then(() => this.#heartbeatAll());
     }, this.#c.heartbeatMs);
@@ -140,6 +144,7 @@ export class Drainer {
     this.#releaseWaiting();
     while (this.#running.size > 0) await this.#jobDone.wait(this.#c.heartbeatMs);
     clearInterval(timer);
+    this.#limits.signal?.removeEventListener('abort', stop);
     await this.#heartbeating;
     try {
       await this.#flush();
@@ -156,7 +161,8 @@ export class Drainer {
     let exhausted = false;
     let outOfTime = false;
     for (;;) {
-      const stopping = () => outOfTime || (idle?.signal.aborted ?? false) || this.#timeLeft() <= this.#c.reserveMs;
+      const stopping = () =>
+        outOfTime || (idle?.signal.aborted ?? false) || (this.#limits.signal?.aborted ?? false) || this.#timeLeft() <= this.#c.reserveMs;
       while (!stopping() && this.#waiting.length > 0 && this.#running.size < concurrency) {
         const job = this.#waiting.shift() as HeldJob;
         const timeout = this.#c.handlers.get(job.row.type)?.definition.timeout ?? 0;

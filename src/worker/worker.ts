@@ -47,6 +47,8 @@ export interface DrainOptions {
   deadline?: number;
   batchSize?: number;
   concurrency?: number;
+  /** Aborting stops the drain early: no more claims, unstarted jobs released (attempt unspent), running ones finish. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -107,6 +109,7 @@ export class Worker {
       deadline,
       batchSize: options.batchSize ?? this.#options.batchSize,
       concurrency: options.concurrency ?? this.#options.concurrency,
+      signal: options.signal,
     }).run();
   }
 
