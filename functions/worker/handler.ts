@@ -35,10 +35,19 @@ const workerConfigSchema = z.intersection(
 export function workerHandler(env: NodeJS.ProcessEnv = process.env, deps: { metrics?: MetricsSink } = {}) {
   const config = loadConfig(workerConfigSchema, env);
   const sluice = containerSluice(config);
+  const publisher = containerPublisher(config);
+  // Jobs a handler enqueues (fan-out) wake their queue's worker too, when this drain flushes its events.
+  const enqueue = {
+    enqueueMany: async (items: Parameters<typeof sluice.enqueueMany>[0]) => {
+      const jobs = await sluice.enqueueMany(items);
+      for (const job of jobs) if (!job.replayed) publisher.jobsEnqueued(job.queue, 1);
+      return jobs;
+    },
+  };
   const drain = createWorker({
     sluice,
-    handlers: createHandlers({ enqueue: sluice }),
-    publisher: containerPublisher(config),
+    handlers: createHandlers({ enqueue }),
+    publisher,
     metrics: deps.metrics ?? metrics,
     logger: sluiceLogger,
     defaultQueue: config.QUEUE,

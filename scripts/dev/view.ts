@@ -1,0 +1,103 @@
+/**
+ * What `npm run dev` shows: per queue ready / running / scheduled / dead, jobs per second and p95
+ * duration, redrawn about once a second on a terminal (with the latest log lines under it), or as plain
+ * status lines when the output is not a terminal.
+ */
+
+import type { MetricsSink } from '../../functions/shared/metricsSink.js';
+import type { QueueStats } from '../../src/index.js';
+
+const RATE_WINDOW_MS = 5_000;
+const DURATION_WINDOW_MS = 60_000;
+
+/** A MetricsSink that keeps what the view needs: completions and durations, per queue, for a minute. */
+export class QueueActivity {
+  readonly #done = new Map<string, number[]>();
+  readonly #durations = new Map<string, Array<{ t: number; ms: number }>>();
+
+  sinkFor(queue: string): MetricsSink {
+    return {
+      addDimension: () => {},
+      setDefaultDimensions: () => {},
+      publishStoredMetrics: () => {},
+      addMetric: (name, _unit, value) => {
+        const now = Date.now();
+        if (name === 'JobDurationMs') this.#push(this.#durations, queue, { t: now, ms: value });
+        if (name === 'JobsSucceeded' || name === 'JobsFailed') this.#push(this.#done, queue, now);
+      },
+    };
+  }
+
+  #push<T>(map: Map<string, T[]>, queue: string, v: T): void {
+    const list = map.get(queue) ?? [];
+    list.push(v);
+    map.set(queue, list);
+  }
+
+  /** Jobs finished (succeeded or failed) per second over the last 5 s. */
+  rate(queue: string, now = Date.now()): number {
+    const list = (this.#done.get(queue) ?? []).filter((t) => now - t < DURATION_WINDOW_MS);
+    this.#done.set(queue, list);
+    return list.filter((t) => now - t < RATE_WINDOW_MS).length / (RATE_WINDOW_MS / 1000);
+  }
+
+  /** p95 of handler durations over the last minute, or null with none. */
+  p95(queue: string, now = Date.now()): number | null {
+    const list = (this.#durations.get(queue) ?? []).filter((d) => now - d.t < DURATION_WINDOW_MS);
+    this.#durations.set(queue, list);
+    if (list.length === 0) return null;
+    const sorted = list.map((d) => d.ms).sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.95) - 1)] as number;
+  }
+}
+
+export interface ViewRow {
+  queue: string;
+  ready: number;
+  running: number;
+  scheduled: number;
+  dead: number;
+  perSecond: number;
+  p95Ms: number | null;
+}
+
+export function viewRows(queues: readonly string[], stats: readonly QueueStats[], activity: QueueActivity): ViewRow[] {
+  const names = [...new Set([...queues, ...stats.map((s) => s.queue)])];
+  return names.map((queue) => {
+    const s = stats.find((x) => x.queue === queue);
+    return {
+      queue,
+      ready: s?.ready ?? 0,
+      running: s?.running ?? 0,
+      scheduled: s?.scheduled ?? 0,
+      dead: s?.dead ?? 0,
+      perSecond: activity.rate(queue),
+      p95Ms: activity.p95(queue),
+    };
+  });
+}
+
+/** The table, as lines. */
+export function renderTable(rows: readonly ViewRow[]): string[] {
+  const header = ['queue', 'ready', 'running', 'scheduled', 'dead', 'jobs/s', 'p95'];
+  const cells = rows.map((r) => [
+    r.queue,
+    String(r.ready),
+    String(r.running),
+    String(r.scheduled),
+    String(r.dead),
+    r.perSecond.toFixed(1),
+    r.p95Ms === null ? '-' : `${Math.round(r.p95Ms)} ms`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
+  const line = (c: string[]) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i] as number) : v.padStart(widths[i] as number))).join('  ');
+  return [line(header), ...cells.map(line)];
+}
+
+/** One plain status line per queue (non-terminal output). */
+export function renderPlain(rows: readonly ViewRow[]): string[] {
+  return rows.map(
+    (r) =>
+      `[sluice dev] queue=${r.queue} ready=${r.ready} running=${r.running} scheduled=${r.scheduled} dead=${r.dead} jobs_per_s=${r.perSecond.toFixed(1)} p95_ms=${r.p95Ms === null ? '-' : Math.round(r.p95Ms)}`,
+  );
+}
