@@ -1,0 +1,261 @@
+/**
+ * `npx sluice …`: the queue from a terminal, against `DATABASE_URL` or the running `npm run dev` database.
+ * Exit codes: 0 done; 1 the operation found nothing to do it to (no such job, not cancellable); 2 bad
+ * usage or input (nothing was written); 3 the database is unreachable or refused.
+ */
+import { parseArgs } from 'node:util';
+import { definitions } from '../examples/definitions.js';
+import {
+  isTransientDatabaseError,
+  JobRegistry,
+  type JobView,
+  loadMigrations,
+  migrate,
+  type QueueStats,
+  Sluice,
+  UnknownJobTypeError,
+  ValidationError,
+} from '../src/index.js';
+import { describeIssues } from '../src/text.js';
+import { devDatabaseUrl, toolPool } from './dev/database.js';
+
+class UsageError extends Error {}
+
+const COMMANDS = `usage: sluice <command> [options]
+
+commands:
+  enqueue <type> <json>        enqueue a job      [--queue Q] [--delay 30s|500ms|5m] [--priority N] [--key K]
+  jobs get <id>                show a job
+  jobs cancel <id>             cancel a job (at once, or flagged if it is running)
+  status                       per queue: ready, scheduled, running, dead, oldest ready age
+  dead-letters list            list dead letters  [--queue Q] [--type T] [--limit N] [--after ID]
+  dead-letters redrive         requeue them       (--queue Q | --type T | --id ID… | --all) [--to-queue Q]
+  dead-letters purge           delete them        (--queue Q | --type T | --id ID… | --all)
+  migrate                      apply pending migrations
+  prune                        delete finished jobs past retention
+
+options everywhere: --json (machine-readable output), --schema S (default SLUICE_SCHEMA or sluice), -h/--help
+database: DATABASE_URL, or the database of a running \`npm run dev\``;
+
+const HELP: Record<string, string> = {
+  enqueue: `usage: sluice enqueue <type> <json> [--queue Q] [--delay D] [--priority N] [--key K] [--json]
+
+Validates <json> against the type's schema (examples/definitions.ts) and enqueues it.
+  --queue Q      another queue than the type's own
+  --delay D      run later: 30s, 500ms, 5m, 2h, or plain seconds
+  --priority N   -100 (first) to 100 (last), default 0
+  --key K        idempotency key: the same key again returns the first job`,
+  jobs: `usage: sluice jobs get <id> [--json]
+       sluice jobs cancel <id> [--json]`,
+  status: 'usage: sluice status [--json]',
+  'dead-letters': `usage: sluice dead-letters list [--queue Q] [--type T] [--limit N] [--after ID] [--json]
+       sluice dead-letters redrive (--queue Q | --type T | --id ID… | --all) [--to-queue Q] [--json]
+       sluice dead-letters purge (--queue Q | --type T | --id ID… | --all) [--json]`,
+  migrate: 'usage: sluice migrate [--json]',
+  prune: 'usage: sluice prune [--json]',
+};
+
+const OPTIONS = {
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+  schema: { type: 'string' },
+  queue: { type: 'string' },
+  type: { type: 'string' },
+  delay: { type: 'string' },
+  priority: { type: 'string' },
+  key: { type: 'string' },
+  limit: { type: 'string' },
+  after: { type: 'string' },
+  id: { type: 'string', multiple: true },
+  all: { type: 'boolean', default: false },
+  'to-queue': { type: 'string' },
+} as const;
+
+type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+function parseDelayMs(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new UsageError(`--delay must look like 30s, 500ms, 5m or 2h, got ${JSON.stringify(text)}`);
+  const factor = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(m[1]) * factor);
+}
+
+function int(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^-?\d+$/.test(text)) throw new UsageError(`--${name} must be an integer, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+function view(job: JobView): string {
+  const lines = [
+    `job ${job.id}: ${job.type} on ${job.queue} — ${job.state}`,
+    `  attempt ${job.attempt} of ${job.maxAttempts}, priority ${job.priority}, run at ${job.runAt.toISOString()}`,
+  ];
+  if (job.idempotencyKey) lines.push(`  idempotency key ${job.idempotencyKey}`);
+  if ('payload' in job) lines.push(`  payload ${JSON.stringify((job as { payload?: unknown }).payload)}`);
+  for (const e of (job as { errors?: Array<{ attempt: number; name?: string; message?: string }> }).errors ?? []) {
+    lines.push(`  attempt ${e.attempt} failed: ${e.name ?? 'Error'}: ${e.message ?? ''}`);
+  }
+  return lines.join('\n');
+}
+
+function statusTable(stats: QueueStats[]): string {
+  if (stats.length === 0) return 'no jobs in any queue';
+  const rows = [
+    ['queue', 'ready', 'scheduled', 'running', 'dead', 'oldest ready'],
+    ...stats.map((s) => [s.queue, s.ready, s.scheduled, s.running, s.dead, `${Math.round(s.oldestReadyAgeSeconds)} s`].map(String)),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] as string).length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+}
+
+function deadLetterFilter(o: Options): { ids?: string[]; queue?: string; type?: string } {
+  const filter = { ...(o.id ? { ids: o.id } : {}), ...(o.queue ? { queue: o.queue } : {}), ...(o.type ? { type: o.type } : {}) };
+  if (Object.keys(filter).length === 0 && !o.all)
+    throw new UsageError('name what to act on: --queue, --type, --id, or --all for every dead letter');
+  return filter;
+}
+
+async function run(argv: string[]): Promise<{ out: unknown; text: string; code?: number }> {
+  const { values: o, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  const [command, ...rest] = positionals;
+  if (!command) {
+    if (o.help) return { out: null, text: COMMANDS };
+    throw new UsageError(COMMANDS);
+  }
+  if (!(command in HELP)) throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${COMMANDS}`);
+  if (o.help) return { out: null, text: HELP[command] as string };
+  const arity = (n: number, usage: string) => {
+    if (rest.length !== n) throw new UsageError(usage);
+  };
+
+  // Check the input before connecting, so bad usage never waits on a database.
+  const registry = new JobRegistry(definitions);
+  let enqueueArgs: { def: ReturnType<JobRegistry['get']>; payload: unknown } | undefined;
+  if (command === 'enqueue') {
+    arity(2, HELP.enqueue as string);
+    const def = registry.get(rest[0] as string);
+    let payload: unknown;
+    try {
+      payload = JSON.parse(rest[1] as string);
+    } catch (err) {
+      throw new UsageError(`<json> is not valid JSON: ${(err as Error).message}`);
+    }
+    const parsed = def.schema.safeParse(payload);
+    if (!parsed.success) {
+      throw new ValidationError(`invalid ${def.type} payload: ${describeIssues(parsed.error.issues, '(payload)')}`, parsed.error.issues);
+    }
+    enqueueArgs = { def, payload };
+  }
+  const sub = rest[0];
+  if (command === 'jobs' && (rest.length !== 2 || (sub !== 'get' && sub !== 'cancel'))) throw new UsageError(HELP.jobs as string);
+  if (command === 'dead-letters' && !['list', 'redrive', 'purge'].includes(sub ?? '')) throw new UsageError(HELP['dead-letters'] as string);
+  if (['status', 'migrate', 'prune'].includes(command)) arity(0, HELP[command] as string);
+  const delayMs = o.delay === undefined ? undefined : parseDelayMs(o.delay);
+  const priority = int(o.priority, 'priority');
+  const limit = int(o.limit, 'limit');
+
+  const url = devDatabaseUrl();
+  const pool = toolPool(url);
+  const schema = o.schema ?? process.env.SLUICE_SCHEMA ?? 'sluice';
+  const sluice = new Sluice({ db: pool, schema });
+  try {
+    switch (command) {
+      case 'enqueue': {
+        const { def, payload } = enqueueArgs as { def: ReturnType<JobRegistry['get']>; payload: unknown };
+        const job = await sluice.enqueue(def, payload as never, {
+          ...(o.queue ? { queue: o.queue } : {}),
+          ...(delayMs !== undefined ? { delayMs } : {}),
+          ...(priority !== undefined ? { priority } : {}),
+          ...(o.key ? { idempotencyKey: o.key } : {}),
+        });
+        return {
+          out: job,
+          text: `${job.replayed ? 'already enqueued' : 'enqueued'}: job ${job.id} (${job.type} on ${job.queue}, ${job.state === 'scheduled' ? `runs at ${job.runAt.toISOString()}` : job.state})`,
+        };
+      }
+      case 'jobs': {
+        const id = rest[1] as string;
+        if (sub === 'get') {
+          const job = await sluice.getJob(id);
+          if (!job) return { out: { error: { code: 'NOT_FOUND', message: `no job ${id}` } }, text: `no job ${id}`, code: 1 };
+          return { out: job, text: view(job) };
+        }
+        const result = (await sluice.cancel([id]))[id];
+        if (result === 'not_cancellable' || result === undefined)
+          return { out: { id, result: 'not_cancellable' }, text: `job ${id} does not exist or has already finished`, code: 1 };
+        return {
+          out: { id, result },
+          text: result === 'cancelled' ? `job ${id} cancelled` : `job ${id} is running: asked to stop (cancelling)`,
+        };
+      }
+      case 'status': {
+        const stats = await sluice.stats();
+        return { out: stats, text: statusTable(stats) };
+      }
+      case 'dead-letters': {
+        if (sub === 'list') {
+          const jobs = await sluice.listDeadLetters({
+            ...(o.queue ? { queue: o.queue } : {}),
+            ...(o.type ? { type: o.type } : {}),
+            ...(o.after ? { after: o.after } : {}),
+            ...(limit !== undefined ? { limit } : {}),
+          });
+          return { out: jobs, text: jobs.length === 0 ? 'no dead letters' : jobs.map(view).join('\n') };
+        }
+        const filter = deadLetterFilter(o);
+        if (sub === 'redrive') {
+          const ids = await sluice.redriveDeadLetters(filter, o['to-queue'] ? { toQueue: o['to-queue'] } : {});
+          return { out: { redriven: ids }, text: `redriven: ${ids.length}${ids.length ? ` (${ids.join(', ')})` : ''}` };
+        }
+        const ids = await sluice.purgeDeadLetters(filter);
+        return { out: { purged: ids }, text: `purged: ${ids.length}${ids.length ? ` (${ids.join(', ')})` : ''}` };
+      }
+      case 'migrate': {
+        const result = await migrate({ db: pool, schema, migrations: await loadMigrations() });
+        return {
+          out: result,
+          text: result.applied.length ? `applied ${result.applied.join(', ')}; now at ${result.current}` : `up to date (${result.current})`,
+        };
+      }
+      default: {
+        const result = await sluice.prune();
+        return { out: result, text: `pruned ${result.deleted} finished jobs` };
+      }
+    }
+  } finally {
+    await pool.end();
+  }
+}
+
+/** Runs the CLI; returns the exit code. Output goes through `write` (stdout) and `fail` (stderr). */
+export async function main(
+  argv: string[],
+  io: { write: (s: string) => unknown; fail: (s: string) => unknown } = {
+    write: (s) => process.stdout.write(s),
+    fail: (s) => process.stderr.write(s),
+  },
+): Promise<number> {
+  const json = argv.includes('--json');
+  const error = (code: number, kind: string, message: string, issues?: unknown) => {
+    if (json) io.write(`${JSON.stringify({ error: { code: kind, message, ...(issues ? { issues } : {}) } })}\n`);
+    else io.fail(`sluice: ${message}\n`);
+    return code;
+  };
+  try {
+    const { out, text, code } = await run(argv);
+    io.write(json && out !== null ? `${JSON.stringify(out, null, 2)}\n` : `${text}\n`);
+    return code ?? 0;
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
+      return error(2, 'USAGE', (err as Error).message);
+    if (err instanceof UnknownJobTypeError) return error(2, 'UNKNOWN_TYPE', err.message);
+    if (err instanceof ValidationError) return error(2, 'VALIDATION', err.message, err.issues);
+    if ((err as Error).message?.startsWith('no database:')) return error(3, 'NO_DATABASE', (err as Error).message);
+    if (isTransientDatabaseError(err)) return error(3, 'UNAVAILABLE', `database unreachable: ${(err as Error).message}`);
+    const code = (err as { code?: string }).code;
+    if (code === '3F000' || code === '42P01')
+      return error(3, 'NOT_MIGRATED', `the queue's tables are missing: run \`sluice migrate\` (${(err as Error).message})`);
+    return error(1, 'FAILED', (err as Error).message ?? String(err));
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The `sluice` CLI against a real Postgres: each command's output (text and --json), its exit code, and
+ * that bad input writes nothing.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { sendEmail } from '../examples/definitions.js';
+import { sendEmailHandler } from '../examples/handlers.js';
+import { main } from '../scripts/cli.js';
+import { testSluice } from './helpers/db.js';
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { write: (s) => void (out += s), fail: (s) => void (err += s) });
+  return { code, out, err };
+}
+
+describe('sluice CLI', { concurrency: 1 }, async () => {
+  const { sluice, schema, pool } = await testSluice();
+  const s = ['--schema', schema];
+  const count = async () => (await pool.query(`SELECT count(*)::int AS n FROM "${schema}".jobs`)).rows[0].n as number;
+
+  it('enqueues with options, replays a key, and reads the job back', async () => {
+    const first = await cli(
+      'enqueue',
+      'send_email',
+      '{"userId":"c1","to":"c1@example.com","template":"welcome"}',
+      '--key',
+      'cli-1',
+      '--priority=-5',
+      '--delay',
+      '2m',
+      '--json',
+      ...s,
+    );
+    assert.equal(first.code, 0, first.err);
+    const job = JSON.parse(first.out);
+    assert.deepEqual([job.type, job.queue, job.priority, job.state, job.replayed], ['send_email', 'emails', -5, 'scheduled', false]);
+    const again = await cli('enqueue', 'send_email', '{"userId":"c1","to":"c1@example.com","template":"welcome"}', '--key', 'cli-1', ...s);
+    assert.match(again.out, new RegExp(`already enqueued: job ${job.id} `));
+    const got = await cli('jobs', 'get', job.id, ...s);
+    assert.equal(got.code, 0);
+    assert.match(got.out, new RegExp(`job ${job.id}: send_email on emails — scheduled`));
+    assert.match(got.out, /payload \{.*"userId":"c1"/);
+    const cancelled = await cli('jobs', 'cancel', job.id, '--json', ...s);
+    assert.deepEqual(JSON.parse(cancelled.out), { id: job.id, result: 'cancelled' });
+    assert.equal((await cli('jobs', 'cancel', job.id, ...s)).code, 1, 'a finished job is not cancellable');
+    const missing = await cli('jobs', 'get', '999999', '--json', ...s);
+    assert.equal(missing.code, 1);
+    assert.equal(JSON.parse(missing.out).error.code, 'NOT_FOUND');
+  });
+
+  it('refuses bad input with exit code 2 and a clear message, writing nothing', async () => {
+    const before = await count();
+    const cases: Array<[string[], RegExp]> = [
+      [['enqueue', 'nope', '{}'], /unknown job type "nope"; known types: .*send_email/],
+      [['enqueue', 'send_email', '{bad'], /<json> is not valid JSON/],
+      [['enqueue', 'send_email', '{"userId":"u","to":"not-an-email","template":"welcome"}'], /invalid send_email payload: to: /],
+      [['enqueue', 'send_email', '{"userId":"u","to":"a@example.com","template":"welcome"}', '--delay', 'soon'], /--delay must look like/],
+      [
+        ['enqueue', 'send_email', '{"userId":"u","to":"a@example.com","template":"welcome"}', '--priority', 'high'],
+        /--priority must be an integer/,
+      ],
+      [['enqueue', 'send_email', '{"userId":"u","to":"a@example.com","template":"welcome"}', '--priority', '500'], /priority/],
+      [['enqueue', 'send_email'], /usage: sluice enqueue/],
+      [['frobnicate'], /unknown command "frobnicate"/],
+      [['jobs', 'frob', '1'], /usage: sluice jobs get/],
+      [['dead-letters', 'purge'], /--queue, --type, --id, or --all/],
+      [['status', '--bogus'], /Unknown option '--bogus'/],
+      [[], /usage: sluice <command>/],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await cli(...argv, ...s);
+      assert.equal(r.code, 2, `${argv.join(' ')}: ${r.err}`);
+      assert.match(r.err, message, argv.join(' '));
+    }
+    const asJson = await cli('enqueue', 'send_email', '{"userId":"u","to":"x","template":"welcome"}', '--json', ...s);
+    const body = JSON.parse(asJson.out);
+    assert.equal(body.error.code, 'VALIDATION');
+    assert.deepEqual(body.error.issues[0].path, ['to']);
+    assert.equal(await count(), before, 'nothing was written');
+  });
+
+  it('shows status, and lists, redrives and purges dead letters', async () => {
+    const dead = await sluice.enqueue(sendEmail, { userId: 'd1', to: 'd1@nowhere.invalid', template: 'welcome' });
+    await sluice.worker({ queue: 'emails', handlers: [sendEmailHandler] }).drain({ remainingTimeMs: 20_000 });
+    const status = await cli('status', ...s);
+    assert.match(status.out, /^queue\s+ready\s+scheduled\s+running\s+dead\s+oldest ready$/m);
+    assert.match(status.out, /^emails\s+0\s+\d+\s+0\s+1\s+\d+ s$/m);
+    const listed = JSON.parse((await cli('dead-letters', 'list', '--queue', 'emails', '--json', ...s)).out);
+    assert.deepEqual(
+      listed.map((j: { id: string }) => j.id),
+      [dead.id],
+    );
+    assert.match((await cli('dead-letters', 'list', ...s)).out, /failed: PermanentJobError: recipient domain does not accept mail/);
+    assert.deepEqual(JSON.parse((await cli('dead-letters', 'redrive', '--type', 'send_email', '--json', ...s)).out), {
+      redriven: [dead.id],
+    });
+    assert.equal((await sluice.getJob(dead.id))?.state, 'available');
+    await sluice.worker({ queue: 'emails', handlers: [sendEmailHandler] }).drain({ remainingTimeMs: 20_000 });
+    assert.match((await cli('dead-letters', 'purge', '--id', dead.id, ...s)).out, new RegExp(`purged: 1 \\(${dead.id}\\)`));
+    assert.equal(await sluice.getJob(dead.id), null);
+    assert.match((await cli('dead-letters', 'list', ...s)).out, /no dead letters/);
+  });
+
+  it('migrates a fresh schema, prunes, and answers --help for every command', async () => {
+    const fresh = `${schema}_cli`;
+    after(() => pool.query(`DROP SCHEMA IF EXISTS "${fresh}" CASCADE`));
+    assert.deepEqual(JSON.parse((await cli('migrate', '--schema', fresh, '--json')).out).applied, [1]);
+    assert.match((await cli('migrate', '--schema', fresh)).out, /up to date \(1\)/);
+    assert.match((await cli('prune', ...s)).out, /pruned \d+ finished jobs/);
+    for (const command of ['enqueue', 'jobs', 'status', 'dead-letters', 'migrate', 'prune']) {
+      const r = await cli(command, '--help');
+      assert.equal(r.code, 0);
+      assert.match(r.out, /^usage: sluice /, command);
+    }
+    assert.match((await cli('--help')).out, /commands:/);
+    const missingTables = await cli('status', '--schema', `${schema}_nothing_here`);
+    assert.equal(missingTables.code, 3);
+    assert.match(missingTables.err, /run `sluice migrate`/);
+  });
+
+  it('says when no database is reachable, with exit code 3', async () => {
+    const saved = { url: process.env.DATABASE_URL, dir: process.env.SLUICE_DEV_DIR };
+    try {
+      process.env.DATABASE_URL = 'postgres://u:p@127.0.0.1:1/db';
+      const down = await cli('status', '--json');
+      assert.equal(down.code, 3);
+      assert.equal(JSON.parse(down.out).error.code, 'UNAVAILABLE');
+      delete process.env.DATABASE_URL;
+      process.env.SLUICE_DEV_DIR = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
+      const none = await cli('status');
+      assert.equal(none.code, 3);
+      assert.match(none.err, /no database: set DATABASE_URL, or start `npm run dev`/);
+    } finally {
+      process.env.DATABASE_URL = saved.url;
+      if (saved.dir === undefined) delete process.env.SLUICE_DEV_DIR;
+      else process.env.SLUICE_DEV_DIR = saved.dir;
+    }
+  });
+
+  it('runs as `npx sluice` through its bin, with the exit code', () => {
+    const bin = join(import.meta.dirname, '..', 'bin', 'sluice.mjs');
+    const out = execFileSync(process.execPath, [bin, 'status', '--json', '--schema', schema], { encoding: 'utf8', env: process.env });
+    assert.ok(Array.isArray(JSON.parse(out)));
+    assert.throws(
+      () => execFileSync(process.execPath, [bin, 'enqueue', 'nope', '{}'], { encoding: 'utf8', stdio: 'pipe' }),
+      (e: { status?: number; stderr?: string }) => e.status === 2 && /unknown job type/.test(String(e.stderr)),
+    );
+  });
+});
