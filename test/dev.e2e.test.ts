@@ -1,0 +1,136 @@
+/**
+ * `npm run dev` end to end, as a newcomer runs it: a child process on a free port with its own embedded
+ * database (in a temporary folder), jobs enqueued over HTTP and seen to succeed through the API and the
+ * CLI, a SIGTERM to its process group mid-work (as a terminal's Ctrl-C is delivered), and a restart that
+ * finishes every job: none lost.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { freePort } from '../scripts/dev/net.js';
+import { sleep } from './helpers/db.js';
+
+const root = join(import.meta.dirname, '..');
+const devDir = mkdtempSync(join(tmpdir(), 'sluice-dev-e2e-'));
+const env = { ...process.env, SLUICE_DEV_DIR: devDir, POWERTOOLS_LOG_LEVEL: 'WARN' } as NodeJS.ProcessEnv;
+delete env.DATABASE_URL; // the dev server's own embedded database, kept in devDir across the restart
+delete env.SLUICE_SCHEMA;
+
+interface Dev {
+  child: ChildProcess;
+  output: () => string;
+  /** Resolves when every process of the group has closed its output: npm, tsx and the dev server itself. */
+  closed: Promise<void>;
+}
+
+async function startDev(port: number, fresh: boolean): Promise<Dev> {
+  const child = spawn('npm', ['run', 'dev', '--', '--port', String(port), '--tick-seconds', '1', ...(fresh ? ['--fresh'] : [])], {
+    cwd: root,
+    env,
+    detached: true, // its own process group, signalled as a whole like a terminal's foreground job
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (c: Buffer) => void (out += c.toString('utf8')));
+  child.stderr?.on('data', (c: Buffer) => void (out += c.toString('utf8')));
+  const closed = new Promise<void>((resolve) => child.stdout?.once('close', () => resolve()));
+  for (let i = 0; i < 600 && !out.includes('[sluice dev] ready on'); i++) {
+    if (child.exitCode !== null) break;
+    await sleep(100);
+  }
+  assert.match(out, /\[sluice dev\] ready on/, `dev did not start:\n${out}`);
+  return { child, output: () => out, closed };
+}
+
+describe('npm run dev, end to end', { concurrency: 1 }, async () => {
+  const port = await freePort();
+  const api = `http://127.0.0.1:${port}`;
+  let dev: Dev | undefined;
+  after(async () => {
+    try {
+      process.kill(-(dev?.child.pid as number), 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    rmSync(devDir, { recursive: true, force: true });
+  });
+  const post = async (body: unknown) => {
+    const res = await fetch(`${api}/v1/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    assert.equal(res.status, 201, await res.clone().text());
+    return ((await res.json()) as { id: string }).id;
+  };
+  const state = async (id: string) => ((await (await fetch(`${api}/v1/jobs/${id}`)).json()) as { state: string }).state;
+  const until = async (what: string, check: () => Promise<boolean>, ms = 30_000) => {
+    const end = Date.now() + ms;
+    while (!(await check())) {
+      assert.ok(Date.now() < end, `timed out waiting for ${what}\n${dev?.output().slice(-3000)}`);
+      await sleep(100);
+    }
+  };
+  const ids: string[] = [];
+
+  it('serves the API through the Lambda handler and runs jobs to success, seen through the API and the CLI', async () => {
+    dev = await startDev(port, true);
+    const order = await post({ type: 'process_order', payload: { orderId: 'e2e-1' } });
+    ids.push(order);
+    await until('the order to succeed', async () => (await state(order)) === 'succeeded');
+    const cli = execFileSync(process.execPath, [join(root, 'bin', 'sluice.mjs'), 'jobs', 'get', order, '--json'], {
+      env,
+      encoding: 'utf8',
+    });
+    assert.equal(JSON.parse(cli).state, 'succeeded');
+    const bad = await fetch(`${api}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"nope"}' });
+    assert.equal(bad.status, 400);
+  });
+
+  it('on SIGTERM mid-work stops cleanly: running jobs finish, unstarted ones wait; a restart finishes them all', async () => {
+    // Reports run 2 at a time for ~2 s each; signups fan out into more jobs on other queues.
+    for (let i = 0; i < 6; i++) ids.push(await post({ type: 'generate_report', payload: { reportId: `e2e-${i}`, pages: 5 } }));
+    for (let i = 0; i < 3; i++)
+      ids.push(await post({ type: 'on_user_signup', payload: { userId: `e2e-u${i}`, email: `u${i}@example.com` } }));
+    await until(
+      'a report to be running',
+      async () => (await state(ids[1] as string)) === 'running' || (await state(ids[2] as string)) === 'running',
+    );
+    const running = [];
+    for (const id of ids) if ((await state(id)) === 'running') running.push(id);
+    process.kill(-(dev?.child.pid as number), 'SIGTERM');
+    await dev?.closed;
+    assert.match(dev?.output() ?? '', /\[sluice dev\] stopped cleanly/, dev?.output().slice(-3000));
+
+    dev = await startDev(port, false);
+    for (const id of running) assert.equal(await state(id), 'succeeded', `job ${id} was running at SIGTERM and finished before the stop`);
+    await until(
+      'every job to succeed after the restart',
+      async () => {
+        const states = await Promise.all(ids.map(state));
+        return states.every((s) => s === 'succeeded');
+      },
+      60_000,
+    );
+    for (const id of ids) {
+      const job = (await (await fetch(`${api}/v1/jobs/${id}`)).json()) as { attempt: number };
+      assert.equal(job.attempt, 1, `job ${id} ran once: released jobs got their attempt back`);
+    }
+    const status = JSON.parse(
+      execFileSync(process.execPath, [join(root, 'bin', 'sluice.mjs'), 'status', '--json'], { env, encoding: 'utf8' }),
+    ) as Array<{ queue: string; dead: number; running: number }>;
+    assert.ok(
+      status.every((q) => q.dead === 0 && q.running === 0),
+      JSON.stringify(status),
+    );
+    // The signups' follow-ups (welcome emails, onboarding reports) ran too, each once.
+    const reports = await fetch(`${api}/v1/queues`);
+    assert.equal(reports.status, 200);
+    process.kill(-(dev.child.pid as number), 'SIGTERM');
+    await dev.closed;
+    assert.match(dev.output(), /\[sluice dev\] stopped cleanly/);
+  });
+});
