@@ -16,7 +16,14 @@ import { testSluice } from './helpers/db.js';
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await main(argv, { write: (s) => void (out += s), fail: (s) => void (err += s) });
+  const code = await main(argv, {
+    write: (s) => {
+      out += s;
+    },
+    fail: (s) => {
+      err += s;
+    },
+  });
   return { code, out, err };
 }
 

@@ -34,8 +34,12 @@ async function startDev(port: number, fresh: boolean): Promise<Dev> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout?.on('data', (c: Buffer) => void (out += c.toString('utf8')));
-  child.stderr?.on('data', (c: Buffer) => void (out += c.toString('utf8')));
+  child.stdout?.on('data', (c: Buffer) => {
+    out += c.toString('utf8');
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    out += c.toString('utf8');
+  });
   const closed = new Promise<void>((resolve) => child.stdout?.once('close', () => resolve()));
   for (let i = 0; i < 600 && !out.includes('[sluice dev] ready on'); i++) {
     if (child.exitCode !== null) break;

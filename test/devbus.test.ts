@@ -75,7 +75,7 @@ describe('dev bus', () => {
         delivered.map((d) => d.target),
         [{ function: 'worker', queue: 'emails' }],
       );
-      assert.deepEqual((delivered[0]?.event as { detail: unknown }).detail, { queue: 'emails', count: 2 });
+      assert.deepEqual((delivered[0]?.event as { detail?: unknown } | undefined)?.detail, { queue: 'emails', count: 2 });
     } finally {
       await bus.close();
     }
