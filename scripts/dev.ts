@@ -5,15 +5,16 @@
  * EventBridge that routes by the CDK stack's own rules; a live view. Ctrl-C (or SIGTERM) shuts down:
  * drains stop claiming, running jobs finish, unstarted ones are released.
  */
+import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sluiceRules } from '../infra/rules.js';
 import { sluiceConfig } from '../infra/sluice.config.js';
 import { migrate, Sluice } from '../src/index.js';
 import { LocalBus } from './dev/bus.js';
-import { startDevDatabase, toolPool } from './dev/database.js';
+import { devDir, startDevDatabase, toolPool } from './dev/database.js';
 import { serveApi } from './dev/http.js';
 import { LocalFunction, type LocalHandler } from './dev/lambda.js';
-import { QueueActivity, renderPlain, renderTable, viewRows } from './dev/view.js';
+import { compactLogLine, QueueActivity, renderPlain, renderTable, viewRows } from './dev/view.js';
 
 const HELP = `usage: npm run dev [-- --fresh] [-- --port N]
 
@@ -49,7 +50,7 @@ const logLines: string[] = [];
 if (tty) {
   // The functions log JSON lines to stdout; on a terminal they scroll under the live view instead.
   process.stdout.write = ((chunk: string | Uint8Array) => {
-    for (const line of String(chunk).split('\n')) if (line.trim()) logLines.push(line);
+    for (const line of String(chunk).split('\n')) if (line.trim()) logLines.push(compactLogLine(line));
     logLines.splice(0, Math.max(0, logLines.length - 200));
     return true;
   }) as typeof process.stdout.write;
@@ -122,7 +123,7 @@ const apiUrl = `http://localhost:${(server.address() as { port: number }).port}`
 bus.startSchedules();
 
 const banner = [
-  `sluice dev — API ${apiUrl}  database ${db.embedded ? 'embedded (.sluice/pg)' : 'DATABASE_URL'}  schedules every ${tickMs / 1000} s`,
+  `sluice dev — API ${apiUrl}  database ${db.embedded ? `embedded (${relative(process.cwd(), devDir()) || '.'}/pg)` : 'DATABASE_URL'}  schedules every ${tickMs / 1000} s`,
   `  curl -X POST ${apiUrl}/v1/jobs -H 'content-type: application/json' -d '{"type":"on_user_signup","payload":{"userId":"u1","email":"ada@example.com"}}'`,
   `  curl ${apiUrl}/v1/jobs/1      npx sluice status      Ctrl-C to stop`,
 ];
@@ -139,8 +140,8 @@ const draw = async () => {
   try {
     const rows = viewRows(queues, await viewer.stats(), activity);
     if (tty) {
-      const width = process.stdout.columns ?? 120;
-      const height = process.stdout.rows ?? 30;
+      const width = process.stdout.columns || 120;
+      const height = process.stdout.rows || 30;
       const top = [...banner, '', ...renderTable(rows), '', 'recent log lines:'];
       const logs = logLines.slice(-Math.max(3, height - top.length - 1)).map((l) => l.slice(0, width));
       screen(`\x1b[2J\x1b[H${[...top, ...logs].join('\n')}\n`);

@@ -10,6 +10,7 @@ import { matchesPattern, type RuleSpec, type RuleTarget, ruleInput, sluiceRules 
 import { LocalBus } from '../scripts/dev/bus.js';
 import { cronMatches, parseCron } from '../scripts/dev/cron.js';
 import { serveApi } from '../scripts/dev/http.js';
+import { compactLogLine, QueueActivity, renderPlain, renderTable, viewRows } from '../scripts/dev/view.js';
 
 const config = parseSluiceConfig({
   queues: [{ name: 'default' }, { name: 'emails' }],
@@ -157,5 +158,55 @@ describe('dev API server', () => {
     } finally {
       await new Promise((r) => server.close(r));
     }
+  });
+});
+
+describe('dev live view', () => {
+  it('counts jobs per second over 5 s and the p95 duration over a minute, per queue, and draws the table', () => {
+    const activity = new QueueActivity();
+    const sink = activity.sinkFor('emails');
+    for (let i = 1; i <= 20; i++) {
+      sink.addMetric('JobDurationMs', 'Milliseconds', i * 10);
+      sink.addMetric(i % 4 === 0 ? 'JobsFailed' : 'JobsSucceeded', 'Count', 1);
+    }
+    sink.addMetric('QueueDepth', 'Count', 99); // not a completion
+    assert.equal(activity.rate('emails'), 4); // 20 completions in the 5 s window
+    assert.equal(activity.p95('emails'), 190);
+    assert.equal(activity.p95('default'), null);
+    assert.equal(activity.rate('emails', Date.now() + 6_000), 0, 'the rate window moves on');
+    const rows = viewRows(
+      ['default', 'emails'],
+      [{ queue: 'emails', ready: 3, scheduled: 1, running: 2, dead: 1, oldestReadyAgeSeconds: 4 }],
+      activity,
+    );
+    assert.deepEqual(renderTable(rows), [
+      'queue    ready  running  scheduled  dead  jobs/s     p95',
+      'default      0        0          0     0     0.0       -',
+      'emails       3        2          1     1     4.0  190 ms',
+    ]);
+    assert.match(
+      renderPlain(rows)[1] ?? '',
+      /^\[sluice dev\] queue=emails ready=3 running=2 scheduled=1 dead=1 jobs_per_s=4\.0 p95_ms=190$/,
+    );
+  });
+});
+
+describe('dev log lines on a terminal', () => {
+  it('shortens a JSON log line to time, level, message and the fields that say something', () => {
+    const line = JSON.stringify({
+      level: 'INFO',
+      message: 'drain finished',
+      timestamp: '2030-01-01T10:00:00.000Z',
+      service: 'sluice',
+      function_name: 'maintenance',
+      queue: 'emails',
+      claimed: 3,
+      dead: 0,
+      moreDue: false,
+      error: { name: 'Error' },
+    });
+    assert.equal(compactLogLine(line), '10:00:00 INFO drain finished queue=emails claimed=3 error={"name":"Error"}');
+    assert.equal(compactLogLine('[sluice dev] plain text'), '[sluice dev] plain text');
+    assert.equal(compactLogLine('42'), '42');
   });
 });

@@ -101,3 +101,41 @@ export function renderPlain(rows: readonly ViewRow[]): string[] {
       `[sluice dev] queue=${r.queue} ready=${r.ready} running=${r.running} scheduled=${r.scheduled} dead=${r.dead} jobs_per_s=${r.perSecond.toFixed(1)} p95_ms=${r.p95Ms === null ? '-' : Math.round(r.p95Ms)}`,
   );
 }
+
+/** Powertools' per-invocation fields: noise on a local terminal (one process plays every function). */
+const NOISE = new Set([
+  'level',
+  'message',
+  'timestamp',
+  'service',
+  'cold_start',
+  'function_arn',
+  'function_memory_size',
+  'function_name',
+  'function_request_id',
+  'sampling_rate',
+  'xray_trace_id',
+]);
+
+/**
+ * A JSON log line as one short line for the terminal: time, level, message, then the fields that say
+ * something (zeros, false and null left out). Other lines pass through.
+ *
+ * @example
+ * compactLogLine('{"level":"INFO","message":"drain finished","timestamp":"2030-01-01T10:00:00.000Z","claimed":3,"dead":0}');
+ * // '10:00:00 INFO drain finished claimed=3'
+ */
+export function compactLogLine(line: string): string {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  if (typeof entry !== 'object' || entry === null || typeof entry.message !== 'string') return line;
+  const time = typeof entry.timestamp === 'string' ? entry.timestamp.slice(11, 19) : '';
+  const fields = Object.entries(entry)
+    .filter(([k, v]) => !NOISE.has(k) && v !== 0 && v !== false && v !== null && v !== undefined)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  return [time, entry.level, entry.message, ...fields].filter(Boolean).join(' ');
+}
