@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { definitions } from '../examples/definitions.js';
 import {
+  ConfigError,
   isTransientDatabaseError,
   JobRegistry,
   type JobView,
@@ -73,6 +74,20 @@ const OPTIONS = {
 
 type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
+/** `--priority -5` means the value -5, not an option: join such pairs as `--priority=-5` for parseArgs. */
+function withNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const next = argv[i + 1];
+    if (/^--[a-z-]+$/.test(a) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 function parseDelayMs(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
   if (!m) throw new UsageError(`--delay must look like 30s, 500ms, 5m or 2h, got ${JSON.stringify(text)}`);
@@ -117,7 +132,8 @@ function deadLetterFilter(o: Options): { ids?: string[]; queue?: string; type?: 
 }
 
 async function run(argv: string[]): Promise<{ out: unknown; text: string; code?: number }> {
-  const { values: o, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  const { values: o, positionals } = parseArgs({ args: withNegativeValues(argv), options: OPTIONS, allowPositionals: true, strict: true });
+  if (o.key === '') throw new UsageError('--key must not be empty');
   const [command, ...rest] = positionals;
   if (!command) {
     if (o.help) return { out: null, text: COMMANDS };
@@ -182,8 +198,10 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
           return { out: job, text: view(job) };
         }
         const result = (await sluice.cancel([id]))[id];
-        if (result === 'not_cancellable' || result === undefined)
-          return { out: { id, result: 'not_cancellable' }, text: `job ${id} does not exist or has already finished`, code: 1 };
+        if (result === 'not_cancellable' || result === undefined) {
+          const message = `job ${id} does not exist or has already finished`;
+          return { out: { error: { code: 'NOT_CANCELLABLE', message } }, text: message, code: 1 };
+        }
         return {
           out: { id, result },
           text: result === 'cancelled' ? `job ${id} cancelled` : `job ${id} is running: asked to stop (cancelling)`,
@@ -204,12 +222,19 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
           return { out: jobs, text: jobs.length === 0 ? 'no dead letters' : jobs.map(view).join('\n') };
         }
         const filter = deadLetterFilter(o);
-        if (sub === 'redrive') {
-          const ids = await sluice.redriveDeadLetters(filter, o['to-queue'] ? { toQueue: o['to-queue'] } : {});
-          return { out: { redriven: ids }, text: `redriven: ${ids.length}${ids.length ? ` (${ids.join(', ')})` : ''}` };
+        // --all: the library takes no empty filter (a slip would redrive or purge everything), so go queue by queue.
+        const filters =
+          Object.keys(filter).length > 0 ? [filter] : (await sluice.stats()).filter((q) => q.dead > 0).map((q) => ({ queue: q.queue }));
+        const ids: string[] = [];
+        for (const f of filters) {
+          ids.push(
+            ...(sub === 'redrive'
+              ? await sluice.redriveDeadLetters(f, o['to-queue'] ? { toQueue: o['to-queue'] } : {})
+              : await sluice.purgeDeadLetters(f)),
+          );
         }
-        const ids = await sluice.purgeDeadLetters(filter);
-        return { out: { purged: ids }, text: `purged: ${ids.length}${ids.length ? ` (${ids.join(', ')})` : ''}` };
+        const verb = sub === 'redrive' ? 'redriven' : 'purged';
+        return { out: { [verb]: ids }, text: `${verb}: ${ids.length}${ids.length ? ` (${ids.join(', ')})` : ''}` };
       }
       case 'migrate': {
         const result = await migrate({ db: pool, schema, migrations: await loadMigrations() });
@@ -252,8 +277,12 @@ export async function main(
     if (err instanceof UnknownJobTypeError) return error(2, 'UNKNOWN_TYPE', err.message);
     if (err instanceof ValidationError) return error(2, 'VALIDATION', err.message, err.issues);
     if ((err as Error).message?.startsWith('no database:')) return error(3, 'NO_DATABASE', (err as Error).message);
+    if (err instanceof ConfigError || (err instanceof TypeError && /schema name must match|Invalid URL/.test(err.message)))
+      return error(2, 'USAGE', (err as Error).message);
     if (isTransientDatabaseError(err)) return error(3, 'UNAVAILABLE', `database unreachable: ${(err as Error).message}`);
     const code = (err as { code?: string }).code;
+    if (code === '28P01' || code === '28000' || code === '3D000')
+      return error(3, 'DATABASE_REFUSED', `the database refused the connection: ${(err as Error).message}`);
     if (code === '3F000' || code === '42P01')
       return error(3, 'NOT_MIGRATED', `the queue's tables are missing: run \`sluice migrate\` (${(err as Error).message})`);
     return error(1, 'FAILED', (err as Error).message ?? String(err));

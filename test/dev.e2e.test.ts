@@ -92,6 +92,30 @@ describe('npm run dev, end to end', { concurrency: 1 }, async () => {
     assert.equal(JSON.parse(cli).state, 'succeeded');
     const bad = await fetch(`${api}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"nope"}' });
     assert.equal(bad.status, 400);
+
+    // A second dev server is refused before it touches anything: same folder, or same port.
+    const second = (extraEnv: NodeJS.ProcessEnv, p: number) => {
+      try {
+        execFileSync('npm', ['run', 'dev', '--', '--port', String(p)], {
+          cwd: root,
+          env: { ...env, ...extraEnv },
+          encoding: 'utf8',
+          stdio: 'pipe',
+        });
+        return { status: 0, stderr: '' };
+      } catch (e) {
+        return e as { status: number; stderr: string };
+      }
+    };
+    const sameDir = second({}, await freePort());
+    assert.equal(sameDir.status, 2);
+    assert.match(sameDir.stderr, /another `npm run dev` \(pid \d+\) is using/);
+    const otherDir = mkdtempSync(join(tmpdir(), 'sluice-dev-e2e-2-'));
+    const samePort = second({ SLUICE_DEV_DIR: otherDir }, port);
+    rmSync(otherDir, { recursive: true, force: true });
+    assert.equal(samePort.status, 2);
+    assert.match(samePort.stderr, new RegExp(`port ${port} is in use: choose another with PORT or --port`));
+    assert.equal(await state(order), 'succeeded', 'the first server is unharmed');
   });
 
   it('on SIGTERM mid-work stops cleanly: running jobs finish, unstarted ones wait; a restart finishes them all', async () => {
@@ -123,17 +147,21 @@ describe('npm run dev, end to end', { concurrency: 1 }, async () => {
       const job = (await (await fetch(`${api}/v1/jobs/${id}`)).json()) as { attempt: number };
       assert.equal(job.attempt, 1, `job ${id} ran once: released jobs got their attempt back`);
     }
+    // The signups' follow-ups (welcome emails now, onboarding reports) run too; tips emails wait a minute.
+    type Q = { queue: string; ready: number; running: number; dead: number };
+    await until('the follow-ups to finish', async () => {
+      const { queues } = (await (await fetch(`${api}/v1/queues`)).json()) as { queues: Q[] };
+      return queues.every((q) => q.ready === 0 && q.running === 0);
+    });
     const status = JSON.parse(
       execFileSync(process.execPath, [join(root, 'bin', 'sluice.mjs'), 'status', '--json'], { env, encoding: 'utf8' }),
-    ) as Array<{ queue: string; dead: number; running: number }>;
+    ) as Q[];
     assert.ok(
-      status.every((q) => q.dead === 0 && q.running === 0),
+      status.every((q) => q.dead === 0 && q.running === 0 && q.ready === 0),
       JSON.stringify(status),
     );
-    // The signups' follow-ups (welcome emails, onboarding reports) ran too, each once.
-    const reports = await fetch(`${api}/v1/queues`);
-    assert.equal(reports.status, 200);
-    process.kill(-(dev.child.pid as number), 'SIGTERM');
+    // A closed terminal (SIGHUP) stops it as cleanly.
+    process.kill(-(dev.child.pid as number), 'SIGHUP');
     await dev.closed;
     assert.match(dev.output(), /\[sluice dev\] stopped cleanly/);
   });

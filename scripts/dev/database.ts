@@ -35,7 +35,14 @@ export async function startDevDatabase(options: { fresh?: boolean } = {}): Promi
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, embedded: false, stop: async () => {} };
   const dir = devDir();
   const dataDir = join(dir, 'pg');
+  const running = runningDevServer();
+  if (running !== undefined) {
+    throw new Error(`another \`npm run dev\` (pid ${running}) is using ${dir}: stop it first, or set SLUICE_DEV_DIR for a second one`);
+  }
   if (options.fresh) rmSync(dataDir, { recursive: true, force: true });
+  if (existsSync(dataDir) && !existsSync(join(dataDir, 'PG_VERSION'))) {
+    throw new Error(`${dataDir} holds a database whose creation was interrupted: start with --fresh to create it anew`);
+  }
   mkdirSync(dir, { recursive: true });
   if (process.getuid?.() === 0) chmodSync(dir, 0o755); // as root, the server runs as another user
   const port = await freePort();
@@ -54,7 +61,14 @@ export async function startDevDatabase(options: { fresh?: boolean } = {}): Promi
     onLog: () => {},
     onError: () => {},
   });
-  if (!existsSync(join(dataDir, 'PG_VERSION'))) await init.initialise();
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+    try {
+      await init.initialise();
+    } catch (err) {
+      rmSync(dataDir, { recursive: true, force: true }); // never leave a half-created cluster behind
+      throw err;
+    }
+  }
   await stopLeftover(dataDir);
   const server = await startServer(dataDir, port);
   const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
@@ -84,12 +98,32 @@ function runAs(): { uid?: number; gid?: number } {
   return { uid: id('-u'), gid: id('-g') };
 }
 
-/** A server left running by a dev process that was killed (kill -9): stop it before starting anew. */
+/** The pid of a live dev server using this folder, if any (this process excluded). */
+function runningDevServer(): number | undefined {
+  try {
+    const { pid } = JSON.parse(readFileSync(stateFile(), 'utf8')) as { pid?: unknown };
+    return typeof pid === 'number' && pid !== process.pid && isAlive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A server left running by a dev process that was killed (kill -9): stop it before starting anew. Only a
+ * postgres process serving this very folder is signalled (a stale lock's pid may belong to anything now).
+ */
 async function stopLeftover(dataDir: string): Promise<void> {
   const lock = join(dataDir, 'postmaster.pid');
   if (!existsSync(lock)) return;
   const pid = Number(readFileSync(lock, 'utf8').split('\n')[0]);
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  let cmdline = '';
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+  } catch {
+    return; // cannot tell what it is: leave it (postgres then refuses to start, saying why)
+  }
+  if (!cmdline.includes('postgres') || !cmdline.includes(dataDir)) return;
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
 }

@@ -86,8 +86,11 @@ export async function serveApi(port: number, call: (event: APIGatewayProxyEventV
     });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, resolve);
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} is in use: choose another with PORT or --port`) : err),
+    );
+    // Loopback only: unlike the deployed API, this one has no authorizer.
+    server.listen(port, '127.0.0.1', resolve);
   });
   return server;
 }
