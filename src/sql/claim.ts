@@ -26,7 +26,9 @@ export interface ClaimedRow {
  * priority the lateral scan reads only due rows, in due order, stopping at the first future one.
  * Only unindexed columns change, so the update is HOT and writes no index entries. The update finds each
  * picked row by its ctid (a TID scan: the row is locked, so its ctid cannot change within the statement);
- * joining by id let the planner hash-join against a sequential scan of the whole table.
+ * joining by id let the planner hash-join against a sequential scan of the whole table. The job records
+ * are fetched the same way, one index lookup per picked row (a LATERAL … LIMIT 1 the planner cannot turn
+ * into a hash join): on a jobs table of tens of thousands of rows a plain join scanned all of it per claim.
  */
 export async function claimJobs(
   db: Queryable,
@@ -57,8 +59,11 @@ export async function claimJobs(
      SET attempt = a.attempt + 1,
          lease_expires_at = now() + make_interval(secs => $3),
          lease_token = $4::uuid
-     FROM picked, ${s}.jobs j
-     WHERE a.ctid = picked.ctid AND j.id = picked.id
+     FROM picked
+     CROSS JOIN LATERAL (
+       SELECT j.type, j.queue, j.max_attempts, j.created_at, j.payload FROM ${s}.jobs j WHERE j.id = picked.id LIMIT 1
+     ) j
+     WHERE a.ctid = picked.ctid
      RETURNING a.id::text AS id, j.type, j.queue, a.priority, a.attempt, j.max_attempts, a.cancel_requested,
                j.created_at, a.run_at, j.payload`,
     [args.queue, args.limit, args.leaseSeconds, args.token],
