@@ -43,6 +43,8 @@ const started = Date.now();
 const server = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres({ durable: true });
 const url = process.env.DATABASE_URL ?? (server?.url as string);
 const db = new pg.Pool({ connectionString: url, max: 24 });
+// An idle connection closed under the pool (the server stopping at the end) must not crash the bench.
+db.on('error', (err) => log(`idle connection closed: ${err.message}`));
 const version = (await db.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version;
 
 try {
