@@ -10,7 +10,7 @@ import pg from 'pg';
 import { startEmbeddedPostgres } from '../../test/helpers/embedded.js';
 import { baselineDrain, baselineEnqueueBulk, baselineEnqueueOne, setupBaseline } from './baseline.js';
 import { lambdaFigures } from './lambda.js';
-import { median } from './measure.js';
+import { median, paired } from './measure.js';
 import { drain, drainWithHistory, enqueueBulk, enqueueOne, latency, reset, SCHEMA, setupSluice } from './sluiceBench.js';
 
 const { values: args } = parseArgs({
@@ -44,32 +44,46 @@ const server = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgre
 const url = process.env.DATABASE_URL ?? (server?.url as string);
 const db = new pg.Pool({ connectionString: url, max: 24 });
 // An idle connection closed under the pool (the server stopping at the end) must not crash the bench.
-db.on('error', (err) => log(`idle connection closed: ${err.message}`));
+let ending = false;
+db.on('error', (err) => {
+  if (!ending) log(`idle connection closed: ${err.message}`);
+});
 const version = (await db.query<{ server_version: string }>('SHOW server_version')).rows[0]?.server_version;
 
 try {
   await setupBaseline(db);
   const sluice = await setupSluice(db);
 
-  log('baseline: enqueue');
-  const bOne = await median(REPEATS, () => baselineEnqueueOne(db, N.one, IN_FLIGHT));
-  const bBulk = await median(REPEATS, () => baselineEnqueueBulk(db, N.bulk, 1000));
-  log('baseline: drain, every batch size × claimers');
+  log('enqueue, baseline and sluice alternately');
+  const [bOne, sOne] = await paired(
+    REPEATS,
+    () => baselineEnqueueOne(db, N.one, IN_FLIGHT),
+    () => enqueueOne(sluice, db, N.one, IN_FLIGHT),
+  );
+  const [bBulk, sBulk] = await paired(
+    REPEATS,
+    () => baselineEnqueueBulk(db, N.bulk, 1000),
+    async () => {
+      await reset(db);
+      return enqueueBulk(sluice, db, N.bulk, 1000);
+    },
+  );
+  log('baseline: drain, every batch size × claimers (to find its best)');
   const grid: Array<{ batch: number; claimers: number; jobsPerSec: number; walBytesPerJob: number }> = [];
   for (const batch of [10, 50, 100, 500, 1000]) {
     for (const claimers of [1, 2, 4, 8])
       grid.push({ batch, claimers, ...(await median(REPEATS, () => baselineDrain(db, N.drain, claimers, batch))) });
   }
-  const bBest = grid.reduce((a, b) => (b.jobsPerSec > a.jobsPerSec ? b : a));
+  const bBestConfig = grid.reduce((a, b) => (b.jobsPerSec > a.jobsPerSec ? b : a));
+  log('drain: the baseline at its best and sluice at its defaults, alternately');
+  const [bBestRun, sDrain1] = await paired(
+    REPEATS,
+    () => baselineDrain(db, N.drain, bBestConfig.claimers, bBestConfig.batch),
+    () => drain(sluice, db, N.drain, 1),
+  );
+  const bBest = { ...bBestConfig, ...bBestRun };
   // For context: the baseline at sluice's default batch size (100), with its best number of claimers.
   const bAt100 = grid.filter((g) => g.batch === 100).reduce((a, b) => (b.jobsPerSec > a.jobsPerSec ? b : a));
-
-  log('sluice: enqueue');
-  const sOne = await median(REPEATS, () => enqueueOne(sluice, db, N.one, IN_FLIGHT));
-  const sBulk = await median(REPEATS, async () => {
-    await reset(db);
-    return enqueueBulk(sluice, db, N.bulk, 1000);
-  });
 
   log('sluice: enqueue through the API handler, in-process');
   Object.assign(process.env, {
@@ -112,7 +126,6 @@ try {
   await closePool();
 
   log('sluice: drain (defaults, 1 and 4 drainers; larger batches)');
-  const sDrain1 = await median(REPEATS, () => drain(sluice, db, N.drain, 1));
   const sDrain4 = await median(REPEATS, () => drain(sluice, db, N.drain, 4));
   const batches: Array<{ batch: number; drainers: number; jobsPerSec: number; walBytesPerJob: number }> = [];
   for (const batch of [250, 500, 1000]) {
@@ -275,6 +288,7 @@ try {
     log(`figures written to ${args.json}`);
   }
 } finally {
+  ending = true;
   await db.end();
   await server?.stop();
 }

@@ -48,3 +48,25 @@ export async function median<T extends { jobsPerSec: number }>(times: number, fn
   const sorted = [...runs].sort((a, b) => a.jobsPerSec - b.jobsPerSec);
   return { ...(sorted[Math.floor((sorted.length - 1) / 2)] as T), runs: runs.map((r) => Math.round(r.jobsPerSec)) };
 }
+
+/**
+ * Run `a` and `b` alternately, `times` each, and keep each one's median run: drift of the machine over the
+ * minutes of a bench then falls on both sides of a ratio instead of on one.
+ */
+export async function paired<A extends { jobsPerSec: number }, B extends { jobsPerSec: number }>(
+  times: number,
+  a: () => Promise<A>,
+  b: () => Promise<B>,
+): Promise<[A & { runs: number[] }, B & { runs: number[] }]> {
+  const as: A[] = [];
+  const bs: B[] = [];
+  for (let i = 0; i < times; i++) {
+    as.push(await a());
+    bs.push(await b());
+  }
+  const pick = <T extends { jobsPerSec: number }>(runs: T[]) => {
+    const sorted = [...runs].sort((x, y) => x.jobsPerSec - y.jobsPerSec);
+    return { ...(sorted[Math.floor((sorted.length - 1) / 2)] as T), runs: runs.map((r) => Math.round(r.jobsPerSec)) };
+  };
+  return [pick(as), pick(bs)];
+}
