@@ -1,4 +1,4 @@
-import { type ConnectionSource, quoteSchema } from './db.js';
+import { type ConnectionSource, quoteSchema, SQL_IDENTIFIER, withLockedTransaction } from './db.js';
 import { ConfigError } from './errors.js';
 
 type Privilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
@@ -31,10 +31,8 @@ export type AccessProfile = keyof typeof ACCESS_PROFILES;
 /** The tables the profiles cover: every table a migration creates, except the migrations' own record. */
 export const ACCESS_TABLES: readonly Table[] = ['jobs', 'active_jobs', 'job_steps'];
 
-const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
-
 function quoteRole(name: string): string {
-  if (!ROLE_NAME.test(name)) throw new ConfigError(`database user name must match ${ROLE_NAME}, got ${JSON.stringify(name)}`);
+  if (!SQL_IDENTIFIER.test(name)) throw new ConfigError(`database user name must match ${SQL_IDENTIFIER}, got ${JSON.stringify(name)}`);
   return `"${name}"`;
 }
 
@@ -79,11 +77,8 @@ export async function grantAccess(options: GrantAccessOptions): Promise<void> {
     return { name, role: quoteRole(name), privileges: privilegesOf(profiles) };
   });
   const memberOf = (options.memberOf ?? []).map((name) => ({ name, role: quoteRole(name) }));
-  const client = await options.db.connect();
-  try {
-    await client.query('BEGIN');
-    // Roles are cluster-wide: serialise concurrent runs so two never race to create the same user.
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', ['sluice.grantAccess']);
+  // Roles are cluster-wide: serialise concurrent runs so two never race to create the same user.
+  await withLockedTransaction(options.db, 'sluice.grantAccess', async (client) => {
     const me = await client.query<{ name: string }>('SELECT current_user AS name');
     const existing = await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])', [
       [...entries.map((e) => e.name), ...memberOf.map((m) => m.name)],
@@ -106,11 +101,5 @@ export async function grantAccess(options: GrantAccessOptions): Promise<void> {
       }
       for (const m of memberOf) await client.query(`GRANT ${m.role} TO ${e.role}`);
     }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SQL_IDENTIFIER } from './db.js';
 import { ConfigError, ValidationError } from './errors.js';
 
 const HOUR = 3_600_000;
@@ -7,10 +8,7 @@ const HOUR = 3_600_000;
 export const sluiceOptionsSchema = z
   .object({
     /** The Postgres schema holding sluice's tables. */
-    schema: z
-      .string()
-      .regex(/^[a-z_][a-z0-9_]{0,62}$/)
-      .default('sluice'),
+    schema: z.string().regex(SQL_IDENTIFIER).default('sluice'),
     /** The largest payload accepted, in bytes of JSON. */
     maxPayloadBytes: z
       .number()

@@ -17,7 +17,8 @@ export interface ConnectionSource extends Queryable {
   connect(): Promise<Queryable & { release(err?: Error | boolean): void }>;
 }
 
-const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/** The names sluice puts into SQL as identifiers (schemas, database users): lower-case, at most 63 bytes. */
+export const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
  * A validated, quoted schema name. Identifiers cannot be bound as parameters, so this is the one piece of
@@ -26,8 +27,31 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 export type SchemaName = string & { readonly __quoted: unique symbol };
 
 export function quoteSchema(name: string): SchemaName {
-  if (!SCHEMA_NAME.test(name)) {
-    throw new TypeError(`schema name must match ${SCHEMA_NAME} (lower-case letters, digits, underscores), got ${JSON.stringify(name)}`);
+  if (!SQL_IDENTIFIER.test(name)) {
+    throw new TypeError(`schema name must match ${SQL_IDENTIFIER} (lower-case letters, digits, underscores), got ${JSON.stringify(name)}`);
   }
   return `"${name}"` as SchemaName;
+}
+
+/**
+ * Run `fn` in one transaction on a dedicated connection, after taking the transaction-scoped advisory lock
+ * `lockKey` (released at commit or rollback, so nothing stays pinned). Rolls back and rethrows on error.
+ *
+ * @example
+ * await withLockedTransaction(pool, 'sluice.migrate:sluice', (client) => client.query('CREATE SCHEMA IF NOT EXISTS x'));
+ */
+export async function withLockedTransaction<T>(db: ConnectionSource, lockKey: string, fn: (client: Queryable) => Promise<T>): Promise<T> {
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lockKey]);
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
 }

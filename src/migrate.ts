@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { ConnectionSource } from './db.js';
-import { quoteSchema } from './db.js';
+import { type ConnectionSource, quoteSchema, withLockedTransaction } from './db.js';
 import { ConfigError } from './errors.js';
 
 export interface Migration {
@@ -54,14 +53,11 @@ export async function migrate(options: { db: ConnectionSource; schema?: string; 
   const schemaName = options.schema ?? 'sluice';
   const s = quoteSchema(schemaName);
   const migrations = options.migrations ?? (await loadMigrations());
-  const client = await options.db.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sluice.migrate:${schemaName}`]);
+  return withLockedTransaction(options.db, `sluice.migrate:${schemaName}`, async (client) => {
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
     await client.query(
       `CREATE TABLE IF NOT EXISTS ${s}.sluice_migrations (
-         version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+           version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
     const done = await client.query<{ version: number; checksum: string }>(`SELECT version, checksum FROM ${s}.sluice_migrations`);
     const appliedSums = new Map(done.rows.map((r) => [r.version, r.checksum]));
@@ -79,12 +75,6 @@ export async function migrate(options: { db: ConnectionSource; schema?: string; 
       await client.query(`INSERT INTO ${s}.sluice_migrations (version, name, checksum) VALUES ($1, $2, $3)`, [m.version, m.name, sum]);
       applied.push(m.version);
     }
-    await client.query('COMMIT');
     return { applied, current: Math.max(0, ...migrations.map((m) => m.version), ...appliedSums.keys()) };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

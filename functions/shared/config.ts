@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SQL_IDENTIFIER } from '../../src/db.js';
 import { describeIssues } from '../../src/text.js';
 import { type DatabaseUserFunction, FUNCTION_ACCESS } from './access.js';
 
@@ -17,10 +18,7 @@ const databaseFields = z.object({
   AWS_REGION: z.string().min(1).optional(),
   /** Connections per container: Lambda serves one request at a time, so 1 or 2 is enough. */
   DB_POOL_MAX: z.coerce.number().int().min(1).max(4).default(2),
-  SLUICE_SCHEMA: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_]{0,62}$/)
-    .default('sluice'),
+  SLUICE_SCHEMA: z.string().regex(SQL_IDENTIFIER).default('sluice'),
 });
 
 export const databaseConfigSchema = databaseFields.refine((e) => e.DATABASE_URL || (e.DB_HOST && e.DB_USER && e.AWS_REGION), {
@@ -28,8 +26,6 @@ export const databaseConfigSchema = databaseFields.refine((e) => e.DATABASE_URL 
   path: ['DATABASE_URL'],
 });
 export type DatabaseConfig = z.output<typeof databaseConfigSchema>;
-
-const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** `{"api":"sluice_api",…}`: the database user of each function, which the migrate function creates and grants. */
 const databaseUsers = z
@@ -42,7 +38,7 @@ const databaseUsers = z
       return z.NEVER;
     }
   })
-  .pipe(z.partialRecord(z.enum(Object.keys(FUNCTION_ACCESS) as [DatabaseUserFunction]), z.string().regex(ROLE_NAME)));
+  .pipe(z.partialRecord(z.enum(Object.keys(FUNCTION_ACCESS) as [DatabaseUserFunction]), z.string().regex(SQL_IDENTIFIER)));
 
 /**
  * The migrate function's environment: it connects as the schema's owner, either with `DATABASE_URL` or,
@@ -65,7 +61,7 @@ export const adminDatabaseConfigSchema = databaseFields
           .map((r) => r.trim())
           .filter(Boolean),
       )
-      .pipe(z.array(z.string().regex(ROLE_NAME)))
+      .pipe(z.array(z.string().regex(SQL_IDENTIFIER)))
       .default([]),
     SLUICE_MIGRATIONS_DIR: z.string().min(1).optional(),
   })
