@@ -79,8 +79,11 @@ export function matchesPattern(pattern: EventPattern, event: unknown): boolean {
   });
 }
 
-/** The input a rule sends at `time`: `EVENT_TIME` replaced, undefined fields dropped (as JSON does). */
-export function ruleInput(rule: RuleSpec, time: Date): unknown {
+/**
+ * The input a rule sends, with `EVENT_TIME` replaced by `time` and undefined fields dropped (as JSON does):
+ * an ISO time in the dev server, EventBridge's own time placeholder (`events.EventField.time`) in the stack.
+ */
+export function ruleInput(rule: RuleSpec, time: string): Record<string, unknown> | undefined {
   if (!rule.input) return undefined;
-  return JSON.parse(JSON.stringify(rule.input, (_k, v) => (v === EVENT_TIME ? time.toISOString() : v)));
+  return JSON.parse(JSON.stringify(rule.input, (_k, v) => (v === EVENT_TIME ? time : v)));
 }

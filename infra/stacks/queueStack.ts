@@ -16,7 +16,7 @@ import type { DatabaseUserFunction } from '../../functions/shared/access.js';
 import type { SluiceConfig } from '../config.js';
 import { SluiceMonitoring } from '../constructs/monitoring.js';
 import { SluiceFunction } from '../constructs/sluiceFunction.js';
-import { EVENT_TIME, type EventPattern, sluiceRules } from '../rules.js';
+import { type EventPattern, ruleInput, sluiceRules } from '../rules.js';
 
 /** What the queue stack needs from the data stack. */
 export interface DatabaseAccess {
@@ -221,7 +221,7 @@ export class QueueStack extends Stack {
                   : events.Schedule.expression(rule.schedule.expression),
             }
           : { eventBus: this.bus, eventPattern: toCdkPattern(rule.eventPattern ?? {}) }),
-        targets: [target(fn, rule.input ? events.RuleTargetInput.fromObject(withEventTime(rule.input)) : undefined)],
+        targets: [target(fn, rule.input ? events.RuleTargetInput.fromObject(ruleInput(rule, events.EventField.time)) : undefined)],
       });
     }
 
@@ -235,15 +235,6 @@ export class QueueStack extends Stack {
       alarmEmail: props.alarmEmail,
     });
   }
-}
-
-/** A rule input for CDK: `EVENT_TIME` becomes EventBridge's time placeholder. */
-function withEventTime(input: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(input)
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => [k, v === EVENT_TIME ? events.EventField.time : v]),
-  );
 }
 
 /** The pattern in CDK's shape (camelCase top-level keys such as detailType). */

@@ -84,7 +84,7 @@ export class LocalBus {
     for (const rule of this.#o.rules) {
       if (rule.eventPattern && matchesPattern(rule.eventPattern, event)) {
         this.delivered++;
-        this.#o.deliver(rule.target, rule.input ? ruleInput(rule, new Date(event.time)) : event, rule);
+        this.#o.deliver(rule.target, rule.input ? ruleInput(rule, new Date(event.time).toISOString()) : event, rule);
       }
     }
     return id;
@@ -105,7 +105,7 @@ export class LocalBus {
         detail: {},
       };
       this.delivered++;
-      this.#o.deliver(rule.target, rule.input ? ruleInput(rule, at) : scheduled, rule);
+      this.#o.deliver(rule.target, rule.input ? ruleInput(rule, at.toISOString()) : scheduled, rule);
     };
     const crons: Array<{ rule: RuleSpec; cron: ReturnType<typeof parseCron> }> = [];
     for (const rule of this.#o.rules) {
