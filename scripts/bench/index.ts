@@ -189,74 +189,38 @@ try {
 
   const pct = (v: number, of: number) => `${Math.round((v / of) * 100)}%`;
   const f = (v: number, digits = 0) => v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  /** A row comparing a sluice figure with the one it is measured against. */
+  const vs = (label: string, value: number, against: number, target = '', againstNote = '') => [
+    label,
+    f(value),
+    `${f(against)}${againstNote}`,
+    pct(value, against),
+    target,
+  ];
   const s = figures.sluice;
   const b = figures.baseline;
   const rows: string[][] = [
     ['figure', 'sluice', 'baseline', 'sluice/baseline', 'target'],
-    ['drain, 1 drainer, defaults (jobs/s)', f(s.drainJobsPerSec), f(b.drainJobsPerSec), pct(s.drainJobsPerSec, b.drainJobsPerSec), '≥ 70%'],
-    [
-      `  the same, beside the baseline at batch 100 × ${b.drainAtBatch100Claimers}`,
-      f(s.drainJobsPerSec),
-      f(b.drainJobsPerSecAtBatch100),
-      pct(s.drainJobsPerSec, b.drainJobsPerSecAtBatch100),
-      '',
-    ],
-    [
-      'drain, 4 drainers, defaults (jobs/s)',
-      f(s.drainJobsPerSec4Drainers),
-      f(b.drainJobsPerSec),
-      pct(s.drainJobsPerSec4Drainers, b.drainJobsPerSec),
-      '',
-    ],
-    [
+    vs('drain, 1 drainer, defaults (jobs/s)', s.drainJobsPerSec, b.drainJobsPerSec, '≥ 70%'),
+    vs(`  the same, beside the baseline at batch 100 × ${b.drainAtBatch100Claimers}`, s.drainJobsPerSec, b.drainJobsPerSecAtBatch100),
+    vs('drain, 4 drainers, defaults (jobs/s)', s.drainJobsPerSec4Drainers, b.drainJobsPerSec),
+    vs(
       `drain, best batch ${s.drainBestBatch.batch} × ${s.drainBestBatch.drainers} (jobs/s)`,
-      f(s.drainJobsPerSecBestBatch),
-      f(b.drainJobsPerSec),
-      pct(s.drainJobsPerSecBestBatch, b.drainJobsPerSec),
-      '',
-    ],
-    [
+      s.drainJobsPerSecBestBatch,
+      b.drainJobsPerSec,
+    ),
+    vs(
       'drain beside 1M history + 1M scheduled (jobs/s)',
-      f(s.drainJobsPerSecWithHistory),
-      `${f(s.drainJobsPerSecEmptyBeforeHistory)} empty`,
-      pct(s.drainJobsPerSecWithHistory, s.drainJobsPerSecEmptyBeforeHistory),
+      s.drainJobsPerSecWithHistory,
+      s.drainJobsPerSecEmptyBeforeHistory,
       '≥ 90% of empty',
-    ],
-    [
-      'enqueue one by one, 16 in flight (jobs/s)',
-      f(s.enqueueOneJobsPerSec),
-      f(b.enqueueOneJobsPerSec),
-      pct(s.enqueueOneJobsPerSec, b.enqueueOneJobsPerSec),
-      '≥ 60%',
-    ],
-    [
-      'enqueue through the API handler, 16 in flight (jobs/s)',
-      f(s.enqueueApiJobsPerSec),
-      f(b.enqueueOneJobsPerSec),
-      pct(s.enqueueApiJobsPerSec, b.enqueueOneJobsPerSec),
-      '',
-    ],
-    [
-      'enqueue in batches of 1,000 (jobs/s)',
-      f(s.enqueueBulkJobsPerSec),
-      f(b.enqueueBulkJobsPerSec),
-      pct(s.enqueueBulkJobsPerSec, b.enqueueBulkJobsPerSec),
-      '≥ 50%',
-    ],
-    [
-      'WAL per job processed (bytes)',
-      f(s.walBytesPerJobProcessed),
-      f(b.walBytesPerJobProcessed),
-      pct(s.walBytesPerJobProcessed, b.walBytesPerJobProcessed),
-      '≤ 120%',
-    ],
-    [
-      'WAL per job enqueued, one by one (bytes)',
-      f(s.walBytesPerJobEnqueued),
-      f(b.walBytesPerJobEnqueued),
-      pct(s.walBytesPerJobEnqueued, b.walBytesPerJobEnqueued),
-      '',
-    ],
+      ' empty',
+    ),
+    vs('enqueue one by one, 16 in flight (jobs/s)', s.enqueueOneJobsPerSec, b.enqueueOneJobsPerSec, '≥ 60%'),
+    vs('enqueue through the API handler, 16 in flight (jobs/s)', s.enqueueApiJobsPerSec, b.enqueueOneJobsPerSec),
+    vs('enqueue in batches of 1,000 (jobs/s)', s.enqueueBulkJobsPerSec, b.enqueueBulkJobsPerSec, '≥ 50%'),
+    vs('WAL per job processed (bytes)', s.walBytesPerJobProcessed, b.walBytesPerJobProcessed, '≤ 120%'),
+    vs('WAL per job enqueued, one by one (bytes)', s.walBytesPerJobEnqueued, b.walBytesPerJobEnqueued),
     [
       'enqueue → start p50 / p95 / p99 (ms)',
       `${f(s.latencyP50Ms, 1)} / ${f(s.latencyP95Ms, 1)} / ${f(s.latencyP99Ms, 1)}`,

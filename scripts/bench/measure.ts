@@ -38,6 +38,12 @@ export async function settle(db: pg.Pool, tables: readonly string[]): Promise<vo
   await db.query('CHECKPOINT');
 }
 
+/** The run with the median throughput, and every run's throughput beside it. */
+function medianRun<T extends { jobsPerSec: number }>(runs: readonly T[]): T & { runs: number[] } {
+  const sorted = [...runs].sort((x, y) => x.jobsPerSec - y.jobsPerSec);
+  return { ...(sorted[Math.floor((sorted.length - 1) / 2)] as T), runs: runs.map((r) => Math.round(r.jobsPerSec)) };
+}
+
 /**
  * Run `fn` `times` times and keep the run with the median throughput: this 2-core machine shares its CPUs
  * between Node and PostgreSQL, and one run alone (or the best of many) over-reads the noise.
@@ -45,8 +51,7 @@ export async function settle(db: pg.Pool, tables: readonly string[]): Promise<vo
 export async function median<T extends { jobsPerSec: number }>(times: number, fn: () => Promise<T>): Promise<T & { runs: number[] }> {
   const runs: T[] = [];
   for (let i = 0; i < times; i++) runs.push(await fn());
-  const sorted = [...runs].sort((a, b) => a.jobsPerSec - b.jobsPerSec);
-  return { ...(sorted[Math.floor((sorted.length - 1) / 2)] as T), runs: runs.map((r) => Math.round(r.jobsPerSec)) };
+  return medianRun(runs);
 }
 
 /**
@@ -64,9 +69,5 @@ export async function paired<A extends { jobsPerSec: number }, B extends { jobsP
     as.push(await a());
     bs.push(await b());
   }
-  const pick = <T extends { jobsPerSec: number }>(runs: T[]) => {
-    const sorted = [...runs].sort((x, y) => x.jobsPerSec - y.jobsPerSec);
-    return { ...(sorted[Math.floor((sorted.length - 1) / 2)] as T), runs: runs.map((r) => Math.round(r.jobsPerSec)) };
-  };
-  return [pick(as), pick(bs)];
+  return [medianRun(as), medianRun(bs)];
 }
