@@ -19,6 +19,7 @@ import {
 } from '../src/index.js';
 import { describeIssues } from '../src/text.js';
 import { devDatabaseUrl, toolPool } from './dev/database.js';
+import { alignColumns } from './table.js';
 
 class UsageError extends Error {}
 
@@ -120,8 +121,7 @@ function statusTable(stats: QueueStats[]): string {
     ['queue', 'ready', 'scheduled', 'running', 'dead', 'oldest ready'],
     ...stats.map((s) => [s.queue, s.ready, s.scheduled, s.running, s.dead, `${Math.round(s.oldestReadyAgeSeconds)} s`].map(String)),
   ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] as string).length)));
-  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+  return alignColumns(rows).join('\n');
 }
 
 function deadLetterFilter(o: Options): { ids?: string[]; queue?: string; type?: string } {

@@ -6,6 +6,7 @@
 
 import type { MetricsSink } from '../../functions/shared/metricsSink.js';
 import type { QueueStats } from '../../src/index.js';
+import { alignColumns } from '../table.js';
 
 const RATE_WINDOW_MS = 5_000;
 const DURATION_WINDOW_MS = 60_000;
@@ -89,9 +90,7 @@ export function renderTable(rows: readonly ViewRow[]): string[] {
     r.perSecond.toFixed(1),
     r.p95Ms === null ? '-' : `${Math.round(r.p95Ms)} ms`,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] as string).length)));
-  const line = (c: string[]) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i] as number) : v.padStart(widths[i] as number))).join('  ');
-  return [line(header), ...cells.map(line)];
+  return alignColumns([header, ...cells]);
 }
 
 /** One plain status line per queue (non-terminal output). */
