@@ -27,6 +27,19 @@ interface Entry {
   Time?: string;
 }
 
+const ACCOUNT = '000000000000';
+
+/** An EventBridge event as targets receive it, in the local account and region. */
+function envelope(fields: {
+  'detail-type': string | undefined;
+  source: string | undefined;
+  time: string;
+  resources: string[];
+  detail: unknown;
+}) {
+  return { version: '0', id: randomUUID(), account: ACCOUNT, region: 'local', ...fields };
+}
+
 export class LocalBus {
   readonly #o: LocalBusOptions;
   #server: Server | undefined;
@@ -68,42 +81,33 @@ export class LocalBus {
 
   /** Route one PutEvents entry by every pattern rule on its bus; returns the event id. */
   put(entry: Entry): string {
-    const id = randomUUID();
-    const event = {
-      version: '0',
-      id,
+    const event = envelope({
       'detail-type': entry.DetailType,
       source: entry.Source,
-      account: '000000000000',
       time: entry.Time ?? new Date().toISOString(),
-      region: 'local',
       resources: entry.Resources ?? [],
       detail: entry.Detail ? JSON.parse(entry.Detail) : {},
-    };
-    if ((entry.EventBusName ?? 'default') !== this.#o.busName) return id;
+    });
+    if ((entry.EventBusName ?? 'default') !== this.#o.busName) return event.id;
     for (const rule of this.#o.rules) {
       if (rule.eventPattern && matchesPattern(rule.eventPattern, event)) {
         this.delivered++;
         this.#o.deliver(rule.target, rule.input ? ruleInput(rule, new Date(event.time).toISOString()) : event, rule);
       }
     }
-    return id;
+    return event.id;
   }
 
   /** Fire the schedules: rate() rules every `rateEveryMs`, cron() rules at their minutes. */
   startSchedules(): void {
     const fire = (rule: RuleSpec, at: Date) => {
-      const scheduled = {
-        version: '0',
-        id: randomUUID(),
+      const scheduled = envelope({
         'detail-type': 'Scheduled Event',
         source: 'aws.events',
-        account: '000000000000',
         time: at.toISOString(),
-        region: 'local',
-        resources: [`arn:aws:events:local:000000000000:rule/${rule.id}`],
+        resources: [`arn:aws:events:local:${ACCOUNT}:rule/${rule.id}`],
         detail: {},
-      };
+      });
       this.delivered++;
       this.#o.deliver(rule.target, rule.input ? ruleInput(rule, at.toISOString()) : scheduled, rule);
     };
