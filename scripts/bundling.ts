@@ -11,5 +11,5 @@ export type FunctionName = (typeof FUNCTIONS)[number];
 export const LAMBDA_BANNER =
   "import { createRequire as __sluiceCreateRequire } from 'node:module'; const require = __sluiceCreateRequire(import.meta.url);";
 
-/** Left out of the bundles: the Lambda runtime ships the SDK's clients (utilities such as rds-signer are bundled). */
+/** Left out of the bundles: the Lambda runtime ships the SDK's clients (the IAM token signer is bundled; see functions/shared/iamAuthToken.ts). */
 export const RUNTIME_PROVIDED_MODULES = ['@aws-sdk/client-*'];

@@ -1,13 +1,16 @@
 /**
  * The test command: starts an embedded PostgreSQL (unless DATABASE_URL is set), then runs node's test
  * runner through tsx on the files named on the command line. A named file that does not exist fails the
- * run, so a list that matches nothing can never pass.
+ * run, so a list that matches nothing can never pass. `--concurrency=N` first sets how many files run at
+ * once (default 2); the fault suite runs one at a time, since each file loads the machine on its own.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { startEmbeddedPostgres } from './helpers/embedded.js';
 
-const files = process.argv.slice(2);
+const args = process.argv.slice(2);
+const concurrency = args[0]?.match(/^--concurrency=([1-9]\d*)$/)?.[1];
+const files = concurrency ? args.slice(1) : args;
 if (files.length === 0) {
   console.error('test/run.ts: name the test files to run');
   process.exit(2);
@@ -26,7 +29,7 @@ if (!url) {
   stop = pg.stop;
 }
 
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency ?? 2}`, ...files], {
   stdio: 'inherit',
   env: { ...process.env, DATABASE_URL: url },
 });

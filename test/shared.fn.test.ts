@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { Signer } from '@aws-sdk/rds-signer';
 import { mockClient } from 'aws-sdk-client-mock';
 import { z } from 'zod';
 import { databaseConfigSchema, eventsConfigSchema, loadConfig } from '../functions/shared/config.js';
 import { poolConfig } from '../functions/shared/db.js';
 import { EventPublisher, eventBridgeSink } from '../functions/shared/events.js';
+import { credentialsFromEnv, iamAuthToken } from '../functions/shared/iamAuthToken.js';
 import { silentLogger } from '../src/index.js';
 import { recordingSink } from './helpers/aws.js';
 
@@ -51,6 +53,35 @@ describe('database pool configuration', () => {
     } finally {
       process.env = saved;
     }
+  });
+});
+
+describe('IAM database authentication token', () => {
+  const credentials = { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG', sessionToken: 'session/token+=' };
+  const target = { hostname: 'proxy.example.eu-west-1.rds.amazonaws.com', port: 5432, username: 'sluice_api', region: 'eu-west-1' };
+
+  it('is exactly the token @aws-sdk/rds-signer makes for the same credentials and instant', async (t) => {
+    const at = Date.UTC(2026, 10, 24, 12, 34, 56);
+    t.mock.timers.enable({ apis: ['Date'], now: at });
+    const ours = await iamAuthToken({ ...target, credentials, signingDate: new Date(at) });
+    const theirs = await new Signer({ ...target, credentials }).getAuthToken();
+    assert.equal(ours, theirs);
+    assert.match(ours, /X-Amz-Expires=900&/);
+    assert.match(ours, /X-Amz-Security-Token=session%2Ftoken%2B%3D&/);
+    assert.match(ours, /X-Amz-Date=20261124T123456Z&/);
+  });
+
+  it('signs with the credentials Lambda puts in the environment, and names them when missing', () => {
+    assert.deepEqual(credentialsFromEnv({ AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 's', AWS_SESSION_TOKEN: 't' }), {
+      accessKeyId: 'a',
+      secretAccessKey: 's',
+      sessionToken: 't',
+    });
+    assert.deepEqual(credentialsFromEnv({ AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 's' }), {
+      accessKeyId: 'a',
+      secretAccessKey: 's',
+    });
+    assert.throws(() => credentialsFromEnv({ AWS_ACCESS_KEY_ID: 'a' }), /AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/);
   });
 });
 

@@ -1,6 +1,6 @@
-import { Signer } from '@aws-sdk/rds-signer';
 import pg from 'pg';
 import type { DatabaseConfig } from './config.js';
+import { credentialsFromEnv, iamAuthToken } from './iamAuthToken.js';
 
 let pool: pg.Pool | undefined;
 
@@ -23,19 +23,19 @@ export function getPool(config: DatabaseConfig, onIdleError: (err: Error) => voi
 export function poolConfig(config: DatabaseConfig): pg.PoolConfig {
   const common = { max: config.DB_POOL_MAX, idleTimeoutMillis: 60_000, connectionTimeoutMillis: 5_000 };
   if (config.DATABASE_URL) return { ...common, connectionString: config.DATABASE_URL };
-  const signer = new Signer({
+  const signing = {
     hostname: config.DB_HOST as string,
     port: config.DB_PORT,
     username: config.DB_USER as string,
     region: config.AWS_REGION as string,
-  });
+  };
   return {
     ...common,
     host: config.DB_HOST,
     port: config.DB_PORT,
     database: config.DB_NAME,
     user: config.DB_USER,
-    password: () => signer.getAuthToken(),
+    password: () => iamAuthToken({ ...signing, credentials: credentialsFromEnv() }),
     ssl: { rejectUnauthorized: true },
   };
 }

@@ -1,4 +1,4 @@
-import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import type { EventBridgeClient, PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import type { Logger } from '../../src/logger.js';
 import { truncate } from '../../src/logger.js';
 
@@ -38,16 +38,26 @@ export interface EventSink {
 /**
  * EventBridge PutEvents, at most 10 entries a call. The default client gives up quickly (1 s to connect,
  * 2 s per request, 2 tries): an unreachable endpoint must not hold an enqueue response for the API's
- * 30 s. The publisher retries failed entries itself.
+ * 30 s. The publisher retries failed entries itself. The SDK is loaded on the first put, not at start-up:
+ * a container that never publishes never pays for it, and one that does pays once (docs/performance.md).
  */
-export function eventBridgeSink(
-  client: EventBridgeClient = new EventBridgeClient({
-    maxAttempts: 2,
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 },
-  }),
-): EventSink {
+export function eventBridgeSink(client?: EventBridgeClient): EventSink {
+  let sdk: Promise<{ client: EventBridgeClient; PutEventsCommand: typeof import('@aws-sdk/client-eventbridge').PutEventsCommand }>;
+  const load = () => {
+    sdk ??= import('@aws-sdk/client-eventbridge').then((m) => ({
+      client:
+        client ??
+        new m.EventBridgeClient({
+          maxAttempts: 2,
+          requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 },
+        }),
+      PutEventsCommand: m.PutEventsCommand,
+    }));
+    return sdk;
+  };
   return {
     async put(entries, signal) {
+      const { client, PutEventsCommand } = await load();
       const res = await client.send(new PutEventsCommand({ Entries: entries }), signal ? { abortSignal: signal } : {});
       const failed: Array<{ entry: PutEventsRequestEntry; code?: string | undefined }> = [];
       (res.Entries ?? []).forEach((r, i) => {

@@ -4,6 +4,8 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
@@ -53,6 +55,32 @@ function invoke(bundle: string, event: unknown, env: NodeJS.ProcessEnv, remainin
   });
 }
 
+/**
+ * A local stand-in for EventBridge's PutEvents, so the API publishes its wake-up event in the cold start
+ * as it does on AWS (SDK loaded, request signed, answer read). Every entry is accepted.
+ */
+async function localEventBridge(): Promise<{ url: string; puts: () => number; close: () => Promise<void> }> {
+  let puts = 0;
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => {
+      body += c.toString('utf8');
+    });
+    req.on('end', () => {
+      puts++;
+      const entries = (JSON.parse(body) as { Entries: unknown[] }).Entries;
+      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+      res.end(JSON.stringify({ FailedEntryCount: 0, Entries: entries.map((_, i) => ({ EventId: `bench-${puts}-${i}` })) }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    puts: () => puts,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
 export async function lambdaFigures(options: {
   url: string;
   schema: string;
@@ -65,6 +93,7 @@ export async function lambdaFigures(options: {
   const cache = fileURLToPath(new URL('../../node_modules/.cache/', import.meta.url));
   mkdirSync(cache, { recursive: true });
   const dir = mkdtempSync(join(cache, 'sluice-bench-dist-'));
+  const bus = await localEventBridge();
   try {
     const bundles = await buildAll(undefined, dir);
     const env = {
@@ -74,8 +103,14 @@ export async function lambdaFigures(options: {
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       POWERTOOLS_METRICS_DISABLED: 'true',
       AWS_REGION: 'us-east-1',
+      // As on AWS, the API publishes JobsEnqueued before it answers: to the local stand-in, with dummy credentials.
+      EVENT_BUS_NAME: 'sluice-bench',
+      AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
+      AWS_ACCESS_KEY_ID: 'AKIDBENCH',
+      AWS_SECRET_ACCESS_KEY: 'bench',
     } as NodeJS.ProcessEnv;
-    delete env.EVENT_BUS_NAME;
+    delete env.AWS_SESSION_TOKEN;
+    delete env.AWS_PROFILE;
     const enqueue = {
       version: '2.0',
       routeKey: '$default',
@@ -92,6 +127,7 @@ export async function lambdaFigures(options: {
       if ((res.result as { statusCode?: number }).statusCode !== 201) throw new Error(`cold start answered ${JSON.stringify(res.result)}`);
       colds.push(res);
     }
+    if (bus.puts() < options.coldStarts) throw new Error(`the API published ${bus.puts()} wake-ups in ${options.coldStarts} cold starts`);
     await options.db.query(`TRUNCATE ${options.schema}.jobs, ${options.schema}.active_jobs, ${options.schema}.job_steps`);
     for (let i = 0; i < options.drainJobs; i += 1000) {
       await options.sluice.enqueueMany(
@@ -116,6 +152,7 @@ export async function lambdaFigures(options: {
       drainJobsPerSecBundle: options.drainJobs / (drain.invokeMs / 1000),
     };
   } finally {
+    await bus.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
