@@ -26,7 +26,7 @@ const pause = (ms: number, signal: AbortSignal) =>
 /** Transient vs permanent: a refused domain never succeeds (dead letter at once); a flaky provider retries. */
 export const sendEmailHandler = defineHandler(sendEmail, async ({ to, template, userId }, ctx) => {
   const domain = to.split('@')[1] ?? '';
-  if (domain.endsWith('.invalid')) throw new PermanentJobError(`recipient domain does not accept mail: ${domain}`);
+  if (domain.endsWith('.invalid')) throw new PermanentJobError('recipient domain does not accept mail (a .invalid domain)'); // no address: errors are stored and alarmed on
   if (domain === 'flaky.example' && ctx.attempt < 3) throw new RetryableJobError('mail provider timed out (simulated)');
   await pause(50, ctx.signal);
   ctx.logger.info('email sent (simulated provider)', { template, user_id: userId });

@@ -19,7 +19,8 @@ const idParam = { name: 'id', in: 'path', required: true, schema: ref('JobId') }
 const COMMON_ERRORS = {
   '400': error('Invalid request: bad JSON, unknown keys, wrong types, an unknown job type, an invalid payload.'),
   '503': {
-    description: 'The database is unavailable; retry after the given seconds. Nothing was written.',
+    description:
+      'The database is unavailable; retry after the given seconds. Usually nothing was written; but when the connection failed after the commit the job exists, so retry with the same Idempotency-Key to get that job (200) instead of a second one.',
     headers: { 'Retry-After': { schema: { type: 'integer' } } },
     content: json('ErrorResponse'),
   },

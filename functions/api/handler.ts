@@ -61,7 +61,8 @@ export function apiHandler(env: NodeJS.ProcessEnv = process.env) {
     onError: flushQuietly,
   };
   const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Error, Context>()
-    .use(injectLambdaContext(logger, { resetKeys: true }))
+    // logEvent: false overrides POWERTOOLS_LOGGER_LOG_EVENT, which would log every request body (payloads) and header.
+    .use(injectLambdaContext(logger, { resetKeys: true, logEvent: false }))
     .use(requestIdOnLogs)
     .use(flushEvents)
     .handler((event, context) => app(event, context));
