@@ -6,7 +6,7 @@ import { BatchTooLargeError, PayloadTooLargeError, SluiceError, ValidationError 
 import type { JobView } from './job.js';
 import { type EnqueueRow, type InsertedRow, insertJobs, releaseExpiredKeys } from './sql/enqueue.js';
 import { getJobsByKey } from './sql/getJobs.js';
-import { describeIssues, LONE_SURROGATE } from './text.js';
+import { describeIssues, LONE_SURROGATE, unstorableText } from './text.js';
 
 const DAY = 86_400_000;
 
@@ -40,7 +40,7 @@ export const enqueueOptionsSchema = z
       .string()
       .min(1)
       .max(255)
-      .refine((k) => !k.includes('\u0000'), 'the key may not contain NUL')
+      .refine((k) => !unstorableText(k), 'the key may not contain NUL or lone UTF-16 surrogates')
       .optional(),
   })
   .strict()

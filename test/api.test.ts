@@ -311,8 +311,14 @@ describe('enqueue API', async () => {
       assert.ok(paths(noPayload).includes('payload'));
       const notObject = await call(api, 'POST', '/v1/jobs', { body: [email('x')] });
       assert.equal(notObject.status, 400);
+      // Its offset puts this instant in year 10000, which no ISO 8601 answer could show.
+      const pastYear9999 = await call(api, 'POST', '/v1/jobs', { body: { ...email('x'), runAt: '9999-12-31T23:59:59-23:59' } });
+      assert.equal(pastYear9999.status, 400);
+      assert.deepEqual(paths(pastYear9999), ['runAt']);
       assert.equal(await count(), before);
       assert.deepEqual(await flushed(), []);
+      assert.equal((await call(api, 'POST', '/v1/jobs', { body: { ...email('y'), runAt: '9999-12-31T23:59:59Z' } })).status, 201);
+      assert.deepEqual(await flushed(), [{ queue: 'emails', count: 1 }]);
     });
 
     it('validates the payload with the job type schema, with the issue path', async () => {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { PRIORITY, QUEUE_NAME } from '../../src/define.js';
-import { jobIdSchema } from '../../src/text.js';
+import { jobIdSchema, unstorableText } from '../../src/text.js';
 
 /** The most jobs one `POST /v1/jobs/batch` may carry. */
 export const MAX_BATCH = 500;
@@ -25,11 +25,14 @@ export const QueueName = z
   .regex(QUEUE_NAME, 'queue: lower-case letters, digits, _ and - only, starting with a letter, at most 63')
   .meta({ id: 'QueueName', description: 'A queue name; each queue gets its own worker.', example: 'emails' });
 
+/** The latest instant an ISO 8601 date-time with a four-digit year can name, in UTC. */
+const LATEST_RUN_AT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 export const IdempotencyKey = z
   .string()
   .min(1)
   .max(255)
-  .refine((k) => !k.includes('\u0000'), 'the key may not contain NUL')
+  .refine((k) => !unstorableText(k), 'the key may not contain NUL or lone UTF-16 surrogates')
   .meta({
     id: 'IdempotencyKey',
     description: 'Enqueuing the same key again within the idempotency window (24 h) returns the first job instead of a new one.',
@@ -42,6 +45,8 @@ const enqueueFields = {
   queue: QueueName.optional().meta({ description: "Overrides the job type's queue." }),
   runAt: z.iso
     .datetime({ offset: true, message: 'runAt must be an ISO 8601 date-time with a time zone, e.g. 2030-01-01T00:00:00Z' })
+    // A later offset can push 9999-12-31 into year 10000, which an ISO 8601 answer cannot show.
+    .refine((v) => Date.parse(v) <= LATEST_RUN_AT, 'runAt must be no later than 9999-12-31T23:59:59.999Z')
     .optional()
     .meta({ description: 'When the job becomes due (absolute). Not with `delaySeconds`.' }),
   delaySeconds: z
