@@ -84,6 +84,19 @@ describe('enqueue', async () => {
     await assert.rejects(sluice.enqueue(sendEmail, { userId: 'a\u0000b', template: 'welcome' }), /NUL/);
   });
 
+  it('refuses an idempotency key PostgreSQL text cannot hold (NUL, a lone surrogate), writing nothing', async () => {
+    const before = (await sluice.stats()).reduce((n, q) => n + q.ready + q.scheduled, 0);
+    for (const key of ['order-42\ud83d', '\udc00x', 'a\u0000b']) {
+      await assert.rejects(sluice.enqueue(sendEmail, { userId: 'u', template: 'welcome' }, { idempotencyKey: key }), ValidationError);
+    }
+    assert.equal(
+      (await sluice.stats()).reduce((n, q) => n + q.ready + q.scheduled, 0),
+      before,
+    );
+    const whole = await sluice.enqueue(sendEmail, { userId: 'u', template: 'welcome' }, { idempotencyKey: 'order-42\ud83d\ude00' });
+    assert.equal((await sluice.getJob(whole.id))?.idempotencyKey, 'order-42\ud83d\ude00', 'a whole surrogate pair is stored as given');
+  });
+
   it('commits the job with the caller transaction, or not at all', async () => {
     await pool.query('CREATE TABLE IF NOT EXISTS orders_enqueue_test (id serial PRIMARY KEY, total int)');
     for (const outcome of ['COMMIT', 'ROLLBACK'] as const) {
