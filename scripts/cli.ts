@@ -5,6 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { definitions } from '../examples/definitions.js';
+import { sluiceConfig } from '../infra/sluice.config.js';
+import { unknownQueueMessage } from '../src/enqueue.js';
 import {
   ConfigError,
   isTransientDatabaseError,
@@ -170,11 +172,18 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
   const delayMs = o.delay === undefined ? undefined : parseDelayMs(o.delay);
   const priority = int(o.priority, 'priority');
   const limit = int(o.limit, 'limit');
+  // The project's queues (infra/sluice.config.ts): a job for a queue without a worker would never run.
+  const queues = sluiceConfig.queues.map((q) => q.name);
+  const toQueue = o['to-queue'];
+  if (toQueue !== undefined && !queues.includes(toQueue)) {
+    const message = unknownQueueMessage(toQueue, queues);
+    throw new ValidationError(`invalid --to-queue: ${message}`, [{ path: ['toQueue'], message, code: 'custom' }]);
+  }
 
   const url = devDatabaseUrl();
   const pool = toolPool(url);
   const schema = o.schema ?? process.env.SLUICE_SCHEMA ?? 'sluice';
-  const sluice = new Sluice({ db: pool, schema });
+  const sluice = new Sluice({ db: pool, schema, queues });
   try {
     switch (command) {
       case 'enqueue': {

@@ -108,6 +108,7 @@ const busUrl = await bus.listen();
 Object.assign(process.env, {
   DATABASE_URL: db.url,
   SLUICE_SCHEMA: schema,
+  SLUICE_QUEUES: sluiceConfig.queues.map((q) => q.name).join(','),
   EVENT_BUS_NAME: BUS,
   EVENT_SOURCE: SOURCE,
   AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',

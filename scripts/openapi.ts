@@ -17,7 +17,7 @@ const json = (id: string) => ({ 'application/json': { schema: ref(id) } });
 const error = (description: string) => ({ description, content: json('ErrorResponse') });
 const idParam = { name: 'id', in: 'path', required: true, schema: ref('JobId') };
 const COMMON_ERRORS = {
-  '400': error('Invalid request: bad JSON, unknown keys, wrong types, an unknown job type, an invalid payload.'),
+  '400': error('Invalid request: bad JSON, unknown keys, wrong types, an unknown job type, a queue without a worker, an invalid payload.'),
   '503': {
     description:
       'The database is unavailable; retry after the given seconds. Usually nothing was written; but when the connection failed after the commit the job exists, so retry with the same Idempotency-Key to get that job (200) instead of a second one.',

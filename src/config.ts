@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SQL_IDENTIFIER } from './db.js';
+import { QUEUE_NAME } from './define.js';
 import { ConfigError, ValidationError } from './errors.js';
 
 const HOUR = 3_600_000;
@@ -34,6 +35,11 @@ export const sluiceOptionsSchema = z
     maxErrorsKept: z.number().int().min(1).max(1000).default(20),
     /** How long a stored error message may be, in characters. */
     maxErrorMessageLength: z.number().int().min(64).max(65_536).default(2048),
+    /**
+     * The queues that have a worker. When given, enqueue and redrive refuse any other queue, where a job
+     * would wait forever. Unset, every well-formed queue name is accepted.
+     */
+    queues: z.array(z.string().regex(QUEUE_NAME)).min(1).optional(),
   })
   .strict()
   .refine((o) => o.retentionMs >= o.idempotencyWindowMs, {

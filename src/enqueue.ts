@@ -123,9 +123,15 @@ function prepare(items: readonly EnqueueItem[], settings: SluiceSettings): Enque
       return;
     }
     const o = opts.data;
+    const queue = o.queue ?? item.job.queue;
+    if (settings.queues && !settings.queues.includes(queue)) {
+      const path = o.queue === undefined ? [i, 'queue'] : [i, 'options', 'queue'];
+      issues.push({ path, message: unknownQueueMessage(queue, settings.queues), code: 'custom' });
+      return;
+    }
     rows.push({
       type: item.job.type,
-      queue: o.queue ?? item.job.queue,
+      queue,
       priority: o.priority ?? item.job.priority,
       maxAttempts: o.maxAttempts ?? item.job.maxAttempts,
       runAt: o.runAt ?? null,
@@ -141,6 +147,11 @@ function prepare(items: readonly EnqueueItem[], settings: SluiceSettings): Enque
     throw issues.length === 0 ? new PayloadTooLargeError(message, all) : new ValidationError(message, all);
   }
   return rows;
+}
+
+/** Why a queue is refused when `queues` lists the ones with a worker. */
+export function unknownQueueMessage(queue: string, queues: readonly string[]): string {
+  return `queue ${JSON.stringify(queue)} has no worker, so its jobs would never run; the queues are ${queues.join(', ')}`;
 }
 
 const MAX_ROUNDS = 5;

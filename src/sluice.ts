@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { parseInput, parseOptions, type SluiceSettings, type SluiceSettingsInput, sluiceOptionsSchema } from './config.js';
 import { type Queryable, quoteSchema, type SchemaName } from './db.js';
-import type { JobDefinition, PayloadInput } from './define.js';
-import { type EnqueuedJob, type EnqueueItem, type EnqueueOptions, enqueueBatch } from './enqueue.js';
+import { type JobDefinition, type PayloadInput, QUEUE_NAME } from './define.js';
+import { type EnqueuedJob, type EnqueueItem, type EnqueueOptions, enqueueBatch, unknownQueueMessage } from './enqueue.js';
 import { ValidationError } from './errors.js';
 import { type JobView, toJobView } from './job.js';
 import { type CancelResult, cancelJobs } from './sql/cancel.js';
@@ -142,15 +142,17 @@ export class Sluice {
     const to = parseInput(
       z
         .object({
-          toQueue: z
-            .string()
-            .regex(/^[a-z][a-z0-9_-]{0,62}$/)
-            .optional(),
+          toQueue: z.string().regex(QUEUE_NAME).optional(),
         })
         .strict(),
       options,
       'redrive options',
     );
+    const known = this.settings.queues;
+    if (to.toQueue !== undefined && known && !known.includes(to.toQueue)) {
+      const message = unknownQueueMessage(to.toQueue, known);
+      throw new ValidationError(`invalid redrive options: ${message}`, [{ path: ['toQueue'], message, code: 'custom' }]);
+    }
     return this.#bulk((limit) => redriveDeadLetters(this.db, this.s, { ...f, toQueue: to.toQueue, limit }));
   }
 

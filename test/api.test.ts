@@ -847,6 +847,28 @@ describe('enqueue API', async () => {
       assert.deepEqual(await flushed(), []);
     });
 
+    it('a queue without a worker (SLUICE_QUEUES) is a 400 naming the queues, and nothing is written', async () => {
+      const known = new Sluice({ db: pool, schema, queues: ['default', 'emails'] });
+      const strict = createApi({ sluice: known, registry, publisher, logger: silentLogger });
+      const before = await count();
+      const single = await call(strict, 'POST', '/v1/jobs', { body: { ...email('q1'), queue: 'nowhere' } });
+      assert.equal(single.status, 400);
+      assert.equal(single.body.error.code, 'VALIDATION');
+      assert.deepEqual(paths(single), ['queue']);
+      assert.match(single.body.error.message, /queue "nowhere" has no worker.*the queues are default, emails/);
+      // The type's own queue counts too: store_note goes to `notes`, which has no worker here.
+      const ownQueue = await call(strict, 'POST', '/v1/jobs', { body: { type: 'store_note', payload: { text: 'x' } } });
+      assert.deepEqual([ownQueue.status, paths(ownQueue)], [400, ['queue']]);
+      const batch = await call(strict, 'POST', '/v1/jobs/batch', { body: { jobs: [email('q2'), { ...email('q3'), queue: 'nowhere' }] } });
+      assert.deepEqual([batch.status, paths(batch)], [400, ['jobs.1.queue']]);
+      const redrive = await call(strict, 'POST', '/v1/dead-letters/redrive', { body: { queue: 'emails', toQueue: 'nowhere' } });
+      assert.deepEqual([redrive.status, redrive.body.error.code, paths(redrive)], [400, 'VALIDATION', ['toQueue']]);
+      assert.equal(await count(), before);
+      assert.deepEqual(await flushed(), []);
+      assert.equal((await call(strict, 'POST', '/v1/jobs', { body: email('q4') })).status, 201, 'a known queue is accepted');
+      await flushed();
+    });
+
     it('500 INTERNAL for an unexpected error: generic message, logged with the request id', async () => {
       log.lines.length = 0;
       const event = httpEvent('POST', '/v1/jobs', { body: { type: 'explode', payload: {} } });

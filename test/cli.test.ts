@@ -84,6 +84,11 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
       [['dead-letters', 'purge'], /--queue, --type, --id, or --all/],
       [['status', '--bogus'], /Unknown option '--bogus'/],
       [['enqueue', 'process_order', '{"orderId":"k"}', '--key', ''], /--key must not be empty/],
+      [
+        ['enqueue', 'process_order', '{"orderId":"k"}', '--queue', 'nowhere'],
+        /queue "nowhere" has no worker.*the queues are default, emails/,
+      ],
+      [['dead-letters', 'redrive', '--all', '--to-queue', 'nowhere'], /queue "nowhere" has no worker/],
       [[], /usage: sluice <command>/],
     ];
     for (const [argv, message] of cases) {

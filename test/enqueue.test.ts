@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { enqueueItem } from '../src/enqueue.js';
 import { BatchTooLargeError, PayloadTooLargeError, ValidationError } from '../src/errors.js';
+import { Sluice } from '../src/sluice.js';
 import { processOrder, sendEmail } from './fixtures/jobs.js';
 import { testSluice } from './helpers/db.js';
 
@@ -95,6 +96,24 @@ describe('enqueue', async () => {
     );
     const whole = await sluice.enqueue(sendEmail, { userId: 'u', template: 'welcome' }, { idempotencyKey: 'order-42\ud83d\ude00' });
     assert.equal((await sluice.getJob(whole.id))?.idempotencyKey, 'order-42\ud83d\ude00', 'a whole surrogate pair is stored as given');
+  });
+
+  it("with `queues`, refuses a queue without a worker (the type's own or an override), writing nothing", async () => {
+    const strict = new Sluice({ db: pool, schema, queues: ['default'] });
+    const before = (await pool.query(`SELECT count(*)::int AS n FROM "${schema}".jobs`)).rows[0].n;
+    await assert.rejects(strict.enqueue(sendEmail, { userId: 'u', template: 'welcome' }), (err: unknown) => {
+      assert.ok(err instanceof ValidationError);
+      assert.deepEqual(err.issues[0]?.path, [0, 'queue']);
+      return /queue "emails" has no worker, so its jobs would never run; the queues are default/.test(err.message);
+    });
+    await assert.rejects(
+      strict.enqueueMany([enqueueItem(processOrder, { orderId: 1 }), enqueueItem(processOrder, { orderId: 2 }, { queue: 'nowhere' })]),
+      (err: unknown) => err instanceof ValidationError && JSON.stringify(err.issues[0]?.path) === '[1,"options","queue"]',
+    );
+    await assert.rejects(strict.redriveDeadLetters({ queue: 'default' }, { toQueue: 'nowhere' }), ValidationError);
+    assert.equal((await pool.query(`SELECT count(*)::int AS n FROM "${schema}".jobs`)).rows[0].n, before);
+    assert.equal((await strict.enqueue(sendEmail, { userId: 'u', template: 'welcome' }, { queue: 'default' })).queue, 'default');
+    assert.throws(() => new Sluice({ db: pool, schema, queues: ['Bad Queue'] }), /queues/);
   });
 
   it('commits the job with the caller transaction, or not at all', async () => {

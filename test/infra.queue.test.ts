@@ -33,6 +33,12 @@ describe('queue stack', () => {
       assert.ok(p.VpcConfig, 'in the VPC, to reach the proxy');
       assert.equal(p.Environment.Variables.DB_PORT, '5432', 'RDS Proxy listens on 5432');
     }
+    // Every function that enqueues or redrives knows the queues with a worker, and refuses the others.
+    const queues = sluiceConfig.queues.map((q) => q.name).join(',');
+    for (const fn of Object.values(t.findResources('AWS::Lambda::Function'))) {
+      const vars = (fn.Properties.Environment?.Variables ?? {}) as Record<string, string>;
+      if (vars.DB_USER) assert.equal(vars.SLUICE_QUEUES, queues, vars.DB_USER);
+    }
   });
 
   it('wakes each worker by schedule and by JobsEnqueued / DrainRequested for its queue only, with retries and a DLQ', () => {

@@ -16,6 +16,12 @@ describe('configuration', () => {
     assert.throws(() => loadConfig(databaseConfigSchema, {}), /DATABASE_URL: set DATABASE_URL, or DB_HOST, DB_USER and AWS_REGION/);
     assert.throws(() => loadConfig(databaseConfigSchema, { DATABASE_URL: 'postgres://x', DB_POOL_MAX: '9' }), /DB_POOL_MAX/);
     assert.throws(() => loadConfig(databaseConfigSchema, { DATABASE_URL: 'postgres://x', SLUICE_SCHEMA: 'Bad-Name' }), /SLUICE_SCHEMA/);
+    assert.throws(
+      () => loadConfig(databaseConfigSchema, { DATABASE_URL: 'postgres://x', SLUICE_QUEUES: 'default,,Emails' }),
+      /SLUICE_QUEUES/,
+    );
+    const c = loadConfig(databaseConfigSchema, { DATABASE_URL: 'postgres://x', SLUICE_QUEUES: 'default,emails' });
+    assert.deepEqual(c.SLUICE_QUEUES, ['default', 'emails']);
   });
   it('applies defaults and coerces numbers', () => {
     const c = loadConfig(z.intersection(databaseConfigSchema, eventsConfigSchema), { DATABASE_URL: 'postgres://x', DB_POOL_MAX: '1' });

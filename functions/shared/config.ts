@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SQL_IDENTIFIER } from '../../src/db.js';
+import { QUEUE_NAME } from '../../src/define.js';
 import { describeIssues } from '../../src/text.js';
 import { type DatabaseUserFunction, FUNCTION_ACCESS } from './access.js';
 
@@ -19,6 +20,12 @@ const databaseFields = z.object({
   /** Connections per container: Lambda serves one request at a time, so 1 or 2 is enough. */
   DB_POOL_MAX: z.coerce.number().int().min(1).max(4).default(2),
   SLUICE_SCHEMA: z.string().regex(SQL_IDENTIFIER).default('sluice'),
+  /** The queues that have a worker, comma-separated (the stack sets it): enqueue and redrive refuse any other. */
+  SLUICE_QUEUES: z
+    .string()
+    .transform((v) => v.split(','))
+    .pipe(z.array(z.string().regex(QUEUE_NAME, 'a queue name: lower-case letters, digits, _ and -')).min(1))
+    .optional(),
 });
 
 export const databaseConfigSchema = databaseFields.refine((e) => e.DATABASE_URL || (e.DB_HOST && e.DB_USER && e.AWS_REGION), {

@@ -10,7 +10,11 @@ import { logIdlePoolError, sluiceLogger } from './observability.js';
  */
 export function containerSluice(config: DatabaseConfig): Sluice {
   // getPool creates the pool without connecting; the first query opens a connection.
-  return new Sluice({ db: getPool(config, logIdlePoolError), schema: config.SLUICE_SCHEMA });
+  return new Sluice({
+    db: getPool(config, logIdlePoolError),
+    schema: config.SLUICE_SCHEMA,
+    ...(config.SLUICE_QUEUES ? { queues: config.SLUICE_QUEUES } : {}),
+  });
 }
 
 export function containerPublisher(config: EventsConfig, options: { wakeCoalesceMs?: number } = {}): EventPublisher {

@@ -82,6 +82,8 @@ export class QueueStack extends Stack {
         DB_NAME: db.databaseName,
         EVENT_BUS_NAME: this.bus.eventBusName,
         EVENT_SOURCE: SOURCE,
+        // Enqueue and redrive refuse a queue without a worker, where a job would wait forever.
+        SLUICE_QUEUES: props.config.queues.map((q) => q.name).join(','),
       },
     };
     const target = (fn: lambda.IFunction, event?: events.RuleTargetInput) =>
