@@ -1,0 +1,263 @@
+/**
+ * The routes of the enqueue API (`/v1`): the route table and each route's handler (enqueue, batch enqueue,
+ * get and cancel a job, queues, dead letters list/redrive/purge), the checking of enqueue requests before
+ * the library enqueues them, and the JSON views of jobs.
+ */
+import type { z } from 'zod';
+import type { JobDefinition } from '../../src/define.js';
+import { type EnqueueOptions, enqueueItem, type EnqueuedJob as LibEnqueuedJob } from '../../src/enqueue.js';
+import { JobNotFoundError } from '../../src/errors.js';
+import type { JobView } from '../../src/job.js';
+import type { ApiOptions } from './app.js';
+import {
+  type ApiResult,
+  fromLibraryValidation,
+  HttpError,
+  isRecord,
+  json,
+  parseQuery,
+  pathId,
+  type Request,
+  readJson,
+  requiredMessage,
+  toIssues,
+  validation,
+} from './http.js';
+import {
+  type ApiIssue,
+  type BatchEnqueuedJob,
+  BatchEnqueueItem,
+  DeadLetterListQuery,
+  type EnqueuedJob,
+  EnqueueRequest,
+  IdempotencyKey,
+  type JobDetail,
+  MAX_BATCH,
+  RedriveRequest,
+} from './schemas.js';
+
+export type Route = (req: Request) => Promise<ApiResult>;
+
+/** The route table, its handlers bound to the API's sluice, job types and publisher. */
+export function createRoutes(options: ApiOptions) {
+  const { sluice, registry, publisher } = options;
+
+  // ---- routes ------------------------------------------------------------------------------------
+
+  const enqueueOne: Route = async (req) => {
+    const body = readJson(req);
+    const rawKey = req.headers['idempotency-key'];
+    const key = rawKey === undefined ? undefined : IdempotencyKey.safeParse(rawKey);
+    const headerIssues: ApiIssue[] = key && !key.success ? toIssues(key.error, ['headers', 'idempotency-key']) : [];
+    const [item] = prepare([body], () => [], EnqueueRequest, headerIssues);
+    const p = item as Prepared;
+    const options = { ...p.options, ...(key?.success ? { idempotencyKey: key.data } : {}) };
+    let job: LibEnqueuedJob;
+    try {
+      job = await sluice.enqueue(p.def, p.payload, options);
+    } catch (err) {
+      throw fromLibraryValidation(err, () => [], 'single');
+    }
+    if (!job.replayed) publisher.jobsEnqueued(job.queue, 1);
+    return job.replayed
+      ? json(200, enqueuedView(job), { 'idempotent-replayed': 'true' })
+      : json(201, enqueuedView(job), { location: `/v1/jobs/${job.id}` });
+  };
+
+  const enqueueBatch: Route = async (req) => {
+    if (req.headers['idempotency-key'] !== undefined) {
+      throw new HttpError(400, 'VALIDATION', 'a batch takes no Idempotency-Key header: give each job its own idempotencyKey', [
+        { path: ['headers', 'idempotency-key'], message: 'not supported on a batch; use jobs[i].idempotencyKey', code: 'unsupported' },
+      ]);
+    }
+    const body = readJson(req);
+    if (!isRecord(body)) throw validation([{ path: [], message: 'expected an object { jobs: [...] }', code: 'invalid_type' }]);
+    const unknownKeys = Object.keys(body).filter((k) => k !== 'jobs');
+    if (unknownKeys.length > 0) {
+      throw validation(
+        unknownKeys.map((k) => ({ path: [k], message: `Unrecognized key: ${JSON.stringify(k)}`, code: 'unrecognized_keys' })),
+      );
+    }
+    const jobs = body.jobs;
+    if (!Array.isArray(jobs)) throw validation([{ path: ['jobs'], message: 'expected an array of jobs', code: 'invalid_type' }]);
+    if (jobs.length === 0) throw validation([{ path: ['jobs'], message: 'a batch holds at least one job', code: 'too_small' }]);
+    if (jobs.length > MAX_BATCH) {
+      throw new HttpError(400, 'BATCH_TOO_LARGE', `a batch holds at most ${MAX_BATCH} jobs; got ${jobs.length}`, [
+        { path: ['jobs'], message: `at most ${MAX_BATCH} jobs per batch, got ${jobs.length}`, code: 'too_big' },
+      ]);
+    }
+    const prefix = (i: number) => ['jobs', i];
+    const prepared = prepare(jobs, prefix, BatchEnqueueItem, []);
+    let results: LibEnqueuedJob[];
+    try {
+      results = await sluice.enqueueMany(prepared.map((p) => enqueueItem(p.def, p.payload, p.options)));
+    } catch (err) {
+      throw fromLibraryValidation(err, prefix, 'batch');
+    }
+    const fresh = new Map<string, number>();
+    for (const j of results) if (!j.replayed) fresh.set(j.queue, (fresh.get(j.queue) ?? 0) + 1);
+    for (const [queue, count] of fresh) publisher.jobsEnqueued(queue, count);
+    const view = { jobs: results.map((j): BatchEnqueuedJob => ({ ...enqueuedView(j), replayed: j.replayed })) };
+    // A batch that created nothing (every key replayed) answers like a single replay.
+    return fresh.size === 0 ? json(200, view, { 'idempotent-replayed': 'true' }) : json(201, view);
+  };
+
+  const getJob: Route = async (req) => {
+    const id = pathId(req.params.id);
+    const job = await sluice.getJob(id);
+    if (!job) throw new JobNotFoundError(`no job with id ${id}`);
+    return json(200, detailView(job));
+  };
+
+  const cancelJob: Route = async (req) => {
+    const id = pathId(req.params.id);
+    const job = await sluice.getJob(id);
+    if (!job) throw new JobNotFoundError(`no job with id ${id}`);
+    const result = (await sluice.cancel([id]))[id];
+    if (result === 'cancelled' || result === 'cancelling') return json(200, { id, result });
+    throw new HttpError(409, 'NOT_CANCELLABLE', `job ${id} has already finished and cannot be cancelled`);
+  };
+
+  const listQueues: Route = async () => json(200, { queues: await sluice.stats() });
+
+  const listDeadLetters: Route = async (req) => {
+    const query = parseQuery(req.event.rawQueryString ?? '');
+    const parsed = DeadLetterListQuery.safeParse(query, { error: requiredMessage });
+    if (!parsed.success) throw validation(toIssues(parsed.error, ['query']));
+    const { limit, ...filter } = parsed.data;
+    const page = await sluice.listDeadLetters({ ...filter, limit: limit + 1 });
+    const shown = page.slice(0, limit);
+    return json(200, { deadLetters: shown.map(detailView), next: page.length > limit ? (shown.at(-1)?.id ?? null) : null });
+  };
+
+  const redrive: Route = async (req) => {
+    const parsed = RedriveRequest.safeParse(readJson(req), { error: requiredMessage });
+    if (!parsed.success) throw validation(toIssues(parsed.error, []));
+    const { toQueue, ...filter } = parsed.data;
+    const redriven = await sluice.redriveDeadLetters(filter, toQueue === undefined ? {} : { toQueue });
+    return json(200, { redriven });
+  };
+
+  const purge: Route = async (req) => {
+    const id = pathId(req.params.id);
+    const [purged] = await sluice.purgeDeadLetters({ ids: [id] });
+    if (purged === undefined) throw new JobNotFoundError(`no dead letter with id ${id}`);
+    return json(200, { purged });
+  };
+
+  /** Static segments before parameters, so `/v1/jobs/batch` is never read as a job id. */
+  const routes: Array<{ pattern: string[]; methods: Record<string, Route>; body: boolean }> = [
+    { pattern: ['v1', 'jobs'], methods: { POST: enqueueOne }, body: true },
+    { pattern: ['v1', 'jobs', 'batch'], methods: { POST: enqueueBatch }, body: true },
+    { pattern: ['v1', 'jobs', ':id'], methods: { GET: getJob }, body: false },
+    { pattern: ['v1', 'jobs', ':id', 'cancel'], methods: { POST: cancelJob }, body: false },
+    { pattern: ['v1', 'queues'], methods: { GET: listQueues }, body: false },
+    { pattern: ['v1', 'dead-letters'], methods: { GET: listDeadLetters }, body: false },
+    { pattern: ['v1', 'dead-letters', 'redrive'], methods: { POST: redrive }, body: true },
+    { pattern: ['v1', 'dead-letters', ':id'], methods: { DELETE: purge }, body: false },
+  ];
+
+  // ---- payload preparation -------------------------------------------------------------------------
+
+  interface Prepared {
+    def: JobDefinition;
+    payload: unknown;
+    options: EnqueueOptions;
+  }
+
+  /**
+   * Check every item's envelope and type, naming every bad item. When any is bad, the payloads of the
+   * others are checked too (for the report only) so one response names every bad index; otherwise the
+   * library validates the payloads as it enqueues.
+   */
+  function prepare(
+    items: readonly unknown[],
+    prefix: (i: number) => Array<string | number>,
+    schema: typeof EnqueueRequest | typeof BatchEnqueueItem,
+    extraIssues: ApiIssue[],
+  ): Prepared[] {
+    const issues: ApiIssue[] = [...extraIssues];
+    const unknownTypes = new Set<string>();
+    const defs: Array<JobDefinition | undefined> = [];
+    const prepared: Prepared[] = [];
+    items.forEach((item, i) => {
+      const env = schema.safeParse(item, { error: requiredMessage });
+      if (!env.success) issues.push(...toIssues(env.error, prefix(i)));
+      const type = isRecord(item) ? item.type : undefined;
+      let def: JobDefinition | undefined;
+      if (typeof type === 'string' && type.length > 0 && type.length <= 128) {
+        if (registry.has(type)) def = registry.get(type);
+        else {
+          unknownTypes.add(type);
+          issues.push({ path: [...prefix(i), 'type'], message: unknownTypeMessage(type), code: 'unknown_type' });
+        }
+      }
+      defs[i] = def;
+      if (env.success && def) {
+        const e = env.data as z.output<typeof BatchEnqueueItem>;
+        prepared.push({
+          def,
+          payload: e.payload,
+          options: {
+            ...(e.queue !== undefined && { queue: e.queue }),
+            ...(e.runAt !== undefined && { runAt: new Date(e.runAt) }),
+            ...(e.delaySeconds !== undefined && { delayMs: e.delaySeconds * 1000 }),
+            ...(e.priority !== undefined && { priority: e.priority }),
+            ...(e.maxAttempts !== undefined && { maxAttempts: e.maxAttempts }),
+            ...(e.idempotencyKey !== undefined && { idempotencyKey: e.idempotencyKey }),
+          },
+        });
+      }
+    });
+    if (issues.length === 0) return prepared;
+    items.forEach((item, i) => {
+      const def = defs[i];
+      if (!def || !isRecord(item) || !('payload' in item)) return;
+      const res = def.schema.safeParse(item.payload);
+      if (!res.success) issues.push(...toIssues(res.error, [...prefix(i), 'payload']));
+    });
+    issues.sort((a, b) => indexOf(a) - indexOf(b));
+    if (issues.every((is) => is.code === 'unknown_type')) {
+      const types = [...unknownTypes].map((t) => JSON.stringify(t)).join(', ');
+      throw new HttpError(400, 'UNKNOWN_TYPE', `unknown job type ${types}; known types: ${known()}`, issues);
+    }
+    throw validation(issues);
+  }
+
+  const known = () => registry.types().join(', ') || '(none)';
+  const unknownTypeMessage = (type: string) => `unknown job type ${JSON.stringify(type)}; known types: ${known()}`;
+
+  return routes;
+}
+
+function indexOf(issue: ApiIssue): number {
+  return issue.path[0] === 'jobs' && typeof issue.path[1] === 'number' ? issue.path[1] : -1;
+}
+
+function iso(d: Date): string {
+  return d.toISOString();
+}
+
+function enqueuedView(j: Omit<LibEnqueuedJob, 'replayed'>): EnqueuedJob {
+  return {
+    id: j.id,
+    type: j.type,
+    queue: j.queue,
+    state: j.state,
+    priority: j.priority,
+    attempt: j.attempt,
+    maxAttempts: j.maxAttempts,
+    runAt: iso(j.runAt),
+    createdAt: iso(j.createdAt),
+    idempotencyKey: j.idempotencyKey,
+  };
+}
+
+function detailView(j: JobView): JobDetail {
+  return {
+    ...enqueuedView(j),
+    finishedAt: j.finishedAt ? iso(j.finishedAt) : null,
+    payload: j.payload,
+    errors: j.errors,
+  };
+}
