@@ -1,6 +1,6 @@
 /**
- * Lambda entry point of the enqueue HTTP API (API Gateway HTTP API, payload format 2.0). The route logic
- * lives in `app.ts`; this wires it to the container's pool, the job definitions, the event bus and the
+ * Lambda entry point of the enqueue HTTP API (API Gateway HTTP API, payload format 2.0). The routes live
+ * in `routes.ts` and the HTTP plumbing in `http.ts`, joined by `app.ts`; this wires them to the container's pool, the job definitions, the event bus and the
  * Powertools logger, and flushes events once the response is computed.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
