@@ -14,7 +14,20 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { enqueueItem } from '../../src/enqueue.js';
 import { testSluice } from '../helpers/db.js';
-import { byJob, createLedger, ledgerJob, readLedger, recordingHandler, seconds, spawnDrainer, waitFor } from './fixtures/ledger.js';
+import {
+  assertCompletedOnce,
+  byJob,
+  createLedger,
+  drainUntilSucceeded,
+  killAndInspect,
+  ledgerJob,
+  readLedger,
+  recordingHandler,
+  seconds,
+  spawnDrainer,
+  takeovers,
+  waitFor,
+} from './fixtures/ledger.js';
 
 const JOBS = 300;
 const QUICK = 15;
@@ -54,20 +67,11 @@ describe('kill -9 of a drainer mid-batch', { concurrency: 1 }, async () => {
       if (done < QUICK || mine.length - done < QUICK + CONCURRENCY) return false;
       return (await sluice.getJobs(ids)).filter((v) => v.state === 'succeeded').length === done;
     });
-    process.kill(child.pid, 'SIGKILL');
-    assert.equal((await child.exited).signal, 'SIGKILL');
-    const killedAt: Date = (await pool.query('SELECT clock_timestamp() AS at')).rows[0].at;
+    const after = await killAndInspect(pool, schema, sluice, ids, child);
+    assert.equal(after.exit.signal, 'SIGKILL');
 
     // What the dead drainer left: completed, held (attempt spent, lease not yet lapsed or lapsed), unclaimed.
-    const atKill = new Map((await sluice.getJobs(ids)).map((v) => [v.id, v]));
-    const leases = new Map<string, Date>(
-      (
-        await pool.query<{ id: string; lease: Date }>(
-          `SELECT id::text AS id, lease_expires_at AS lease FROM "${schema}".active_jobs WHERE lease_expires_at IS NOT NULL`,
-        )
-      ).rows.map((r) => [r.id, r.lease]),
-    );
-    const childRows = byJob((await readLedger(pool, schema)).filter((r) => r.pid === child.pid));
+    const { atKill, leases, childRows } = after;
     const completed = ids.filter((id) => atKill.get(id)?.state === 'succeeded');
     const held = ids.filter((id) => atKill.get(id)?.state !== 'succeeded' && (atKill.get(id)?.attempt ?? 0) >= 1);
     const unclaimed = ids.filter((id) => atKill.get(id)?.attempt === 0);
@@ -89,11 +93,7 @@ describe('kill -9 of a drainer mid-batch', { concurrency: 1 }, async () => {
     // Recovery: an in-process worker drains until every job has succeeded.
     const worker = sluice.worker({ queue: QUEUE, handlers: [recordingHandler(pool, schema, job)], concurrency: 20, batchSize: 50 });
     const recoveryStarted = Date.now();
-    const final = await waitFor('every job to succeed after the kill', async () => {
-      await worker.drain({ remainingTimeMs: TIMEOUT_MS * 2 });
-      const views = await sluice.getJobs(ids);
-      return views.every((v) => v.state === 'succeeded') && views;
-    });
+    const final = await drainUntilSucceeded(sluice, worker, ids, TIMEOUT_MS * 2);
     const recoveryMs = Date.now() - recoveryStarted;
 
     assert.equal(final.length, JOBS, 'no job lost');
@@ -103,27 +103,13 @@ describe('kill -9 of a drainer mid-batch', { concurrency: 1 }, async () => {
       'a lapsed lease records no error',
     );
     const rows = byJob(await readLedger(pool, schema));
-    for (const id of ids) {
-      assert.equal(rows.get(id)?.filter((r) => r.event === 'done').length, 1, `job ${id} completed exactly once`);
-    }
     const attempt = new Map(final.map((v) => [v.id, v.attempt]));
-    for (const id of completed) {
-      assert.equal(attempt.get(id), 1);
-      assert.equal(rows.get(id)?.length, 2, `completed job ${id} did not run again`);
-    }
+    assertCompletedOnce(rows, ids, attempt, completed, 'completed');
     for (const id of unclaimed) assert.equal(attempt.get(id), 1, `unclaimed job ${id} ran at attempt 1`);
-    const rescued: number[] = [];
     for (const id of held) {
       assert.equal(attempt.get(id), (atKill.get(id)?.attempt ?? 0) + 1, `held job ${id} succeeded at the next attempt`);
-      const restart = rows.get(id)?.find((r) => r.pid === process.pid && r.event === 'start');
-      assert.ok(restart, `held job ${id} ran again`);
-      const lease = leases.get(id) as Date;
-      assert.ok(
-        restart.at >= lease,
-        `held job ${id} was claimed again only after its lease lapsed (${restart.at.toISOString()} < ${lease.toISOString()})`,
-      );
-      rescued.push(restart.at.getTime() - killedAt.getTime());
     }
+    const rescued = takeovers(rows, held, after, 'held');
     assert.equal(
       (await sluice.stats()).find((s) => s.queue === QUEUE),
       undefined,

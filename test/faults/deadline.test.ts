@@ -17,7 +17,20 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { enqueueItem } from '../../src/enqueue.js';
 import { sleep, testSluice } from '../helpers/db.js';
-import { byJob, createLedger, ledgerJob, readLedger, recordingHandler, seconds, spawnDrainer, waitFor } from './fixtures/ledger.js';
+import {
+  assertCompletedOnce,
+  byJob,
+  createLedger,
+  drainUntilSucceeded,
+  killAndInspect,
+  ledgerJob,
+  readLedger,
+  recordingHandler,
+  seconds,
+  spawnDrainer,
+  takeovers,
+  waitFor,
+} from './fixtures/ledger.js';
 
 const JOBS = 40;
 const CONCURRENCY = 4;
@@ -61,19 +74,9 @@ describe('deadline mid-batch in a Lambda that is killed at its deadline', { conc
     // Lambda kills the process at its own deadline, whatever is still running.
     await sleep(deadline + LAMBDA_MARGIN_MS - Date.now());
     child.assertAlive();
-    process.kill(child.pid, 'SIGKILL');
-    await child.exited;
-    const killedAt: Date = (await pool.query('SELECT clock_timestamp() AS at')).rows[0].at;
+    const after = await killAndInspect(pool, schema, sluice, ids, child);
+    const { killedAt, atKill, leases, childRows } = after;
 
-    const atKill = new Map((await sluice.getJobs(ids)).map((v) => [v.id, v]));
-    const leases = new Map<string, Date>(
-      (
-        await pool.query<{ id: string; lease: Date }>(
-          `SELECT id::text AS id, lease_expires_at AS lease FROM "${schema}".active_jobs WHERE lease_expires_at IS NOT NULL`,
-        )
-      ).rows.map((r) => [r.id, r.lease]),
-    );
-    const childRows = byJob((await readLedger(pool, schema)).filter((r) => r.pid === child.pid));
     const finished = ids.filter((id) => atKill.get(id)?.state === 'succeeded');
     const released = ids.filter((id) => atKill.get(id)?.attempt === 0);
     const stuck = ids.filter((id) => atKill.get(id)?.state !== 'succeeded' && atKill.get(id)?.attempt === 1);
@@ -106,22 +109,12 @@ describe('deadline mid-batch in a Lambda that is killed at its deadline', { conc
 
     // Recovery: later invocations (here an in-process worker) drain until every job has succeeded.
     const worker = sluice.worker({ queue: QUEUE, handlers: [recordingHandler(pool, schema, job)], concurrency: 10 });
-    const final = await waitFor('every job to succeed after the kill', async () => {
-      await worker.drain({ remainingTimeMs: TIMEOUT_MS * 4 });
-      const views = await sluice.getJobs(ids);
-      return views.every((v) => v.state === 'succeeded') && views;
-    });
+    const final = await drainUntilSucceeded(sluice, worker, ids, TIMEOUT_MS * 4);
 
     assert.equal(final.length, JOBS, 'total succeeded = enqueued');
     const rows = byJob(await readLedger(pool, schema));
-    for (const id of ids) {
-      assert.equal(rows.get(id)?.filter((r) => r.event === 'done').length, 1, `job ${id} completed exactly once`);
-    }
     const attempt = new Map(final.map((v) => [v.id, v.attempt]));
-    for (const id of finished) {
-      assert.equal(attempt.get(id), 1);
-      assert.equal(rows.get(id)?.length, 2, `finished job ${id} did not run again`);
-    }
+    assertCompletedOnce(rows, ids, attempt, finished, 'finished');
     for (const id of released) {
       assert.equal(attempt.get(id), 1, `released job ${id} ran later at attempt 1`);
       assert.deepEqual(
@@ -132,18 +125,8 @@ describe('deadline mid-batch in a Lambda that is killed at its deadline', { conc
         ],
       );
     }
-    const rescued: number[] = [];
-    for (const id of stuck) {
-      assert.equal(attempt.get(id), 2, `stuck job ${id} succeeded at attempt 2`);
-      const restart = rows.get(id)?.find((r) => r.pid === process.pid && r.event === 'start');
-      assert.equal(restart?.attempt, 2);
-      const lease = leases.get(id) as Date;
-      assert.ok(
-        restart && restart.at >= lease,
-        `stuck job ${id} was claimed again only after its lease lapsed (${restart?.at.toISOString()} < ${lease.toISOString()})`,
-      );
-      rescued.push(restart.at.getTime() - killedAt.getTime());
-    }
+    for (const id of stuck) assert.equal(attempt.get(id), 2, `stuck job ${id} succeeded at attempt 2`);
+    const rescued = takeovers(rows, stuck, after, 'stuck', 2);
     assert.equal(
       (await sluice.stats()).find((s) => s.queue === QUEUE),
       undefined,
