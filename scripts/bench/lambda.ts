@@ -4,14 +4,13 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { processOrder } from '../../examples/definitions.js';
 import { enqueueItem, type Sluice } from '../../src/index.js';
 import { buildAll } from '../build.js';
+import { LocalBus } from '../dev/bus.js';
 import { quantile } from './measure.js';
 
 const RUNNER = fileURLToPath(new URL('../../test/fixtures/invoke-bundle.mjs', import.meta.url));
@@ -55,32 +54,6 @@ function invoke(bundle: string, event: unknown, env: NodeJS.ProcessEnv, remainin
   });
 }
 
-/**
- * A local stand-in for EventBridge's PutEvents, so the API publishes its wake-up event in the cold start
- * as it does on AWS (SDK loaded, request signed, answer read). Every entry is accepted.
- */
-async function localEventBridge(): Promise<{ url: string; puts: () => number; close: () => Promise<void> }> {
-  let puts = 0;
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => {
-      body += c.toString('utf8');
-    });
-    req.on('end', () => {
-      puts++;
-      const entries = (JSON.parse(body) as { Entries: unknown[] }).Entries;
-      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
-      res.end(JSON.stringify({ FailedEntryCount: 0, Entries: entries.map((_, i) => ({ EventId: `bench-${puts}-${i}` })) }));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    puts: () => puts,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
-
 export async function lambdaFigures(options: {
   url: string;
   schema: string;
@@ -93,7 +66,23 @@ export async function lambdaFigures(options: {
   const cache = fileURLToPath(new URL('../../node_modules/.cache/', import.meta.url));
   mkdirSync(cache, { recursive: true });
   const dir = mkdtempSync(join(cache, 'sluice-bench-dist-'));
-  const bus = await localEventBridge();
+  // The dev server's EventBridge stand-in, so the API publishes its wake-up in the cold start as it does on AWS
+  // (SDK loaded, request signed and sent); its one rule counts the JobsEnqueued events.
+  const bus = new LocalBus({
+    rules: [
+      {
+        id: 'bench-wake',
+        description: 'counts wake-ups',
+        target: { function: 'worker', queue: 'default' },
+        eventPattern: { 'detail-type': ['JobsEnqueued'] },
+      },
+    ],
+    busName: 'sluice-bench',
+    deliver: () => {},
+    rateEveryMs: 60_000,
+    onWarning: () => {},
+  });
+  const busUrl = await bus.listen();
   try {
     const bundles = await buildAll(undefined, dir);
     const env = {
@@ -105,7 +94,7 @@ export async function lambdaFigures(options: {
       AWS_REGION: 'us-east-1',
       // As on AWS, the API publishes JobsEnqueued before it answers: to the local stand-in, with dummy credentials.
       EVENT_BUS_NAME: 'sluice-bench',
-      AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: busUrl,
       AWS_ACCESS_KEY_ID: 'AKIDBENCH',
       AWS_SECRET_ACCESS_KEY: 'bench',
     } as NodeJS.ProcessEnv;
@@ -127,7 +116,8 @@ export async function lambdaFigures(options: {
       if ((res.result as { statusCode?: number }).statusCode !== 201) throw new Error(`cold start answered ${JSON.stringify(res.result)}`);
       colds.push(res);
     }
-    if (bus.puts() < options.coldStarts) throw new Error(`the API published ${bus.puts()} wake-ups in ${options.coldStarts} cold starts`);
+    if (bus.delivered < options.coldStarts)
+      throw new Error(`the API published ${bus.delivered} wake-ups in ${options.coldStarts} cold starts`);
     await options.db.query(`TRUNCATE ${options.schema}.jobs, ${options.schema}.active_jobs, ${options.schema}.job_steps`);
     for (let i = 0; i < options.drainJobs; i += 1000) {
       await options.sluice.enqueueMany(
