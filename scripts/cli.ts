@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { definitions } from '../examples/definitions.js';
 import { sluiceConfig } from '../infra/sluice.config.js';
-import { unknownQueueMessage } from '../src/enqueue.js';
+import { refuseUnknownQueue } from '../src/enqueue.js';
 import {
   ConfigError,
   isTransientDatabaseError,
@@ -174,11 +174,7 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
   const limit = int(o.limit, 'limit');
   // The project's queues (infra/sluice.config.ts): a job for a queue without a worker would never run.
   const queues = sluiceConfig.queues.map((q) => q.name);
-  const toQueue = o['to-queue'];
-  if (toQueue !== undefined && !queues.includes(toQueue)) {
-    const message = unknownQueueMessage(toQueue, queues);
-    throw new ValidationError(`invalid --to-queue: ${message}`, [{ path: ['toQueue'], message, code: 'custom' }]);
-  }
+  refuseUnknownQueue(o['to-queue'], queues, '--to-queue'); // before connecting: `--all` may find no queue to redrive
 
   const url = devDatabaseUrl();
   const pool = toolPool(url);

@@ -154,6 +154,13 @@ export function unknownQueueMessage(queue: string, queues: readonly string[]): s
   return `queue ${JSON.stringify(queue)} has no worker, so its jobs would never run; the queues are ${queues.join(', ')}`;
 }
 
+/** Refuse `queue` (a ValidationError naming `what`) when `queues` lists the ones with a worker and it is not one. */
+export function refuseUnknownQueue(queue: string | undefined, queues: readonly string[] | undefined, what: string): void {
+  if (queue === undefined || !queues || queues.includes(queue)) return;
+  const message = unknownQueueMessage(queue, queues);
+  throw new ValidationError(`invalid ${what}: ${message}`, [{ path: ['toQueue'], message, code: 'custom' }]);
+}
+
 const MAX_ROUNDS = 5;
 
 /**

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseInput, parseOptions, type SluiceSettings, type SluiceSettingsInput, sluiceOptionsSchema } from './config.js';
 import { type Queryable, quoteSchema, type SchemaName } from './db.js';
 import { type JobDefinition, type PayloadInput, QUEUE_NAME } from './define.js';
-import { type EnqueuedJob, type EnqueueItem, type EnqueueOptions, enqueueBatch, unknownQueueMessage } from './enqueue.js';
+import { type EnqueuedJob, type EnqueueItem, type EnqueueOptions, enqueueBatch, refuseUnknownQueue } from './enqueue.js';
 import { ValidationError } from './errors.js';
 import { type JobView, toJobView } from './job.js';
 import { type CancelResult, cancelJobs } from './sql/cancel.js';
@@ -148,11 +148,7 @@ export class Sluice {
       options,
       'redrive options',
     );
-    const known = this.settings.queues;
-    if (to.toQueue !== undefined && known && !known.includes(to.toQueue)) {
-      const message = unknownQueueMessage(to.toQueue, known);
-      throw new ValidationError(`invalid redrive options: ${message}`, [{ path: ['toQueue'], message, code: 'custom' }]);
-    }
+    refuseUnknownQueue(to.toQueue, this.settings.queues, 'redrive options');
     return this.#bulk((limit) => redriveDeadLetters(this.db, this.s, { ...f, toQueue: to.toQueue, limit }));
   }
 
