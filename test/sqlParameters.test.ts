@@ -42,12 +42,11 @@ function sourceFiles(): string[] {
   return out;
 }
 
-function isQuotedOrConstant(type: ts.Type, checker: ts.TypeChecker): boolean {
+/** A string literal (a constant), a union of them, or a branded quoted identifier such as `SchemaName`. */
+function isQuotedOrConstant(type: ts.Type): boolean {
   if (type.isStringLiteral()) return true;
-  if (type.isUnion()) return type.types.every((t) => isQuotedOrConstant(t, checker));
-  if (type.isIntersection())
-    return type.types.some((t) => t.getProperty('__quoted') !== undefined) || type.getProperty('__quoted') !== undefined;
-  return false;
+  if (type.isUnion()) return type.types.every(isQuotedOrConstant);
+  return type.isIntersection() && type.getProperty('__quoted') !== undefined;
 }
 
 /** Every interpolation into SQL text that is not shown to be safe. */
@@ -68,7 +67,7 @@ function scan(program: ts.Program, files: readonly string[]): { findings: Findin
           for (const span of node.templateSpans) {
             interpolations++;
             const expression = span.expression.getText(sf);
-            if (isQuotedOrConstant(checker.getTypeAtLocation(span.expression), checker)) continue;
+            if (isQuotedOrConstant(checker.getTypeAtLocation(span.expression))) continue;
             if (ALLOWED[`${file}: ${expression}`]) continue;
             findings.push({
               where: line(),
