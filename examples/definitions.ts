@@ -2,8 +2,9 @@
  * Example job types: what producers import (the API validates against these very schemas). Replace them
  * with your own; keep definitions apart from handlers so producers never bundle handler code.
  */
+
+import { defineJob, retryPresets } from 'sluice';
 import { z } from 'zod';
-import { defineJob, retryPresets } from '../src/index.js';
 
 /** Send one templated email. Transient provider errors retry; a rejected address is permanent. */
 export const sendEmail = defineJob({

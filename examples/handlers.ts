@@ -2,10 +2,13 @@
  * Example handlers: worker code only. The "services" here are simulated (they log what a real one would
  * do), so a first run does visible work without credentials.
  */
-import { defineHandler, type EnqueueItem, enqueueItem, PermanentJobError, RetryableJobError } from '../src/index.js';
+import { defineHandler, type EnqueueItem, enqueueItem, PermanentJobError, RetryableJobError } from 'sluice';
 import { generateReport, onUserSignup, processOrder, processPayment, sendEmail } from './definitions.js';
 
-/** What the fan-out example needs from sluice: a Sluice, or anything with the same `enqueueMany`. */
+/**
+ * What the fan-out example needs: a Sluice, or anything with the same `enqueueMany` — on Lambda, the
+ * worker's own enqueuer (`createWorkerHandler({ handlers: ({ enqueue }) => … })`), which wakes the queues.
+ */
 export interface Enqueuer {
   enqueueMany(items: readonly EnqueueItem[]): Promise<unknown>;
 }

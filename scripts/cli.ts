@@ -1,11 +1,11 @@
 /**
- * `npx sluice …`: the queue from a terminal, against `DATABASE_URL` or the running `npm run dev` database.
+ * `npx sluice …`: the queue from a terminal, against `DATABASE_URL` or the running `sluice dev` database,
+ * for the app whose `sluice.config.ts` is in the working directory or above it (or `--config FILE`).
  * Exit codes: 0 done; 1 the operation found nothing to do it to (no such job, not cancellable); 2 bad
- * usage or input (nothing was written); 3 the database is unreachable or refused.
+ * usage or input, or no usable config (nothing was written); 3 the database is unreachable or refused.
  */
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { definitions } from '../examples/definitions.js';
-import { sluiceConfig } from '../infra/sluice.config.js';
 import { refuseUnknownQueue } from '../src/enqueue.js';
 import {
   ConfigError,
@@ -20,6 +20,7 @@ import {
   ValidationError,
 } from '../src/index.js';
 import { describeIssues } from '../src/text.js';
+import { appRoot, ConfigFileError, findConfigFile, type LoadedConfig, loadAppConfig } from './config/load.js';
 import { devDatabaseUrl, toolPool } from './dev/database.js';
 import { alignColumns } from './table.js';
 
@@ -28,6 +29,7 @@ class UsageError extends Error {}
 const COMMANDS = `usage: sluice <command> [options]
 
 commands:
+  dev                          run the app locally: database, API, workers, live view (sluice dev --help)
   enqueue <type> <json>        enqueue a job      [--queue Q] [--delay 30s|500ms|5m] [--priority N] [--key K]
   jobs get <id>                show a job
   jobs cancel <id>             cancel a job (at once, or flagged if it is running)
@@ -38,13 +40,14 @@ commands:
   migrate                      apply pending migrations
   prune                        delete finished jobs past retention
 
-options everywhere: --json (machine-readable output), --schema S (default SLUICE_SCHEMA or sluice), -h/--help
-database: DATABASE_URL, or the database of a running \`npm run dev\``;
+options everywhere: --json (machine-readable output), --schema S (default SLUICE_SCHEMA or sluice),
+  --config FILE (default: sluice.config.ts here or above; SLUICE_CONFIG), -h/--help
+database: DATABASE_URL, or the database of a running \`sluice dev\``;
 
 const HELP: Record<string, string> = {
   enqueue: `usage: sluice enqueue <type> <json> [--queue Q] [--delay D] [--priority N] [--key K] [--json]
 
-Validates <json> against the type's schema (examples/definitions.ts) and enqueues it.
+Validates <json> against the type's schema (the config's jobs) and enqueues it.
   --queue Q      another queue than the type's own
   --delay D      run later: 30s, 500ms, 5m, 2h, or plain seconds
   --priority N   -100 (first) to 100 (last), default 0
@@ -73,6 +76,7 @@ const OPTIONS = {
   id: { type: 'string', multiple: true },
   all: { type: 'boolean', default: false },
   'to-queue': { type: 'string' },
+  config: { type: 'string' },
 } as const;
 
 type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -141,14 +145,18 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
     if (o.help) return { out: null, text: COMMANDS };
     throw new UsageError(COMMANDS);
   }
+  const sub = rest[0];
   if (!(command in HELP)) throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${COMMANDS}`);
   if (o.help) return { out: null, text: HELP[command] as string };
   const arity = (n: number, usage: string) => {
     if (rest.length !== n) throw new UsageError(usage);
   };
 
-  // Check the input before connecting, so bad usage never waits on a database.
-  const registry = new JobRegistry(definitions);
+  // Check the input before connecting, so bad usage never waits on a database. Commands that need to know
+  // the app's job types or queues read its config; the others work without one (on any database).
+  const needsConfig = command === 'enqueue' || command === 'status' || (command === 'dead-letters' && sub === 'redrive');
+  const app = needsConfig ? await loadApp(o.config) : undefined;
+  const registry = new JobRegistry(app?.config.jobs ?? []);
   let enqueueArgs: { def: ReturnType<JobRegistry['get']>; payload: unknown } | undefined;
   if (command === 'enqueue') {
     arity(2, HELP.enqueue as string);
@@ -165,21 +173,21 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
     }
     enqueueArgs = { def, payload };
   }
-  const sub = rest[0];
   if (command === 'jobs' && (rest.length !== 2 || (sub !== 'get' && sub !== 'cancel'))) throw new UsageError(HELP.jobs as string);
   if (command === 'dead-letters' && !['list', 'redrive', 'purge'].includes(sub ?? '')) throw new UsageError(HELP['dead-letters'] as string);
   if (['status', 'migrate', 'prune'].includes(command)) arity(0, HELP[command] as string);
   const delayMs = o.delay === undefined ? undefined : parseDelayMs(o.delay);
   const priority = int(o.priority, 'priority');
   const limit = int(o.limit, 'limit');
-  // The project's queues (infra/sluice.config.ts): a job for a queue without a worker would never run.
-  const queues = sluiceConfig.queues.map((q) => q.name);
-  refuseUnknownQueue(o['to-queue'], queues, '--to-queue'); // before connecting: `--all` may find no queue to redrive
+  // The app's queues (its sluice.config.ts): a job for a queue without a worker would never run.
+  const queues = app?.config.queues.map((q) => q.name);
+  if (queues) refuseUnknownQueue(o['to-queue'], queues, '--to-queue'); // before connecting: `--all` may find no queue to redrive
 
+  if (!app) locateDevDir(o.config);
   const url = devDatabaseUrl();
   const pool = toolPool(url);
   const schema = o.schema ?? process.env.SLUICE_SCHEMA ?? 'sluice';
-  const sluice = new Sluice({ db: pool, schema, queues });
+  const sluice = new Sluice({ db: pool, schema, ...(queues ? { queues } : {}) });
   try {
     switch (command) {
       case 'enqueue': {
@@ -258,6 +266,23 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
   }
 }
 
+/** The app's config; the dev database of that app (`<root>/.sluice`) unless SLUICE_DEV_DIR says otherwise. */
+async function loadApp(file: string | undefined): Promise<LoadedConfig> {
+  const app = await loadAppConfig(file ? { file } : {});
+  process.env.SLUICE_DEV_DIR ??= join(app.root, '.sluice');
+  return app;
+}
+
+/** Where the app's dev database is, when no config was loaded: beside its config file if there is one. */
+function locateDevDir(file: string | undefined): void {
+  if (process.env.SLUICE_DEV_DIR) return;
+  try {
+    process.env.SLUICE_DEV_DIR = join(appRoot(dirname(findConfigFile(process.cwd(), file ?? process.env.SLUICE_CONFIG))), '.sluice');
+  } catch {
+    // no config: the working directory's .sluice/
+  }
+}
+
 /** Runs the CLI; returns the exit code. Output goes through `write` (stdout) and `fail` (stderr). */
 export async function main(
   argv: string[],
@@ -266,6 +291,12 @@ export async function main(
     fail: (s) => process.stderr.write(s),
   },
 ): Promise<number> {
+  if (argv[0] === 'dev') {
+    // Runs until a signal stops it (and exits the process then); returns once it is up.
+    const { runDev } = await import('./dev.js');
+    await runDev(argv.slice(1));
+    return 0;
+  }
   const json = argv.includes('--json');
   const error = (code: number, kind: string, message: string, issues?: unknown) => {
     if (json) io.write(`${JSON.stringify({ error: { code: kind, message, ...(issues ? { issues } : {}) } })}\n`);
@@ -277,6 +308,7 @@ export async function main(
     io.write(json && out !== null ? `${JSON.stringify(out, null, 2)}\n` : `${text}\n`);
     return code ?? 0;
   } catch (err) {
+    if (err instanceof ConfigFileError) return error(2, 'CONFIG', err.message);
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))
       return error(2, 'USAGE', (err as Error).message);
     if (err instanceof UnknownJobTypeError) return error(2, 'UNKNOWN_TYPE', err.message);

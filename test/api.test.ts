@@ -897,7 +897,7 @@ describe('the Lambda handler (middy)', async () => {
     POWERTOOLS_METRICS_DISABLED: 'true',
     WAKE_COALESCE_MS: '0', // one JobsEnqueued per request here; coalescing across requests is tested in shared.fn
   });
-  const { handler } = await import('../functions/api/handler.js');
+  const { handler } = await import('../examples/functions/api.js');
   const { closePool } = await import('../functions/shared/db.js');
   const { logger } = await import('../functions/shared/observability.js');
   after(async () => {

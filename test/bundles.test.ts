@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { sendEmail } from '../examples/definitions.js';
-import { buildAll, FUNCTIONS } from '../scripts/build.js';
+import { buildAll, FUNCTIONS } from '../scripts/bundle.js';
 import { eventBridgeEvent } from './helpers/aws.js';
 import { testSluice } from './helpers/db.js';
 

@@ -31,7 +31,7 @@ describe('Lambda entry points', async () => {
   });
 
   it('the worker drains its queue on a scheduled event and publishes JobDeadLettered to the bus', async () => {
-    const { handler } = await import('../functions/worker/handler.js');
+    const { handler } = await import('../examples/functions/worker.js');
     const ok = await sluice.enqueue(sendEmail, { userId: 'u1', to: 'ada@example.com', template: 'welcome' });
     const bad = await sluice.enqueue(sendEmail, { userId: 'u2', to: 'bob@nowhere.invalid', template: 'welcome' });
     const res = await handler(eventBridgeEvent('Scheduled Event', {}), lambdaContext(30_000, 'sluice-worker-emails'));
@@ -45,17 +45,17 @@ describe('Lambda entry points', async () => {
   });
 
   it('maintenance prunes and reports; migrate is idempotent', async () => {
-    const maintenance = await import('../functions/maintenance/handler.js');
+    const maintenance = await import('../functions/maintenance/entry.js');
     const res = await maintenance.handler({}, lambdaContext(10_000, 'sluice-maintenance'));
     assert.ok(res.queues.some((q) => q.queue === 'emails' && q.dead === 1));
-    const migrateFn = await import('../functions/migrate/handler.js');
+    const migrateFn = await import('../functions/migrate/entry.js');
     const again = await migrateFn.handler({}, lambdaContext(10_000, 'sluice-migrate'));
     assert.deepEqual(again, { applied: [], current: 1, users: [] });
     await pool.query('DROP SCHEMA IF EXISTS fresh_migrate CASCADE');
     process.env.SLUICE_SCHEMA = 'fresh_migrate';
     try {
       // A new container reads its configuration anew: load the module again under a fresh URL.
-      const fresh = await import(`../functions/migrate/handler.js?fresh=${Date.now()}`);
+      const fresh = await import(`../functions/migrate/entry.js?fresh=${Date.now()}`);
       await closePool();
       assert.deepEqual(await fresh.handler({}, lambdaContext(10_000, 'sluice-migrate')), { applied: [1], current: 1, users: [] });
     } finally {
@@ -97,7 +97,7 @@ describe('migrate at deploy time', () => {
       POWERTOOLS_LOG_LEVEL: 'SILENT',
     });
     try {
-      const { handler } = await import(`../functions/migrate/handler.js?secret=${Date.now()}`);
+      const { handler } = await import(`../functions/migrate/entry.js?secret=${Date.now()}`);
       const res = await handler({}, lambdaContext(10_000, 'sluice-migrate'));
       assert.deepEqual(res, { applied: [], current: 1, users: [users.api, users.worker] });
       assert.equal(secrets.commandCalls(GetSecretValueCommand).length, 1);
@@ -141,11 +141,11 @@ describe('migrate at deploy time', () => {
     const saved = { ...process.env };
     Object.assign(process.env, { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/db', DB_USERS: '{"api":"sluice_api","root":"x"}' });
     try {
-      await assert.rejects(import(`../functions/migrate/handler.js?badusers=${Date.now()}`), /DB_USERS/);
+      await assert.rejects(import(`../functions/migrate/entry.js?badusers=${Date.now()}`), /DB_USERS/);
       process.env.DB_USERS = 'not json';
-      await assert.rejects(import(`../functions/migrate/handler.js?badjson=${Date.now()}`), /DB_USERS: must be a JSON object/);
+      await assert.rejects(import(`../functions/migrate/entry.js?badjson=${Date.now()}`), /DB_USERS: must be a JSON object/);
       process.env.DB_USERS = '{"api":"Robert; DROP"}';
-      await assert.rejects(import(`../functions/migrate/handler.js?badname=${Date.now()}`), /DB_USERS\.api/);
+      await assert.rejects(import(`../functions/migrate/entry.js?badname=${Date.now()}`), /DB_USERS\.api/);
     } finally {
       process.env = saved;
     }
@@ -160,7 +160,7 @@ describe('migrate at deploy time', () => {
     await closePool();
     Object.assign(process.env, { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/db', SLUICE_SCHEMA: 'unused' });
     try {
-      const { handler } = await import(`../functions/migrate/handler.js?unreachable=${Date.now()}`);
+      const { handler } = await import(`../functions/migrate/entry.js?unreachable=${Date.now()}`);
       const started = Date.now();
       await assert.rejects(handler({}, lambdaContext(10_000, 'sluice-migrate')), (err: { code?: string }) => err.code === 'ECONNREFUSED');
       assert.ok(warnings.filter((w) => /retrying migrations/.test(w)).length >= 2, 'it retried before giving up');

@@ -5,7 +5,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { DataStack, type DataStackProps } from '../infra/stacks/dataStack.js';
+import { SluiceDataStack as DataStack, type SluiceDataStackProps as DataStackProps } from '../infra/stacks/dataStack.js';
 
 const env = { account: '123456789012', region: 'eu-west-1' };
 const newApp = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -50,7 +50,7 @@ describe('DataStack: network', () => {
       );
     }
     assert.equal(new Set(subnets.map((s) => JSON.stringify(s.Properties.AvailabilityZone))).size, 2);
-    assert.equal(stack.vpc.publicSubnets.length + stack.vpc.privateSubnets.length, 0);
+    assert.equal(stack.database.vpc.publicSubnets.length + stack.database.vpc.privateSubnets.length, 0);
   });
 
   it('needs no context lookup even with a concrete account and region', () => {
@@ -84,10 +84,10 @@ describe('DataStack: network', () => {
 
   it('opens the Secrets Manager endpoint to the migrate function and the rotation function only', () => {
     const ingress = template.findResources('AWS::EC2::SecurityGroupIngress', {
-      Properties: { GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^VpcSecretsManagerEndpointSecurityGroup'), 'GroupId'] } },
+      Properties: { GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DatabaseVpcSecretsManagerEndpointSecurityGroup'), 'GroupId'] } },
     });
     const sources = Object.values(ingress).map((r) => r.Properties.SourceSecurityGroupId['Fn::GetAtt'][0].replace(/[0-9A-F]{8}$/, ''));
-    assert.deepEqual(sources.sort(), ['AdminClients', 'RotationSecurityGroup']);
+    assert.deepEqual(sources.sort(), ['DatabaseAdminClients', 'DatabaseRotationSecurityGroup']);
   });
 
   it('opens the EventBridge endpoint to the functions security group', () => {
@@ -96,9 +96,9 @@ describe('DataStack: network', () => {
       FromPort: 443,
       ToPort: 443,
       SourceSecurityGroupId: {
-        'Fn::GetAtt': [stack.getLogicalId(stack.proxyClientSecurityGroup.node.defaultChild as ec2.CfnSecurityGroup), 'GroupId'],
+        'Fn::GetAtt': [stack.getLogicalId(stack.database.proxyClientSecurityGroup.node.defaultChild as ec2.CfnSecurityGroup), 'GroupId'],
       },
-      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^VpcEventBridgeEndpointSecurityGroup'), 'GroupId'] },
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DatabaseVpcEventBridgeEndpointSecurityGroup'), 'GroupId'] },
     });
   });
 });
@@ -133,14 +133,14 @@ describe('DataStack: database', () => {
 
   it('uses the configured port for the instance; clients reach the proxy on 5432, where RDS Proxy listens', () => {
     const { template, stack } = synth({ dbPort: 6543 });
-    assert.equal(stack.dbPort, 6543);
-    assert.equal(stack.proxyPort, 5432);
+    assert.equal(stack.database.dbPort, 6543);
+    assert.equal(stack.database.proxyPort, 5432);
     template.hasResourceProperties('AWS::RDS::DBInstance', { Port: '6543' });
     template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
       FromPort: 5432,
       ToPort: 5432,
-      SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ProxyClients'), 'GroupId'] },
-      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ProxySecurityGroup'), 'GroupId'] },
+      SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DatabaseProxyClients'), 'GroupId'] },
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DatabaseProxySecurityGroup'), 'GroupId'] },
     });
   });
 
@@ -199,9 +199,9 @@ describe('DataStack: proxy', () => {
     });
     const sources = Object.values(dbIngress).map((r) => r.Properties.SourceSecurityGroupId['Fn::GetAtt'][0]);
     assert.deepEqual(sources.map((s: string) => s.replace(/[0-9A-F]{8}$/, '')).sort(), [
-      'AdminClients',
-      'ProxySecurityGroup',
-      'RotationSecurityGroup',
+      'DatabaseAdminClients',
+      'DatabaseProxySecurityGroup',
+      'DatabaseRotationSecurityGroup',
     ]);
   });
 
@@ -209,8 +209,8 @@ describe('DataStack: proxy', () => {
     const app = newApp();
     const stack = new DataStack(app, 'SluiceData', { env, databaseUsers: USERS });
     const role = new iam.Role(stack, 'Fn', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-    stack.grantConnect(role, 'sluice_worker');
-    assert.throws(() => stack.grantConnect(role, 'sluice_admin'), /sluice_admin is not one of the proxy's database users/);
+    stack.database.grantConnect(role, 'sluice_worker');
+    assert.throws(() => stack.database.grantConnect(role, 'sluice_admin'), /sluice_admin is not one of the proxy's database users/);
     const proxyId = logicalId(Template.fromStack(stack), 'AWS::RDS::DBProxy');
     Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: stack.getLogicalId(role.node.defaultChild as iam.CfnRole) }],

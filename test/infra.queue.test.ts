@@ -3,19 +3,19 @@ import { describe, it } from 'node:test';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { buildApp } from '../infra/app.js';
+import { buildApp } from '../examples/cdk.js';
+import sluiceConfig from '../examples/sluice.config.js';
 import { checkJobsFitWorkers, DATABASE_USERS, parseSluiceConfig } from '../infra/config.js';
-import { sluiceConfig } from '../infra/sluice.config.js';
 
 /** The whole app, synthesised offline with bundling skipped (as unit tests should). */
 function synth(context: Record<string, unknown> = {}) {
-  const { app, data, queue } = buildApp(new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } }));
+  const { app, data, queue, sluice } = buildApp(new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } }));
   app.synth();
-  return { data, queue, t: Template.fromStack(queue) };
+  return { data, queue, sluice, t: Template.fromStack(queue) };
 }
 
 describe('queue stack', () => {
-  const { t, queue } = synth({ alarmEmail: 'ops@example.com' });
+  const { t, sluice } = synth({ alarmEmail: 'ops@example.com' });
 
   const functionsWith = (env: Record<string, unknown>) =>
     Object.values(t.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: Match.objectLike(env) } } }));
@@ -171,7 +171,7 @@ describe('queue stack', () => {
   });
 
   it('exposes one worker per queue to the monitoring', () => {
-    assert.deepEqual(Object.keys(queue.workers).sort(), sluiceConfig.queues.map((q) => q.name).sort());
+    assert.deepEqual(Object.keys(sluice.workers).sort(), sluiceConfig.queues.map((q) => q.name).sort());
   });
 });
 

@@ -31,7 +31,8 @@ if (!url) {
 
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency ?? 2}`, ...files], {
   stdio: 'inherit',
-  env: { ...process.env, DATABASE_URL: url },
+  // Bare `sluice/...` imports resolve to the sources, in the test processes and every node process they start.
+  env: { ...process.env, DATABASE_URL: url, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=sluice-source`.trim() },
 });
 const code: number = await new Promise((resolve) => child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0))));
 await stop?.();

@@ -1,17 +1,18 @@
 /**
- * Lambda entry point of the enqueue HTTP API (API Gateway HTTP API, payload format 2.0). The routes live
- * in `routes.ts` and the HTTP plumbing in `http.ts`, joined by `app.ts`; this wires them to the container's pool, the job definitions, the event bus and the
- * Powertools logger, and flushes events once the response is computed.
+ * `createApiHandler`: the enqueue HTTP API's Lambda handler (API Gateway HTTP API, payload format 2.0). The
+ * routes live in `routes.ts` and the HTTP plumbing in `http.ts`, joined by `app.ts`; this wires them to the
+ * container's pool, the app's job types, the event bus and the Powertools logger, and flushes events once
+ * the response is computed.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { z } from 'zod';
-import { definitions } from '../../examples/definitions.js';
-import { JobRegistry } from '../../src/index.js';
+import { type JobDefinition, JobRegistry } from '../../src/index.js';
 import { databaseConfigSchema, eventsConfigSchema, loadConfig } from '../shared/config.js';
 import { containerPublisher, containerSluice } from '../shared/container.js';
 import { logger, metrics, sluiceLogger } from '../shared/observability.js';
+import { type AnyLambdaHandler, withOrigin } from '../shared/rebuild.js';
 import { createApi } from './app.js';
 
 const apiConfigSchema = z.intersection(
@@ -27,21 +28,32 @@ const requestIdOnLogs: MiddlewareObj<APIGatewayProxyEventV2> = {
   },
 };
 
+export interface ApiHandlerOptions {
+  /** The job types the API accepts (the app's `jobs`): each request's payload is checked against its schema. */
+  jobs: readonly JobDefinition[];
+  /** The environment to read (default `process.env`), once, now. */
+  env?: NodeJS.ProcessEnv;
+}
+
 /**
- * Build the API's Lambda handler from an environment: Lambda builds it from `process.env` below; the local
- * dev server builds the same one. The coalesced `JobsEnqueued` events go out after the response is
- * computed. Flushing never throws, and is guarded anyway: the jobs are committed, so an EventBridge
- * failure must not fail the request (the schedule drains every queue regardless).
+ * Build the API's Lambda handler. The environment is parsed once, here. The coalesced `JobsEnqueued`
+ * events go out after the response is computed. Flushing never throws, and is guarded anyway: the jobs
+ * are committed, so an EventBridge failure must not fail the request (the schedule drains every queue
+ * regardless).
  *
  * @example
- * const api = apiHandler({ ...process.env, WAKE_COALESCE_MS: '0' });
+ * // functions/api.ts — the app's API entry file
+ * import { createApiHandler } from 'sluice/lambda';
+ * import { jobs } from '../src/jobs.js';
+ *
+ * export const handler = createApiHandler({ jobs });
  */
-export function apiHandler(env: NodeJS.ProcessEnv = process.env) {
-  const config = loadConfig(apiConfigSchema, env);
+export function createApiHandler(options: ApiHandlerOptions) {
+  const config = loadConfig(apiConfigSchema, options.env ?? process.env);
   const publisher = containerPublisher(config, { wakeCoalesceMs: config.WAKE_COALESCE_MS });
   const app = createApi({
     sluice: containerSluice(config),
-    registry: new JobRegistry(definitions),
+    registry: new JobRegistry(options.jobs),
     publisher,
     logger: sluiceLogger,
   });
@@ -66,9 +78,9 @@ export function apiHandler(env: NodeJS.ProcessEnv = process.env) {
     .use(requestIdOnLogs)
     .use(flushEvents)
     .handler((event, context) => app(event, context));
-  return Object.assign(handler, { publisher });
+  // `publisher`: the container's events, for tests and hosts that flush them themselves.
+  return withOrigin(Object.assign(handler, { publisher }), {
+    kind: 'api',
+    rebuild: (env: NodeJS.ProcessEnv): AnyLambdaHandler => createApiHandler({ ...options, env }),
+  });
 }
-
-export const handler = apiHandler();
-/** Events of this container; exported for tests. */
-export const publisher = handler.publisher;

@@ -1,5 +1,5 @@
 /**
- * Lambda entry point that applies migrations at deploy time (a CDK trigger), then gives each function's
+ * `createMigrateHandler`: applies migrations at deploy time (a CDK trigger), then gives each function's
  * database user exactly its access (`DB_USERS`). Idempotent: re-running it applies nothing and grants the
  * same; concurrent runs serialise on transaction-scoped advisory locks.
  */
@@ -11,17 +11,16 @@ import pg from 'pg';
 import { grantAccess, isTransientDatabaseError, loadMigrations, type MigrateResult, migrate } from '../../src/index.js';
 import { FUNCTION_ACCESS } from '../shared/access.js';
 import { adminPoolConfig } from '../shared/adminDb.js';
-import { adminDatabaseConfigSchema, loadConfig } from '../shared/config.js';
+import { type AdminDatabaseConfig, adminDatabaseConfigSchema, loadConfig } from '../shared/config.js';
 import { logger, logIdlePoolError } from '../shared/observability.js';
+import { type AnyLambdaHandler, withOrigin } from '../shared/rebuild.js';
 
-const config = loadConfig(adminDatabaseConfigSchema);
-
-/** `npm run build` copies migrations/ beside the bundle; from source, the repository's folder is used. */
+/** The construct copies migrations/ beside the bundle; unbundled, sluice's own folder is used. */
 const BUNDLED = fileURLToPath(new URL('./migrations/', import.meta.url));
 
 type Result = MigrateResult & { users: string[] };
 
-async function migrateAndGrant(): Promise<Result> {
+async function migrateAndGrant(config: AdminDatabaseConfig): Promise<Result> {
   const migrations = await loadMigrations(config.SLUICE_MIGRATIONS_DIR ?? (existsSync(BUNDLED) ? BUNDLED : undefined));
   // A pool per run: the admin password may have rotated since the last one, and runs are rare.
   const db = new pg.Pool(await adminPoolConfig(config));
@@ -38,25 +37,36 @@ async function migrateAndGrant(): Promise<Result> {
   }
 }
 
-export const handler = middy<unknown, Result, Error, Context>().handler(async (_event, context) => {
-  logger.addContext(context);
-  // At deploy time the database may not accept connections yet: retry connection failures while time allows.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const result = await migrateAndGrant();
-      logger.info('migrations applied', { schema: config.SLUICE_SCHEMA, attempt, ...result });
-      return result;
-    } catch (err) {
-      const waitMs = Math.min(15_000, 500 * 2 ** attempt);
-      // 28P01: the admin password was rotated between reading the secret and logging in; read it again.
-      const retryable = isTransientDatabaseError(err) || (err as { code?: string }).code === '28P01';
-      if (!retryable || context.getRemainingTimeInMillis() < waitMs + 5_000) throw err;
-      logger.warn('database not reachable yet; retrying migrations', {
-        attempt,
-        retry_in_ms: waitMs,
-        error: { name: (err as Error).name, message: (err as Error).message },
-      });
-      await new Promise((r) => setTimeout(r, waitMs));
+/**
+ * Build the migrate handler. Apps need no entry file of their own: the construct deploys sluice's
+ * (`functions/migrate/entry.ts`) as a deploy-time trigger.
+ *
+ * @example
+ * const result = await createMigrateHandler({ env: { DATABASE_URL: url } })({}, context); // { applied, current, users }
+ */
+export function createMigrateHandler(options: { env?: NodeJS.ProcessEnv } = {}) {
+  const config = loadConfig(adminDatabaseConfigSchema, options.env ?? process.env);
+  const handler = middy<unknown, Result, Error, Context>().handler(async (_event, context) => {
+    logger.addContext(context);
+    // At deploy time the database may not accept connections yet: retry connection failures while time allows.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await migrateAndGrant(config);
+        logger.info('migrations applied', { schema: config.SLUICE_SCHEMA, attempt, ...result });
+        return result;
+      } catch (err) {
+        const waitMs = Math.min(15_000, 500 * 2 ** attempt);
+        // 28P01: the admin password was rotated between reading the secret and logging in; read it again.
+        const retryable = isTransientDatabaseError(err) || (err as { code?: string }).code === '28P01';
+        if (!retryable || context.getRemainingTimeInMillis() < waitMs + 5_000) throw err;
+        logger.warn('database not reachable yet; retrying migrations', {
+          attempt,
+          retry_in_ms: waitMs,
+          error: { name: (err as Error).name, message: (err as Error).message },
+        });
+        await new Promise((r) => setTimeout(r, waitMs));
+      }
     }
-  }
-});
+  });
+  return withOrigin(handler, { kind: 'migrate', rebuild: (env: NodeJS.ProcessEnv): AnyLambdaHandler => createMigrateHandler({ env }) });
+}

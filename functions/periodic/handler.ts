@@ -1,32 +1,45 @@
-/** Lambda entry point of periodic jobs: each configured schedule's rule invokes it with its job and tick time. */
+/** `createPeriodicHandler`: each configured schedule's rule invokes it with its job and tick time. */
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { definitions } from '../../examples/definitions.js';
-import { JobRegistry } from '../../src/index.js';
+import { type JobDefinition, JobRegistry } from '../../src/index.js';
 import { databaseConfigSchema, eventsConfigSchema, loadConfig } from '../shared/config.js';
 import { containerPublisher, containerSluice } from '../shared/container.js';
 import { logger, sluiceLogger } from '../shared/observability.js';
+import { type AnyLambdaHandler, withOrigin } from '../shared/rebuild.js';
 import { createPeriodic } from './app.js';
 
+export interface PeriodicHandlerOptions {
+  /** The job types periodic jobs may name (the app's `jobs`). */
+  jobs: readonly JobDefinition[];
+  /** The environment to read (default `process.env`), once, now. */
+  env?: NodeJS.ProcessEnv;
+}
+
 /**
- * Build the periodic-jobs handler from an environment (Lambda: `process.env`; the dev server: its own).
+ * Build the periodic-jobs handler (needed when the config declares `periodicJobs`).
  *
  * @example
- * await periodicHandler()({ name: 'digest', type: 'send_email', payload, time: '2030-01-01T06:00:00Z' }, context);
+ * // functions/periodic.ts
+ * import { createPeriodicHandler } from 'sluice/lambda';
+ * import { jobs } from '../src/jobs.js';
+ *
+ * export const handler = createPeriodicHandler({ jobs });
  */
-export function periodicHandler(env: NodeJS.ProcessEnv = process.env) {
-  const config = loadConfig(z.intersection(databaseConfigSchema, eventsConfigSchema), env);
+export function createPeriodicHandler(options: PeriodicHandlerOptions) {
+  const config = loadConfig(z.intersection(databaseConfigSchema, eventsConfigSchema), options.env ?? process.env);
   const run = createPeriodic({
     sluice: containerSluice(config),
-    registry: new JobRegistry(definitions),
+    registry: new JobRegistry(options.jobs),
     publisher: containerPublisher(config),
     logger: sluiceLogger,
   });
-  return middy<unknown, Awaited<ReturnType<typeof run>>, Error, Context>().handler(async (event, context) => {
+  const handler = middy<unknown, Awaited<ReturnType<typeof run>>, Error, Context>().handler(async (event, context) => {
     logger.addContext(context);
     return run(event);
   });
+  return withOrigin(handler, {
+    kind: 'periodic',
+    rebuild: (env: NodeJS.ProcessEnv): AnyLambdaHandler => createPeriodicHandler({ ...options, env }),
+  });
 }
-
-export const handler = periodicHandler();

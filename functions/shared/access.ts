@@ -1,4 +1,3 @@
-import type { FunctionName } from '../../scripts/bundling.js';
 import type { AccessProfile } from '../../src/access.js';
 
 /**
@@ -18,6 +17,6 @@ export const FUNCTION_ACCESS = {
   maintenance: ['maintainer'],
   /** Enqueue the ticks of periodic jobs. */
   periodic: ['producer'],
-} as const satisfies Record<Exclude<FunctionName, 'migrate'>, readonly AccessProfile[]>;
+} as const satisfies Record<'api' | 'worker' | 'maintenance' | 'periodic', readonly AccessProfile[]>;
 
 export type DatabaseUserFunction = keyof typeof FUNCTION_ACCESS;

@@ -1,7 +1,7 @@
 import { Sluice } from '../../src/index.js';
 import type { DatabaseConfig, EventsConfig } from './config.js';
 import { getPool } from './db.js';
-import { EventPublisher, eventBridgeSink } from './events.js';
+import { EventPublisher, type EventSink, eventBridgeSink } from './events.js';
 import { logIdlePoolError, sluiceLogger } from './observability.js';
 
 /**
@@ -17,9 +17,9 @@ export function containerSluice(config: DatabaseConfig): Sluice {
   });
 }
 
-export function containerPublisher(config: EventsConfig, options: { wakeCoalesceMs?: number } = {}): EventPublisher {
+export function containerPublisher(config: EventsConfig, options: { wakeCoalesceMs?: number; sink?: EventSink } = {}): EventPublisher {
   return new EventPublisher({
-    sink: config.EVENT_BUS_NAME ? eventBridgeSink() : undefined,
+    sink: config.EVENT_BUS_NAME ? (options.sink ?? eventBridgeSink()) : undefined,
     busName: config.EVENT_BUS_NAME,
     source: config.EVENT_SOURCE,
     logger: sluiceLogger,

@@ -1,16 +1,17 @@
 /**
- * Lambda entry point of the drain worker (one function per queue). Invoked by the queue's schedule, by
- * `JobsEnqueued` and by `DrainRequested` events on the sluice bus.
+ * `createWorkerHandler`: the drain worker's Lambda handler (one function per queue, same code). Invoked by
+ * the queue's schedule, by `JobsEnqueued` and by `DrainRequested` events on the sluice bus.
  */
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { createHandlers } from '../../examples/handlers.js';
 import { QUEUE_NAME } from '../../src/define.js';
+import type { AnyJobHandler, EnqueuedJob, EnqueueItem } from '../../src/index.js';
 import { databaseConfigSchema, eventsConfigSchema, loadConfig } from '../shared/config.js';
 import { containerPublisher, containerSluice } from '../shared/container.js';
 import type { MetricsSink } from '../shared/metricsSink.js';
 import { logger, metrics, sluiceLogger } from '../shared/observability.js';
+import { type AnyLambdaHandler, withOrigin } from '../shared/rebuild.js';
 import { createWorker, type WorkerEvent } from './app.js';
 
 const workerConfigSchema = z.intersection(
@@ -25,30 +26,53 @@ const workerConfigSchema = z.intersection(
   }),
 );
 
+/** What handlers get to enqueue follow-up jobs: the container's Sluice, waking each job's queue after the drain. */
+export interface Enqueuer {
+  enqueueMany(items: readonly EnqueueItem[]): Promise<EnqueuedJob[]>;
+}
+
+export interface WorkerHandlerOptions {
+  /**
+   * The handlers this worker runs (`defineHandler`), or a function that makes them from an `Enqueuer`, for
+   * handlers that enqueue follow-up jobs (fan-out): those wake their queue's worker when the drain ends.
+   */
+  handlers: ReadonlyArray<AnyJobHandler> | ((deps: { enqueue: Enqueuer }) => ReadonlyArray<AnyJobHandler>);
+  /** The environment to read (default `process.env`), once, now. */
+  env?: NodeJS.ProcessEnv;
+  /** Where metrics go (default: Powertools' EMF metrics). */
+  metrics?: MetricsSink;
+}
+
 /**
- * Build the worker's Lambda handler from an environment: Lambda builds one from `process.env` below; the
- * local dev server builds one per queue, as the CDK stack deploys one function per queue.
+ * Build the worker's Lambda handler. The environment is parsed once, here: a missing or invalid variable
+ * fails the cold start naming it. The construct deploys one function per queue with this entry file and
+ * `QUEUE` set; `sluice dev` does the same locally.
  *
  * @example
- * const drainEmails = workerHandler({ ...process.env, QUEUE: 'emails' });
+ * // functions/worker.ts — the app's worker entry file
+ * import { createWorkerHandler } from 'sluice/lambda';
+ * import { sendInvoiceHandler } from '../src/handlers.js';
+ *
+ * export const handler = createWorkerHandler({ handlers: [sendInvoiceHandler] });
  */
-export function workerHandler(env: NodeJS.ProcessEnv = process.env, deps: { metrics?: MetricsSink } = {}) {
+export function createWorkerHandler(options: WorkerHandlerOptions) {
+  const env = options.env ?? process.env;
   const config = loadConfig(workerConfigSchema, env);
   const sluice = containerSluice(config);
   const publisher = containerPublisher(config);
-  // Jobs a handler enqueues (fan-out) wake their queue's worker too, when this drain flushes its events.
-  const enqueue = {
-    enqueueMany: async (items: Parameters<typeof sluice.enqueueMany>[0]) => {
+  const enqueue: Enqueuer = {
+    enqueueMany: async (items) => {
       const jobs = await sluice.enqueueMany(items);
       for (const job of jobs) if (!job.replayed) publisher.jobsEnqueued(job.queue, 1);
       return jobs;
     },
   };
+  const handlers = typeof options.handlers === 'function' ? options.handlers({ enqueue }) : options.handlers;
   const drain = createWorker({
     sluice,
-    handlers: createHandlers({ enqueue }),
+    handlers,
     publisher,
-    metrics: deps.metrics ?? metrics,
+    metrics: options.metrics ?? metrics,
     logger: sluiceLogger,
     defaultQueue: config.QUEUE,
     safetyMarginMs: config.DRAIN_SAFETY_MARGIN_MS,
@@ -57,10 +81,13 @@ export function workerHandler(env: NodeJS.ProcessEnv = process.env, deps: { metr
     concurrency: config.CONCURRENCY,
     leaseMs: config.LEASE_MS,
   });
-  return middy<WorkerEvent, Awaited<ReturnType<typeof drain>>, Error, Context>().handler(async (event, context) => {
+  const handler = middy<WorkerEvent, Awaited<ReturnType<typeof drain>>, Error, Context>().handler(async (event, context) => {
     logger.addContext(context);
     return drain(event, context);
   });
+  return withOrigin(handler, {
+    kind: 'worker',
+    rebuild: (rebuildEnv: NodeJS.ProcessEnv, deps?: { metrics?: MetricsSink }): AnyLambdaHandler =>
+      createWorkerHandler({ ...options, env: rebuildEnv, ...(deps?.metrics ? { metrics: deps.metrics } : {}) }),
+  });
 }
-
-export const handler = workerHandler();

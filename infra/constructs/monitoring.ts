@@ -20,7 +20,9 @@ export interface SluiceMonitoringProps {
   /** The dead-letter queues of the EventBridge rule targets. */
   deadLetterQueues: sqs.IQueue[];
   /** Subscribed to the alarm topic when given (the recipient confirms by email). */
-  alarmEmail?: string;
+  alarmEmail?: string | undefined;
+  /** Alarms go to this topic instead of one created here. */
+  alarmTopic?: sns.ITopic | undefined;
   /** Must match the functions' POWERTOOLS_METRICS_NAMESPACE. */
   namespace?: string;
   /** Must match the functions' POWERTOOLS_SERVICE_NAME: Powertools adds it as the `service` dimension. */
@@ -35,7 +37,7 @@ const PERIOD = Duration.minutes(5);
  * with Powertools (README "On AWS Lambda"), with the dimensions `{ service, queue }`.
  */
 export class SluiceMonitoring extends Construct {
-  readonly alarmTopic: sns.Topic;
+  readonly alarmTopic: sns.ITopic;
   readonly alarms: cloudwatch.Alarm[] = [];
   readonly dashboard: cloudwatch.Dashboard;
   private readonly namespace: string;
@@ -48,7 +50,8 @@ export class SluiceMonitoring extends Construct {
 
     // No KMS key: AwsSolutions asks only for TLS (SNS3), and the AWS-managed alias/aws/sns key would silently
     // drop every alarm, because its key policy does not let CloudWatch use it.
-    this.alarmTopic = new sns.Topic(this, 'AlarmTopic', { displayName: `${this.serviceName} alarms`, enforceSSL: true });
+    this.alarmTopic =
+      props.alarmTopic ?? new sns.Topic(this, 'AlarmTopic', { displayName: `${this.serviceName} alarms`, enforceSSL: true });
     if (props.alarmEmail) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
 
     for (const q of props.queues) {

@@ -95,7 +95,7 @@ try {
     AWS_REGION: 'us-east-1',
   });
   delete process.env.EVENT_BUS_NAME;
-  const { handler: api } = await import('../../functions/api/handler.js');
+  const { handler: api } = await import('../../examples/functions/api.js');
   const { closePool } = await import('../../functions/shared/db.js');
   await reset(db);
   const apiContext = { getRemainingTimeInMillis: () => 29_000, awsRequestId: 'bench', functionName: 'bench-api' };

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { processOrder } from '../../examples/definitions.js';
 import { enqueueItem, type Sluice } from '../../src/index.js';
-import { buildAll } from '../build.js';
+import { buildAll } from '../bundle.js';
 import { LocalBus } from '../dev/bus.js';
 import { quantile } from './measure.js';
 

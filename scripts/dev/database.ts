@@ -11,9 +11,12 @@ import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { freePort } from './net.js';
 
-/** The project's git-ignored state folder; `SLUICE_DEV_DIR` moves it (tests use a temporary one). */
+/**
+ * The app's git-ignored state folder: `SLUICE_DEV_DIR` (the CLI sets it to `.sluice/` at the app's root;
+ * tests use a temporary one), else `.sluice/` in the working directory.
+ */
 export function devDir(): string {
-  return resolve(process.env.SLUICE_DEV_DIR ?? join(import.meta.dirname, '..', '..', '.sluice'));
+  return resolve(process.env.SLUICE_DEV_DIR ?? join(process.cwd(), '.sluice'));
 }
 
 const stateFile = () => join(devDir(), 'dev.json');

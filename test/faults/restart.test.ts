@@ -3,12 +3,12 @@
  * with a crash (SIGKILL of the postmaster and its processes, so the next start runs crash recovery).
  *
  * Proves, against a dedicated PostgreSQL that the test stops and starts on the same port and data dir:
- * - the API handler (`apiHandler(env)`, in-process) answers only 201, or 503 with `Retry-After` while the
+ * - the API handler (`createApiHandler`, in-process) answers only 201, or 503 with `Retry-After` while the
  *   database is down: never a 500, never a 201 for a job that was not stored;
  * - a client retrying a 503 with the same Idempotency-Key never creates a second job; and, made to happen
  *   on purpose (a proxy cuts the connection once the INSERT committed), a 503 can follow a commit: the job
  *   was stored, and the retry with the same key is answered 200 with that job;
- * - two worker containers (`workerHandler(env)`, each in its own process) keep being invoked through the
+ * - two worker containers (`createWorkerHandler`, each in its own process) keep being invoked through the
  *   outage and drain again after it, without being rebuilt; the API handler likewise;
  * - nothing is lost: every job answered 201 exists after both restarts and ends succeeded, and the table
  *   holds exactly one job per request.
@@ -102,8 +102,8 @@ describe('PostgreSQL restarts while the API enqueues and workers drain', { timeo
       // The API container: its modules read the environment when loaded, so set it first.
       Object.assign(process.env, env);
       delete process.env.EVENT_BUS_NAME;
-      const { apiHandler } = await import('../../functions/api/handler.js');
-      const api = apiHandler(env); // built once, never rebuilt
+      const { createApiHandler } = await import('../../functions/api/handler.js');
+      const api = createApiHandler({ jobs: definitions, env }); // built once, never rebuilt
       await Promise.all(workers.map((w) => w.ready));
       const options = { pauseMs: 10, retryPauseMs: 100, giveUpMs: 90_000 };
       callers = ['a', 'b', 'c'].map((name) => new ApiCaller(name, api, options));

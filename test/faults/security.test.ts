@@ -113,7 +113,9 @@ async function child(cfg: ChildConfig): Promise<ChildResult> {
   const statuses: ChildResult['statuses'] = {};
   const base = { ...process.env };
 
-  const apiModule = await import('../../functions/api/handler.js');
+  const apiModule = await import('../../examples/functions/api.js');
+  const { originOf } = await import('../../functions/shared/rebuild.js');
+  const rebuilt = <H>(handler: H, env: NodeJS.ProcessEnv): H => originOf(handler)?.rebuild(env) as unknown as H;
   const post = async (label: string, body: string, headers: Record<string, string> = {}, api = apiModule.handler) => {
     const res = await invoke(() => api(httpEvent('POST', '/v1/jobs', body, headers), ctx('sluice-api')));
     statuses[label] = res instanceof Error ? describeError(res) : (res.statusCode ?? 0);
@@ -133,7 +135,7 @@ async function child(cfg: ChildConfig): Promise<ChildResult> {
   );
   await post('badJson', `{"type":"send_email","payload":{"userId":"${p.badJson}"`);
 
-  const workerModule = await import('../../functions/worker/handler.js');
+  const workerModule = await import('../../examples/functions/worker.js');
   const drained = await invoke(() => workerModule.handler(eventBridgeEvent('Scheduled Event', {}), ctx('sluice-worker-emails', 20_000)));
   const worker = drained instanceof Error ? describeError(drained) : drained;
 
@@ -141,9 +143,9 @@ async function child(cfg: ChildConfig): Promise<ChildResult> {
   const { closePool } = await import('../../functions/shared/db.js');
   await closePool();
   const down = { ...base, DATABASE_URL: cfg.outageUrl };
-  await post('outageEnqueue', email('user-4', `${p.outage}@example.com`), {}, apiModule.apiHandler(down));
+  await post('outageEnqueue', email('user-4', `${p.outage}@example.com`), {}, rebuilt(apiModule.handler, down));
   const downWorker = await invoke(() =>
-    workerModule.workerHandler(down)(eventBridgeEvent('Scheduled Event', {}), ctx('sluice-worker-emails')),
+    rebuilt(workerModule.handler, down)(eventBridgeEvent('Scheduled Event', {}), ctx('sluice-worker-emails')),
   );
   const outageWorker = downWorker instanceof Error ? describeError(downWorker) : 'drained?';
   await closePool();
@@ -160,7 +162,7 @@ async function child(cfg: ChildConfig): Promise<ChildResult> {
     }
     secrets.reset();
     if (secret !== undefined) secrets.on(GetSecretValueCommand).resolves({ SecretString: secret });
-    const mod = await import(`../../functions/migrate/handler.js?${label}=${Date.now()}`);
+    const mod = await import(`../../functions/migrate/entry.js?${label}=${Date.now()}`);
     const r = await invoke(() => mod.handler({}, ctx('sluice-migrate', 8_000)));
     migrate[label] = r instanceof Error ? describeError(r) : JSON.stringify(r);
   };
@@ -194,7 +196,7 @@ interface ChildRun {
 function runChild(cfg: ChildConfig, env: Record<string, string>): Promise<ChildRun> {
   const clean = Object.fromEntries(['PATH', 'HOME', 'TMPDIR'].flatMap((k) => (process.env[k] ? [[k, process.env[k] as string]] : [])));
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+    const proc = spawn(process.execPath, ['--conditions=sluice-source', '--import', 'tsx', fileURLToPath(import.meta.url)], {
       cwd: ROOT,
       env: { ...clean, ...env, SLUICE_SECURITY_CHILD: JSON.stringify(cfg) },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

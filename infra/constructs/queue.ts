@@ -1,46 +1,42 @@
-import { Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { existsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { Duration, Validations } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as triggers from 'aws-cdk-lib/triggers';
-import type { Construct } from 'constructs';
+import { Construct } from 'constructs';
 import type { DatabaseUserFunction } from '../../functions/shared/access.js';
-import type { SluiceConfig } from '../config.js';
-import { SluiceMonitoring } from '../constructs/monitoring.js';
-import { SluiceFunction } from '../constructs/sluiceFunction.js';
+import { checkJobsFitWorkers, DATABASE_USERS, type SluiceAppConfig } from '../config.js';
 import { type EventPattern, ruleInput, sluiceRules } from '../rules.js';
+import { SluiceDatabase } from './database.js';
+import type { DatabaseAccess } from './databaseAccess.js';
+import { SluiceMonitoring } from './monitoring.js';
+import { projectRoot, SluiceFunction, sluiceEntry } from './sluiceFunction.js';
 
-/** What the queue stack needs from the data stack. */
-export interface DatabaseAccess {
-  vpc: ec2.IVpc;
-  proxyEndpoint: string;
-  dbPort: number;
-  databaseName: string;
-  /** The database user of each function (the migrate function creates them). */
-  users: Record<DatabaseUserFunction, string>;
-  clientSecurityGroup: ec2.ISecurityGroup;
-  /** Allow `grantee` to connect to the proxy as `user`. */
-  grantConnect(grantee: iam.IGrantable, user: string): void;
-  /** The admin credentials: only the migrate function reads them, to connect to the instance as the owner. */
-  adminSecret: secretsmanager.ISecret;
-  /** Lets the migrate function reach the instance and the Secrets Manager endpoint. */
-  adminSecurityGroup: ec2.ISecurityGroup;
-  /** What the migrations must wait for (the instance and the proxy, ready to accept connections). */
-  readyAfter: Construct[];
-}
-
-export interface QueueStackProps extends StackProps {
-  config: SluiceConfig;
-  database: DatabaseAccess;
+export interface SluiceQueueProps {
+  /** The app's config: the default export of its `sluice.config.ts` (what `defineConfig` returned). */
+  config: SluiceAppConfig;
+  /**
+   * The folder of `sluice.config.ts`, which its entry files are relative to. Default: the working
+   * directory, where `cdk` runs (the app's root, with cdk.json). esbuild runs in the nearest folder at or
+   * above it that holds a lock file.
+   */
+  configDir?: string;
+  /** A `SluiceDatabase` (sluice creates the data tier), or `existingDatabase(...)` (the team's own). */
+  database: SluiceDatabase | DatabaseAccess;
+  /** Subscribed to the alarm topic when given (the recipient confirms by email). */
   alarmEmail?: string | undefined;
+  /** Alarms go to this topic instead of one the construct creates. */
+  alarmTopic?: sns.ITopic;
+  /** The database user of each function (default `DATABASE_USERS`); they must be the database's proxy users. */
+  databaseUsers?: Record<DatabaseUserFunction, string>;
   /** API throttling: steady requests per second and burst. */
   apiRateLimit?: number;
   apiBurstLimit?: number;
@@ -49,20 +45,42 @@ export interface QueueStackProps extends StackProps {
 const SOURCE = 'sluice';
 
 /**
- * The queue: the sluice event bus, the enqueue API (IAM-authorized HTTP API), one worker per declared
- * queue with its schedule and wake-up rules, maintenance on a schedule, migrations on deploy, periodic
- * jobs, and the monitoring around them.
+ * The queue tier of an app, as a construct in one of its own stacks: the sluice event bus, the enqueue API
+ * (IAM-authorized HTTP API), one worker per declared queue with its schedule and wake-up rules,
+ * maintenance on a schedule, migrations on deploy, periodic jobs, and the monitoring around them. The
+ * app's entry files are bundled with esbuild; maintenance and migrations are sluice's own.
+ *
+ * @example
+ * import config from '../sluice.config.js';
+ * const data = new SluiceDatabase(stack, 'Db');
+ * new SluiceQueue(stack, 'Jobs', { config, database: data, alarmEmail: 'oncall@example.com' });
  */
-export class QueueStack extends Stack {
+export class SluiceQueue extends Construct {
   readonly bus: events.EventBus;
   readonly httpApi: apigwv2.HttpApi;
   readonly workers: Record<string, lambda.IFunction> = {};
   readonly ruleDeadLetterQueue: sqs.Queue;
 
-  constructor(scope: Construct, id: string, props: QueueStackProps) {
-    super(scope, id, props);
-    const db = props.database;
-    this.bus = new events.EventBus(this, 'Bus', { eventBusName: `${id}-bus` });
+  readonly alarmTopic: sns.ITopic;
+  readonly monitoring: SluiceMonitoring;
+  /** The environment a producer of the app's own needs to wake the workers (`createWakeUp`). */
+  readonly wakeUpEnvironment: Record<string, string>;
+
+  constructor(scope: Construct, id: string, props: SluiceQueueProps) {
+    super(scope, id);
+    // The synth-time checks, on whatever config this is given: a job that cannot fit its worker, a queue without one.
+    checkJobsFitWorkers(props.config);
+    const db = props.database instanceof SluiceDatabase ? props.database.access() : props.database;
+    const users = props.databaseUsers ?? DATABASE_USERS;
+    const configDir = props.configDir ?? process.cwd();
+    const root = projectRoot(configDir);
+    const appEntry = (file: string) => {
+      const path = isAbsolute(file) ? file : join(configDir, file);
+      if (!existsSync(path))
+        throw new Error(`sluice config: entry file ${file} not found in ${configDir} (set configDir to the folder of sluice.config.ts)`);
+      return path;
+    };
+    this.bus = new events.EventBus(this, 'Bus');
     this.ruleDeadLetterQueue = new sqs.Queue(this, 'RuleTargetDlq', {
       // SQS-managed keys: EventBridge can write to it (an AWS-managed KMS key's policy cannot allow EventBridge).
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -95,8 +113,8 @@ export class QueueStack extends Stack {
       });
     // Each function connects as its own database user, and may connect as no other.
     const withDb = (fn: SluiceFunction, user: DatabaseUserFunction, publishes: boolean) => {
-      fn.addEnvironment('DB_USER', db.users[user]);
-      db.grantConnect(fn, db.users[user]);
+      fn.addEnvironment('DB_USER', users[user]);
+      db.grantConnect(fn, users[user]);
       if (publishes) this.bus.grantPutEventsTo(fn);
       return fn;
     };
@@ -105,7 +123,8 @@ export class QueueStack extends Stack {
       const worker = withDb(
         new SluiceFunction(this, `Worker-${q.name}`, {
           ...common,
-          entry: 'worker',
+          entry: appEntry(props.config.functions.worker),
+          projectRoot: root,
           description: `sluice worker: drains queue ${q.name}`,
           timeout: Duration.seconds(q.workerTimeoutSeconds),
           memorySize: q.memoryMb,
@@ -121,7 +140,8 @@ export class QueueStack extends Stack {
     const api = withDb(
       new SluiceFunction(this, 'Api', {
         ...common,
-        entry: 'api',
+        entry: appEntry(props.config.functions.api),
+        projectRoot: root,
         description: 'sluice enqueue API',
         timeout: Duration.seconds(29),
         memorySize: 512,
@@ -151,7 +171,8 @@ export class QueueStack extends Stack {
     const maintenance = withDb(
       new SluiceFunction(this, 'Maintenance', {
         ...common,
-        entry: 'maintenance',
+        entry: sluiceEntry('maintenance'),
+        projectRoot: root,
         description: 'sluice prune and stats',
         timeout: Duration.minutes(5),
       }),
@@ -163,13 +184,15 @@ export class QueueStack extends Stack {
     const migrate = new SluiceFunction(this, 'Migrate', {
       vpc: db.vpc,
       securityGroups: [db.adminSecurityGroup],
-      entry: 'migrate',
+      entry: sluiceEntry('migrate'),
+      projectRoot: root,
+      withMigrations: true,
       description: 'sluice migrations and database users (deploy trigger)',
       timeout: Duration.minutes(5),
       environment: {
         DB_SECRET_ARN: db.adminSecret.secretArn,
         DB_NAME: db.databaseName,
-        DB_USERS: JSON.stringify(db.users),
+        DB_USERS: JSON.stringify(users),
         // RDS grants IAM login to members of rds_iam; the proxy logs in as these users with IAM.
         DB_USER_ROLES: 'rds_iam',
         // Node 20+ Lambda runtimes load no Amazon CAs by default; the instance's certificate needs the RDS ones.
@@ -191,7 +214,8 @@ export class QueueStack extends Stack {
       const periodic = withDb(
         new SluiceFunction(this, 'Periodic', {
           ...common,
-          entry: 'periodic',
+          entry: appEntry(props.config.functions.periodic ?? 'functions.periodic is not set'),
+          projectRoot: root,
           description: 'sluice periodic jobs',
           timeout: Duration.seconds(30),
         }),
@@ -227,7 +251,8 @@ export class QueueStack extends Stack {
       });
     }
 
-    new SluiceMonitoring(this, 'Monitoring', {
+    this.wakeUpEnvironment = { EVENT_BUS_NAME: this.bus.eventBusName, EVENT_SOURCE: SOURCE };
+    this.monitoring = new SluiceMonitoring(this, 'Monitoring', {
       queues: props.config.queues,
       workers: this.workers,
       apiFunction: api,
@@ -235,7 +260,18 @@ export class QueueStack extends Stack {
       httpApi: this.httpApi,
       deadLetterQueues: [this.ruleDeadLetterQueue],
       alarmEmail: props.alarmEmail,
+      alarmTopic: props.alarmTopic,
     });
+    this.alarmTopic = this.monitoring.alarmTopic;
+  }
+
+  /**
+   * Let an app's own function wake the workers after it enqueues in its own transaction (`createWakeUp`
+   * from `sluice/lambda`): it may put events on the sluice bus, and gets `EVENT_BUS_NAME` and `EVENT_SOURCE`.
+   */
+  grantWakeUp(fn: lambda.Function): void {
+    this.bus.grantPutEventsTo(fn);
+    for (const [k, v] of Object.entries(this.wakeUpEnvironment)) fn.addEnvironment(k, v);
   }
 }
 
