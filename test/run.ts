@@ -34,6 +34,8 @@ const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-conc
   // Bare `sluice/...` imports resolve to the sources, in the test processes and every node process they start.
   env: { ...process.env, DATABASE_URL: url, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=sluice-source`.trim() },
 });
+// A signal (Ctrl-C, a CI timeout) goes to the tests; once they end, the server stops and the run exits.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
 const code: number = await new Promise((resolve) => child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0))));
 await stop?.();
 process.exit(code);

