@@ -59,7 +59,7 @@ describe('as root, from a checkout in a private directory', { skip, concurrency:
     chmodSync(scratch, 0o755);
     process.env.TMPDIR = scratch;
     delete process.env.DATABASE_URL; // the dev database must be its own embedded one
-    delete process.env.SLUICE_DEV_DIR; // and in the checkout's own .sluice
+    process.env.SLUICE_DEV_DIR = join(checkout, '.sluice'); // in the checkout's own .sluice (as the CLI sets it: the app's root)
   });
 
   after(() => {

