@@ -17,12 +17,16 @@ export function containerSluice(config: DatabaseConfig): Sluice {
   });
 }
 
-export function containerPublisher(config: EventsConfig, options: { wakeCoalesceMs?: number; sink?: EventSink } = {}): EventPublisher {
+export function containerPublisher(
+  config: EventsConfig,
+  options: { wakeCoalesceMs?: number; sink?: EventSink; now?: () => number } = {},
+): EventPublisher {
   return new EventPublisher({
     sink: config.EVENT_BUS_NAME ? (options.sink ?? eventBridgeSink()) : undefined,
     busName: config.EVENT_BUS_NAME,
     source: config.EVENT_SOURCE,
     logger: sluiceLogger,
     wakeCoalesceMs: options.wakeCoalesceMs,
+    now: options.now,
   });
 }

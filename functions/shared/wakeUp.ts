@@ -38,11 +38,12 @@ export interface WakeUp {
  * await client.query('COMMIT');
  * await wakeUp.afterCommit(job);
  */
-export function createWakeUp(options: { env?: NodeJS.ProcessEnv; sink?: EventSink } = {}): WakeUp {
+export function createWakeUp(options: { env?: NodeJS.ProcessEnv; sink?: EventSink; now?: () => number } = {}): WakeUp {
   const config = loadConfig(wakeConfigSchema, options.env ?? process.env);
   const publisher = containerPublisher(config, {
     wakeCoalesceMs: config.WAKE_COALESCE_MS,
     ...(options.sink ? { sink: options.sink } : {}),
+    ...(options.now ? { now: options.now } : {}),
   });
   const wake: WakeUp = {
     enqueued(jobs) {
