@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { sendEmail } from '../examples/definitions.js';
 import { buildAll, FUNCTIONS } from '../scripts/bundle.js';
-import { eventBridgeEvent } from './helpers/aws.js';
+import { eventBridgeEvent, httpEvent } from './helpers/aws.js';
 import { testSluice } from './helpers/db.js';
 
 const runner = fileURLToPath(new URL('./fixtures/invoke-bundle.mjs', import.meta.url));
@@ -65,21 +65,9 @@ describe('bundles', async () => {
   });
 
   it('api answers HTTP API v2 requests: enqueue, then read back', () => {
-    const event = (method: string, path: string, body?: unknown) => ({
-      version: '2.0',
-      routeKey: '$default',
-      rawPath: path,
-      rawQueryString: '',
-      headers: { 'content-type': 'application/json', 'idempotency-key': 'bundle-smoke-1' },
-      requestContext: {
-        http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'smoke' },
-        requestId: 'r1',
-        routeKey: '$default',
-        stage: '$default',
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      isBase64Encoded: false,
-    });
+    const headers = { 'content-type': 'application/json', 'idempotency-key': 'bundle-smoke-1' };
+    const event = (method: string, path: string, body?: unknown) =>
+      httpEvent(method, path, { headers, ...(body === undefined ? {} : { body }) });
     const created = invoke(
       'api',
       event('POST', '/v1/jobs', { type: 'send_email', payload: { userId: 'u9', to: 'u9@example.com', template: 'receipt' } }),

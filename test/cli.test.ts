@@ -12,6 +12,7 @@ import { sendEmail } from '../examples/definitions.js';
 import { sendEmailHandler } from '../examples/handlers.js';
 import { main } from '../scripts/cli.js';
 import { testSluice } from './helpers/db.js';
+import { insertJob } from './helpers/jobs.js';
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -30,6 +31,14 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
 describe('sluice CLI', { concurrency: 1 }, async () => {
   const { sluice, schema, pool } = await testSluice();
   const s = ['--schema', schema];
+  /** A send_email dead letter, as the example handler leaves one to a .invalid domain at its first attempt. */
+  const deadEmail = (userId: string, queue = sendEmail.queue) =>
+    insertJob(pool, schema, {
+      state: 'dead',
+      job: { ...sendEmail, queue },
+      payload: { userId, to: `${userId}@nowhere.invalid`, template: 'welcome' },
+      errors: [{ name: 'PermanentJobError', code: 'PERMANENT', message: 'recipient domain does not accept mail (a .invalid domain)' }],
+    });
   const count = async () => (await pool.query(`SELECT count(*)::int AS n FROM "${schema}".jobs`)).rows[0].n as number;
 
   it('enqueues with options, replays a key, and reads the job back', async () => {
@@ -104,33 +113,30 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
   });
 
   it('shows status, and lists, redrives and purges dead letters', async () => {
-    const dead = await sluice.enqueue(sendEmail, { userId: 'd1', to: 'd1@nowhere.invalid', template: 'welcome' });
-    await sluice.worker({ queue: 'emails', handlers: [sendEmailHandler] }).drain({ remainingTimeMs: 20_000 });
+    const dead = await deadEmail('d1');
     const status = await cli('status', ...s);
     assert.match(status.out, /^queue\s+ready\s+scheduled\s+running\s+dead\s+oldest ready$/m);
     assert.match(status.out, /^emails\s+0\s+\d+\s+0\s+1\s+\d+ s$/m);
     const listed = JSON.parse((await cli('dead-letters', 'list', '--queue', 'emails', '--json', ...s)).out);
     assert.deepEqual(
       listed.map((j: { id: string }) => j.id),
-      [dead.id],
+      [dead],
     );
     assert.match((await cli('dead-letters', 'list', ...s)).out, /failed: PermanentJobError: recipient domain does not accept mail/);
     assert.deepEqual(JSON.parse((await cli('dead-letters', 'redrive', '--type', 'send_email', '--json', ...s)).out), {
-      redriven: [dead.id],
+      redriven: [dead],
     });
-    assert.equal((await sluice.getJob(dead.id))?.state, 'available');
+    assert.equal((await sluice.getJob(dead))?.state, 'available');
     await sluice.worker({ queue: 'emails', handlers: [sendEmailHandler] }).drain({ remainingTimeMs: 20_000 });
-    assert.match((await cli('dead-letters', 'purge', '--id', dead.id, ...s)).out, new RegExp(`purged: 1 \\(${dead.id}\\)`));
-    assert.equal(await sluice.getJob(dead.id), null);
+    assert.match((await cli('dead-letters', 'purge', '--id', dead, ...s)).out, new RegExp(`purged: 1 \\(${dead}\\)`));
+    assert.equal(await sluice.getJob(dead), null);
     assert.match((await cli('dead-letters', 'list', ...s)).out, /no dead letters/);
 
     // --all acts on every queue's dead letters (the library refuses an empty filter, so it goes queue by queue).
-    const a = await sluice.enqueue(sendEmail, { userId: 'd2', to: 'd2@nowhere.invalid', template: 'welcome' });
-    const b = await sluice.enqueue(sendEmail, { userId: 'd3', to: 'd3@nowhere.invalid', template: 'welcome' }, { queue: 'emails-b' });
-    await sluice.worker({ queue: 'emails', handlers: [sendEmailHandler] }).drain({ remainingTimeMs: 20_000 });
-    await sluice.worker({ queue: 'emails-b', handlers: [sendEmailHandler] }).drain({ remainingTimeMs: 20_000 });
+    const a = await deadEmail('d2');
+    const b = await deadEmail('d3', 'emails-b');
     const purged = JSON.parse((await cli('dead-letters', 'purge', '--all', '--json', ...s)).out).purged as string[];
-    assert.deepEqual(purged.sort(), [a.id, b.id].sort());
+    assert.deepEqual(purged.sort(), [a, b].sort());
   });
 
   it('migrates a fresh schema, prunes, and answers --help for every command', async () => {

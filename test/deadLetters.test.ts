@@ -5,6 +5,7 @@ import { defineJob, type JobDefinition, type JobOptions } from '../src/define.js
 import { PermanentJobError, ValidationError } from '../src/errors.js';
 import { defineHandler } from '../src/handler.js';
 import { testSluice } from './helpers/db.js';
+import { insertJob, insertJobs, type JobInit } from './helpers/jobs.js';
 
 const payloadSchema = z.object({ n: z.number(), note: z.string().optional() });
 type Def = JobDefinition<typeof payloadSchema>;
@@ -23,16 +24,13 @@ describe('dead letters', async () => {
     return (await sluice.enqueueMany(ns.map((n) => ({ job: def, payload: { n } })))).map((j) => j.id);
   }
 
-  /** Drain `queue` with handlers that throw PermanentJobError, so every due job of these types goes dead. */
-  async function killAll(queue: string, defs: Def[], expectDead: number): Promise<void> {
-    const handlers = defs.map((d) =>
-      defineHandler(d, () => {
-        throw new PermanentJobError(`refused by ${d.type}`);
-      }),
+  /** One dead letter of `def` per payload, as a worker that refused each at its first attempt leaves it: the ids, in order. */
+  const deadLetters = (def: Def, ns: number[], init: Partial<JobInit> = {}) =>
+    insertJobs(
+      pool,
+      schema,
+      ns.map((n) => ({ state: 'dead', job: def, payload: { n }, ...init })),
     );
-    const s = await sluice.worker({ queue, handlers }).drain(DRAIN);
-    assert.equal(s.dead, expectDead, `drain of ${queue}: ${JSON.stringify(s)}`);
-  }
 
   const idsOf = (views: Array<{ id: string }>) => views.map((v) => v.id);
   const byId = (a: string, b: string) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0);
@@ -41,21 +39,18 @@ describe('dead letters', async () => {
     const a = job('dl_list_a', 'dl-list');
     const b = job('dl_list_b', 'dl-list');
     const c = job('dl_list_c', 'dl-list-other');
-    const aIds = await enqueue(a, [1, 2, 3, 4]);
-    const bIds = await enqueue(b, [1, 2, 3]);
-    const cIds = await enqueue(c, [1, 2]);
-    await killAll('dl-list', [a, b], 7);
-    await killAll('dl-list-other', [c], 2);
-    // Not dead: one that succeeds, one scheduled for later.
-    const ok = await sluice.enqueue(a, { n: 99 });
-    await sluice.worker({ queue: 'dl-list', handlers: [defineHandler(a, () => {})] }).drain(DRAIN);
-    assert.equal((await sluice.getJob(ok.id))?.state, 'succeeded');
+    const aIds = await deadLetters(a, [1, 2, 3, 4]);
+    const bIds = await deadLetters(b, [1, 2, 3]);
+    const cIds = await deadLetters(c, [1, 2]);
+    // Not dead: one that succeeded, one scheduled for later.
+    const ok = await insertJob(pool, schema, { state: 'succeeded', job: a, payload: { n: 99 } });
+    assert.equal((await sluice.getJob(ok))?.state, 'succeeded');
     const later = await sluice.enqueue(a, { n: 100 }, { delayMs: 60_000 });
 
     const inQueue = await sluice.listDeadLetters({ queue: 'dl-list' });
     assert.deepEqual(idsOf(inQueue), [...aIds, ...bIds].sort(byId));
     assert.ok(inQueue.every((v) => v.state === 'dead' && v.queue === 'dl-list'));
-    assert.ok(!idsOf(inQueue).includes(ok.id) && !idsOf(inQueue).includes(later.id));
+    assert.ok(!idsOf(inQueue).includes(ok) && !idsOf(inQueue).includes(later.id));
 
     assert.deepEqual(idsOf(await sluice.listDeadLetters({ type: 'dl_list_a' })), aIds);
     assert.deepEqual(idsOf(await sluice.listDeadLetters({ type: 'dl_list_c' })), cIds);
@@ -68,9 +63,8 @@ describe('dead letters', async () => {
   it('paginates with after + limit: pages in id order, no overlap, every dead letter seen once', async () => {
     const p = job('dl_page', 'dl-page');
     const other = job('dl_page_other', 'dl-page');
-    const ids = await enqueue(p, [1, 2, 3, 4, 5, 6, 7]);
-    const otherIds = await enqueue(other, [1, 2]);
-    await killAll('dl-page', [p, other], 9);
+    const ids = await deadLetters(p, [1, 2, 3, 4, 5, 6, 7]);
+    const otherIds = await deadLetters(other, [1, 2]);
 
     const all = idsOf(await sluice.listDeadLetters({ type: 'dl_page' }));
     assert.deepEqual(all, ids);
@@ -181,9 +175,8 @@ describe('dead letters', async () => {
   it('redrives many by type with toQueue: they move to the new queue and a worker there runs them', async () => {
     const move = job('dl_move', 'dl-src');
     const stay = job('dl_stay', 'dl-src');
-    const moveIds = await enqueue(move, [1, 2, 3]);
-    const stayIds = await enqueue(stay, [4, 5]);
-    await killAll('dl-src', [move, stay], 5);
+    const moveIds = await deadLetters(move, [1, 2, 3]);
+    const stayIds = await deadLetters(stay, [4, 5]);
 
     await assert.rejects(sluice.redriveDeadLetters({ type: 'dl_move' }, { toQueue: 'Not A Queue' }), ValidationError);
     assert.deepEqual(idsOf(await sluice.listDeadLetters({ type: 'dl_move' })), moveIds, 'an invalid toQueue redrives nothing');
@@ -216,18 +209,9 @@ describe('dead letters', async () => {
   it('purges by id and by filter: the records (and their steps) are gone, other dead letters and live jobs stay', async () => {
     const x = job('dl_purge_x', 'dl-purge');
     const y = job('dl_purge_y', 'dl-purge');
-    const [x1, x2, x3] = (await enqueue(x, [1, 2, 3])) as [string, string, string];
-    const yIds = await enqueue(y, [4, 5]);
-    const handlers = [
-      defineHandler(x, async (_, ctx) => {
-        await ctx.step('reserve', () => ({ held: true }));
-        throw new PermanentJobError('no');
-      }),
-      defineHandler(y, () => {
-        throw new PermanentJobError('no');
-      }),
-    ];
-    assert.equal((await sluice.worker({ queue: 'dl-purge', handlers }).drain(DRAIN)).dead, 5);
+    // The x jobs each stored a step before they died.
+    const [x1, x2, x3] = (await deadLetters(x, [1, 2, 3], { steps: { reserve: { held: true } } })) as [string, string, string];
+    const yIds = await deadLetters(y, [4, 5]);
     const live = await sluice.enqueue(x, { n: 6 }, { delayMs: 60_000 });
     const stepsOf = async (id: string) =>
       (await pool.query(`SELECT count(*)::int AS n FROM "${schema}".job_steps WHERE job_id = $1`, [id])).rows[0].n as number;
@@ -253,8 +237,7 @@ describe('dead letters', async () => {
 
   it('a filter without ids, queue or type is rejected and changes nothing', async () => {
     const f = job('dl_filter', 'dl-filter');
-    const ids = await enqueue(f, [1, 2]);
-    await killAll('dl-filter', [f], 2);
+    const ids = await deadLetters(f, [1, 2]);
     const before = await sluice.listDeadLetters({ queue: 'dl-filter' });
     const deadBefore = (await sluice.stats()).find((s) => s.queue === 'dl-filter')?.dead;
     assert.equal(deadBefore, 2);

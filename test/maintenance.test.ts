@@ -3,12 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import pg from 'pg';
 import { enqueueItem } from '../src/enqueue.js';
-import { PermanentJobError } from '../src/errors.js';
-import { defineHandler } from '../src/handler.js';
 import { loadMigrations, migrate } from '../src/migrate.js';
 import { claimJobs } from '../src/sql/claim.js';
 import { processOrder } from './fixtures/jobs.js';
 import { testSluice } from './helpers/db.js';
+import { insertJob, insertJobs, type JobInit } from './helpers/jobs.js';
 
 describe('prune', async () => {
   const { sluice, pool, schema } = await testSluice({ idempotencyWindowMs: 60_000, retentionMs: 60_000 });
@@ -21,28 +20,29 @@ describe('prune', async () => {
 
   it('deletes succeeded and cancelled records past retention in bounded batches, keeping live jobs and dead letters', async () => {
     const quick = { ...processOrder, queue: 'prune', timeout: 1_000 };
-    const jobs = await sluice.enqueueMany(Array.from({ length: 25 }, (_, i) => enqueueItem(quick, { orderId: i + 1 })));
-    const h = defineHandler(quick, ({ orderId }) => {
-      if (orderId === 1) throw new PermanentJobError('dead letter');
-    });
-    await sluice.worker({ queue: 'prune', handlers: [h] }).drain({ remainingTimeMs: 3_000 });
+    // One dead letter, then 24 first-try successes (records a success leaves untouched).
+    const jobs = Array.from(
+      { length: 25 },
+      (_, i): JobInit => ({ state: i ? 'succeeded' : 'dead', job: quick, payload: { orderId: i + 1 } }),
+    );
+    const ids = await insertJobs(pool, schema, jobs);
     const cancelled = await sluice.enqueue(quick, { orderId: 99 }, { delayMs: 1000 });
     await sluice.cancel([cancelled.id]);
     const live = await sluice.enqueue(quick, { orderId: 100 }, { delayMs: 3_600_000 });
     const fresh = await sluice.enqueue(quick, { orderId: 101 });
-    await age([...jobs.map((j) => j.id), cancelled.id, live.id], 120);
+    await age([...ids, cancelled.id, live.id], 120);
 
     assert.deepEqual(await sluice.prune({ batchSize: 10 }), { deleted: 25 }); // 24 succeeded + 1 cancelled, 10 per statement
-    assert.equal((await sluice.getJob(jobs[0]!.id))?.state, 'dead', 'dead letters are never pruned');
+    assert.equal((await sluice.getJob(ids[0]!))?.state, 'dead', 'dead letters are never pruned');
     assert.equal((await sluice.getJob(live.id))?.state, 'scheduled', 'live jobs are never pruned');
     assert.equal((await sluice.getJob(fresh.id))?.state, 'available');
-    assert.equal(await sluice.getJob(jobs[5]!.id), null);
+    assert.equal(await sluice.getJob(ids[5]!), null);
     assert.deepEqual(await sluice.prune(), { deleted: 0 });
   });
 });
 
 describe('stats', async () => {
-  const { sluice, pool } = await testSluice();
+  const { sluice, pool, schema } = await testSluice();
 
   it('counts ready, scheduled, running and dead per queue, with the oldest ready age', async () => {
     const q = { ...processOrder, queue: 'stats-a', timeout: 1_000 };
@@ -53,10 +53,8 @@ describe('stats', async () => {
       enqueueItem(q, { orderId: 4 }, { queue: 'stats-b' }),
     ]);
     await claimJobs(pool, sluice.s, { queue: 'stats-b', limit: 1, leaseSeconds: 30, token: randomUUID() });
-    const dead = await sluice.enqueue(q, { orderId: 5 }, { queue: 'stats-c' });
-    const h = defineHandler(q, () => Promise.reject(new PermanentJobError('no')));
-    await sluice.worker({ queue: 'stats-c', handlers: [h] }).drain({ remainingTimeMs: 2_000 });
-    assert.equal((await sluice.getJob(dead.id))?.state, 'dead');
+    const dead = await insertJob(pool, schema, { state: 'dead', job: { ...q, queue: 'stats-c' }, payload: { orderId: 5 } });
+    assert.equal((await sluice.getJob(dead))?.state, 'dead');
     const stats = await sluice.stats();
     const a = stats.find((s) => s.queue === 'stats-a');
     assert.deepEqual(

@@ -26,7 +26,6 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { z } from 'zod';
 import { createApi } from '../../functions/api/app.js';
@@ -35,40 +34,10 @@ import { adminDatabaseConfigSchema, loadConfig } from '../../functions/shared/co
 import { defineHandler } from '../../src/handler.js';
 import { defineJob, JobRegistry, PermanentJobError, type Queryable, Sluice, silentLogger } from '../../src/index.js';
 import { LONE_SURROGATE } from '../../src/text.js';
-import { eventBridgeEvent, lambdaContext } from '../helpers/aws.js';
+import { eventBridgeEvent, httpEvent, lambdaContext } from '../helpers/aws.js';
 import { q, testSluice } from '../helpers/db.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-/** An API Gateway HTTP API (payload format 2.0) request. */
-function httpEvent(method: string, path: string, body?: string, headers: Record<string, string> = {}): APIGatewayProxyEventV2 {
-  const now = new Date();
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: path,
-    rawQueryString: '',
-    headers: {
-      host: 'abc123.execute-api.eu-west-1.amazonaws.com',
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...headers,
-    },
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'abc123',
-      domainName: 'abc123.execute-api.eu-west-1.amazonaws.com',
-      domainPrefix: 'abc123',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '203.0.113.7', userAgent: 'security-test' },
-      requestId: randomUUID(),
-      routeKey: '$default',
-      stage: '$default',
-      time: now.toUTCString(),
-      timeEpoch: now.getTime(),
-    },
-    ...(body === undefined ? {} : { body }),
-    isBase64Encoded: false,
-  };
-}
 
 // ---- 1. the child: a Lambda container running the scenarios ------------------------------------------
 
@@ -109,7 +78,7 @@ async function child(cfg: ChildConfig): Promise<ChildResult> {
   const bus = mockClient(EventBridgeClient);
   bus.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: '1' }] });
   const secrets = mockClient(SecretsManagerClient);
-  const ctx = (name: string, ms = 10_000) => lambdaContext(ms, name) as unknown as Context;
+  const ctx = (name: string, ms = 10_000) => lambdaContext(ms, name);
   const statuses: ChildResult['statuses'] = {};
   const base = { ...process.env };
 
@@ -117,7 +86,7 @@ async function child(cfg: ChildConfig): Promise<ChildResult> {
   const { originOf } = await import('../../functions/shared/rebuild.js');
   const rebuilt = <H>(handler: H, env: NodeJS.ProcessEnv): H => originOf(handler)?.rebuild(env) as unknown as H;
   const post = async (label: string, body: string, headers: Record<string, string> = {}, api = apiModule.handler) => {
-    const res = await invoke(() => api(httpEvent('POST', '/v1/jobs', body, headers), ctx('sluice-api')));
+    const res = await invoke(() => api(httpEvent('POST', '/v1/jobs', { body, headers }), ctx('sluice-api')));
     statuses[label] = res instanceof Error ? describeError(res) : (res.statusCode ?? 0);
     if (!(res instanceof Error) && res.headers?.['idempotent-replayed'])
       statuses[`${label}:replayed`] = String(res.headers['idempotent-replayed']);
