@@ -6,9 +6,12 @@
  */
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { eventBridgeSink } from '../functions/shared/events.js';
+import { createWakeUp } from '../functions/shared/wakeUp.js';
 import { refuseUnknownQueue } from '../src/enqueue.js';
 import {
   ConfigError,
+  type EnqueuedJob,
   isTransientDatabaseError,
   JobRegistry,
   type JobView,
@@ -21,7 +24,7 @@ import {
 } from '../src/index.js';
 import { describeIssues } from '../src/text.js';
 import { appRoot, ConfigFileError, findConfigFile, type LoadedConfig, loadAppConfig } from './config/load.js';
-import { devDatabaseUrl, toolPool } from './dev/database.js';
+import { devBus, devDatabaseUrl, toolPool } from './dev/database.js';
 import { alignColumns } from './table.js';
 
 class UsageError extends Error {}
@@ -198,6 +201,7 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
           ...(priority !== undefined ? { priority } : {}),
           ...(o.key ? { idempotencyKey: o.key } : {}),
         });
+        await wakeDevWorkers(job);
         return {
           out: job,
           text: `${job.replayed ? 'already enqueued' : 'enqueued'}: job ${job.id} (${job.type} on ${job.queue}, ${job.state === 'scheduled' ? `runs at ${job.runAt.toISOString()}` : job.state})`,
@@ -271,6 +275,24 @@ async function loadApp(file: string | undefined): Promise<LoadedConfig> {
   const app = await loadAppConfig(file ? { file } : {});
   process.env.SLUICE_DEV_DIR ??= join(app.root, '.sluice');
   return app;
+}
+
+/**
+ * While `sluice dev` runs, a job the CLI enqueues wakes its queue's worker at once, as the API's jobs do
+ * (`JobsEnqueued` to the dev server's EventBridge stand-in); otherwise the queue's schedule finds it.
+ */
+async function wakeDevWorkers(job: EnqueuedJob): Promise<void> {
+  const bus = devBus();
+  if (!bus) return;
+  const { EventBridgeClient } = await import('@aws-sdk/client-eventbridge');
+  const client = new EventBridgeClient({
+    endpoint: bus.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'sluice-dev', secretAccessKey: 'sluice-dev' },
+    maxAttempts: 1,
+  });
+  await createWakeUp({ env: { EVENT_BUS_NAME: bus.name, WAKE_COALESCE_MS: '0' }, sink: eventBridgeSink(client) }).afterCommit(job);
+  client.destroy();
 }
 
 /** Where the app's dev database is, when no config was loaded: beside its config file if there is one. */

@@ -12,7 +12,7 @@ import { sluiceRules } from '../infra/rules.js';
 import { migrate, Sluice } from '../src/index.js';
 import { type LoadedConfig, loadAppConfig } from './config/load.js';
 import { LocalBus } from './dev/bus.js';
-import { devDir, startDevDatabase, toolPool } from './dev/database.js';
+import { devDir, recordDevBus, startDevDatabase, toolPool } from './dev/database.js';
 import { loadEntries } from './dev/entries.js';
 import { serveApi } from './dev/http.js';
 import { LocalFunction, type LocalHandler } from './dev/lambda.js';
@@ -122,6 +122,7 @@ export async function runDev(argv: string[]): Promise<void> {
     },
   });
   const busUrl = await bus.listen();
+  const forgetBus = recordDevBus({ url: busUrl, name: BUS });
 
   // The functions' environment, as the CDK stack sets it, pointed at the local database and bus.
   Object.assign(process.env, {
@@ -225,6 +226,7 @@ export async function runDev(argv: string[]): Promise<void> {
     await closed;
     // The bus stays up until the drains have flushed their last events (deliveries are ignored now).
     await Promise.all([...functions.values()].map((f) => f.settle()));
+    forgetBus();
     await bus.close();
     await closePool();
     await admin.end();

@@ -124,7 +124,28 @@ export function devDatabaseUrl(): string {
   } catch {
     // no dev server running
   }
-  throw new Error('no database: set DATABASE_URL, or start `npm run dev` (its database is used while it runs)');
+  throw new Error('no database: set DATABASE_URL, or start `sluice dev` (its database is used while it runs)');
+}
+
+const busFile = () => join(devDir(), 'bus.json');
+
+/** While `sluice dev` runs: where its EventBridge stand-in listens, so the CLI can wake the workers too. */
+export function recordDevBus(bus: { url: string; name: string }): () => void {
+  writeFileSync(busFile(), `${JSON.stringify({ ...bus, pid: process.pid }, null, 2)}\n`);
+  return () => rmSync(busFile(), { force: true });
+}
+
+/** The running dev server's bus, if any. */
+export function devBus(): { url: string; name: string } | undefined {
+  try {
+    const state = JSON.parse(readFileSync(busFile(), 'utf8')) as { url?: unknown; name?: unknown; pid?: unknown };
+    if (typeof state.url === 'string' && typeof state.name === 'string' && typeof state.pid === 'number' && isAlive(state.pid)) {
+      return { url: state.url, name: state.name };
+    }
+  } catch {
+    // no dev server running
+  }
+  return undefined;
 }
 
 function isAlive(pid: number): boolean {
