@@ -5,13 +5,14 @@
  * finishes every job: none lost.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { freePort } from '../scripts/dev/net.js';
 import { sleep } from './helpers/db.js';
+import { blocksOf, shellCommands } from './helpers/readme.js';
 
 const root = join(import.meta.dirname, '..');
 const devDir = mkdtempSync(join(tmpdir(), 'sluice-dev-e2e-'));
@@ -47,6 +48,55 @@ async function startDev(port: number, fresh: boolean): Promise<Dev> {
   }
   assert.match(out, /\[sluice dev\] ready on/, `dev did not start:\n${out}`);
   return { child, output: () => out, closed };
+}
+
+/** A README shell block, against this dev server: `localhost:3000` is its port, `npx sluice` the repository's CLI. */
+function asHere(code: string, port: number): string {
+  return code.replaceAll('localhost:3000', `127.0.0.1:${port}`).replaceAll('npx sluice', `node ${join(root, 'bin', 'sluice.mjs')}`);
+}
+
+/**
+ * The README's blocks that run against `npm run dev`: its curl lines, each CLI command (exit 0, or 1 when
+ * there is nothing to act on: never a usage error), and the signed API calls with API set to this server
+ * (curl signs; the dev API does not check): every answer below 500, the enqueue a 201 or its replay.
+ */
+async function runReadmeBlocks(port: number, env: NodeJS.ProcessEnv): Promise<void> {
+  // Asynchronously: this process keeps reading the dev server's output meanwhile.
+  const sh = (script: string, extra: NodeJS.ProcessEnv = {}) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(
+        'bash',
+        ['-c', `set -euo pipefail\n${script}`],
+        { cwd: root, env: { ...env, ...extra }, timeout: 30_000 },
+        (err, stdout, stderr) => resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+      child.stdin?.end();
+    });
+  for (const block of blocksOf('repo-dev-shell')) {
+    const res = await sh(asHere(block.code, port));
+    assert.equal(res.status, 0, `README.md:${block.line}: ${res.stdout}\n${res.stderr}`);
+    assert.match(res.stdout, /"id":"\d+"/, 'the enqueue answered its job');
+  }
+  for (const block of blocksOf('cli')) {
+    for (const command of shellCommands(block.code)) {
+      const res = await sh(asHere(command, port));
+      assert.ok(res.status === 0 || res.status === 1, `README.md:${block.line}: ${command} exited ${res.status}: ${res.stderr}`);
+    }
+  }
+  const creds = { AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_SESSION_TOKEN: 'token' };
+  for (const block of blocksOf('api-sh')) {
+    const script = block.code.replace(/^API=\S+/m, `API=http://127.0.0.1:${port}`);
+    assert.notEqual(script, block.code, `README.md:${block.line} sets API on a line of its own`);
+    const res = await sh(`curl() { command curl -sS -w '\\n<<%{http_code}>>\\n' "$@"; }\n${script}`, creds);
+    assert.equal(res.status, 0, `README.md:${block.line}: ${res.stderr}`);
+    const codes = [...res.stdout.matchAll(/<<(\d{3})>>/g)].map((m) => Number(m[1]));
+    assert.ok(codes.length >= 8, `every curl answered: ${res.stdout}`);
+    assert.ok(
+      codes.every((c) => c < 500),
+      `no 5xx: ${res.stdout}`,
+    );
+    assert.ok(codes[0] === 201 || codes[0] === 200, `the enqueue: ${res.stdout}`);
+  }
 }
 
 describe('npm run dev, end to end', { concurrency: 1 }, async () => {
@@ -90,6 +140,7 @@ describe('npm run dev, end to end', { concurrency: 1 }, async () => {
       encoding: 'utf8',
     });
     assert.equal(JSON.parse(cli).state, 'succeeded');
+    await runReadmeBlocks(port, env);
     const bad = await fetch(`${api}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"nope"}' });
     assert.equal(bad.status, 400);
 
