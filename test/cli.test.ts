@@ -176,7 +176,7 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
       process.env.SLUICE_DEV_DIR = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
       const none = await cli('status');
       assert.equal(none.code, 3);
-      assert.match(none.err, /no database: set DATABASE_URL, or start `npm run dev`/);
+      assert.match(none.err, /no database: set DATABASE_URL, or start `sluice dev`/);
     } finally {
       process.env.DATABASE_URL = saved.url;
       if (saved.dir === undefined) delete process.env.SLUICE_DEV_DIR;

@@ -160,7 +160,7 @@ describe('npm run dev, end to end', { concurrency: 1 }, async () => {
     };
     const sameDir = second({}, await freePort());
     assert.equal(sameDir.status, 2);
-    assert.match(sameDir.stderr, /another `npm run dev` \(pid \d+\) is using/);
+    assert.match(sameDir.stderr, /another `sluice dev` \(pid \d+\) is using/);
     const otherDir = mkdtempSync(join(tmpdir(), 'sluice-dev-e2e-2-'));
     const samePort = second({ SLUICE_DEV_DIR: otherDir }, port);
     rmSync(otherDir, { recursive: true, force: true });

@@ -154,7 +154,7 @@ describe('migrate at deploy time', () => {
   it('retries while the database is unreachable, then gives up with the connection error when time runs short', async () => {
     const saved = { ...process.env };
     const warnings: string[] = [];
-    const { logger } = await import('../functions/shared/observability.js');
+    const { logger } = (await import('../functions/shared/observability.js')).powertools();
     const warn = logger.warn.bind(logger);
     logger.warn = ((message: string) => void warnings.push(message)) as typeof logger.warn;
     await closePool();

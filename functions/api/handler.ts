@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { type JobDefinition, JobRegistry } from '../../src/index.js';
 import { databaseConfigSchema, eventsConfigSchema, loadConfig } from '../shared/config.js';
 import { containerPublisher, containerSluice } from '../shared/container.js';
-import { logger, metrics, sluiceLogger } from '../shared/observability.js';
+import { powertools, sluiceLogger } from '../shared/observability.js';
 import { type AnyLambdaHandler, withOrigin } from '../shared/rebuild.js';
 import { createApi } from './app.js';
 
@@ -19,14 +19,6 @@ const apiConfigSchema = z.intersection(
   z.intersection(databaseConfigSchema, eventsConfigSchema),
   z.object({ WAKE_COALESCE_MS: z.coerce.number().int().min(0).max(60_000).default(1_000) }),
 );
-
-/** The API Gateway request id on every log line of the request (Powertools `correlation_id`). */
-const requestIdOnLogs: MiddlewareObj<APIGatewayProxyEventV2> = {
-  before: (request) => {
-    const id = request.event.requestContext?.requestId;
-    if (id) logger.setCorrelationId(id);
-  },
-};
 
 export interface ApiHandlerOptions {
   /** The job types the API accepts (the app's `jobs`): each request's payload is checked against its schema. */
@@ -50,6 +42,14 @@ export interface ApiHandlerOptions {
  */
 export function createApiHandler(options: ApiHandlerOptions) {
   const config = loadConfig(apiConfigSchema, options.env ?? process.env);
+  const { logger, metrics } = powertools();
+  /** The API Gateway request id on every log line of the request (Powertools `correlation_id`). */
+  const requestIdOnLogs: MiddlewareObj<APIGatewayProxyEventV2> = {
+    before: (request) => {
+      const id = request.event.requestContext?.requestId;
+      if (id) logger.setCorrelationId(id);
+    },
+  };
   const publisher = containerPublisher(config, { wakeCoalesceMs: config.WAKE_COALESCE_MS });
   const app = createApi({
     sluice: containerSluice(config),

@@ -12,7 +12,7 @@ import { grantAccess, isTransientDatabaseError, loadMigrations, type MigrateResu
 import { FUNCTION_ACCESS } from '../shared/access.js';
 import { adminPoolConfig } from '../shared/adminDb.js';
 import { type AdminDatabaseConfig, adminDatabaseConfigSchema, loadConfig } from '../shared/config.js';
-import { logger, logIdlePoolError } from '../shared/observability.js';
+import { logIdlePoolError, powertools } from '../shared/observability.js';
 import { type AnyLambdaHandler, withOrigin } from '../shared/rebuild.js';
 
 /** The construct copies migrations/ beside the bundle; unbundled, sluice's own folder is used. */
@@ -46,6 +46,7 @@ async function migrateAndGrant(config: AdminDatabaseConfig): Promise<Result> {
  */
 export function createMigrateHandler(options: { env?: NodeJS.ProcessEnv } = {}) {
   const config = loadConfig(adminDatabaseConfigSchema, options.env ?? process.env);
+  const { logger } = powertools();
   const handler = middy<unknown, Result, Error, Context>().handler(async (_event, context) => {
     logger.addContext(context);
     // At deploy time the database may not accept connections yet: retry connection failures while time allows.

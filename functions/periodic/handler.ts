@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { type JobDefinition, JobRegistry } from '../../src/index.js';
 import { databaseConfigSchema, eventsConfigSchema, loadConfig } from '../shared/config.js';
 import { containerPublisher, containerSluice } from '../shared/container.js';
-import { logger, sluiceLogger } from '../shared/observability.js';
+import { powertools, sluiceLogger } from '../shared/observability.js';
 import { type AnyLambdaHandler, withOrigin } from '../shared/rebuild.js';
 import { createPeriodic } from './app.js';
 
@@ -28,6 +28,7 @@ export interface PeriodicHandlerOptions {
  */
 export function createPeriodicHandler(options: PeriodicHandlerOptions) {
   const config = loadConfig(z.intersection(databaseConfigSchema, eventsConfigSchema), options.env ?? process.env);
+  const { logger } = powertools();
   const run = createPeriodic({
     sluice: containerSluice(config),
     registry: new JobRegistry(options.jobs),

@@ -2,24 +2,33 @@ import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Logger } from '../../src/logger.js';
 
-/** JSON log lines (Powertools), with the request id and cold start once `addContext` ran. */
-export const logger = new PowertoolsLogger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'sluice' });
+let made: { logger: PowertoolsLogger; metrics: Metrics } | undefined;
 
-/** CloudWatch Embedded Metric Format metrics (Powertools), namespace `Sluice` unless configured. */
-export const metrics = new Metrics({
-  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Sluice',
-  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'sluice',
-});
+/**
+ * The container's Powertools logger (JSON lines, with the request id and cold start once `addContext` ran)
+ * and EMF metrics (namespace `Sluice` unless configured), made on first use — when a handler factory is
+ * called, not when the module is imported — and shared by every function of the process.
+ */
+export function powertools(): { logger: PowertoolsLogger; metrics: Metrics } {
+  made ??= {
+    logger: new PowertoolsLogger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'sluice' }),
+    metrics: new Metrics({
+      namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'Sluice',
+      serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'sluice',
+    }),
+  };
+  return made;
+}
 
 /** sluice's Logger interface over the Powertools logger. */
 export const sluiceLogger: Logger = {
-  debug: (message, fields) => logger.debug(message, fields ?? {}),
-  info: (message, fields) => logger.info(message, fields ?? {}),
-  warn: (message, fields) => logger.warn(message, fields ?? {}),
-  error: (message, fields) => logger.error(message, fields ?? {}),
+  debug: (message, fields) => powertools().logger.debug(message, fields ?? {}),
+  info: (message, fields) => powertools().logger.info(message, fields ?? {}),
+  warn: (message, fields) => powertools().logger.warn(message, fields ?? {}),
+  error: (message, fields) => powertools().logger.error(message, fields ?? {}),
 };
 
 /** For the pool's 'error' event: an idle connection was closed under us; the pool replaces it. */
 export function logIdlePoolError(err: Error): void {
-  logger.warn('idle database connection lost; it will be replaced', { error: { name: err.name, message: err.message } });
+  powertools().logger.warn('idle database connection lost; it will be replaced', { error: { name: err.name, message: err.message } });
 }

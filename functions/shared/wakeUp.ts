@@ -3,7 +3,7 @@ import type { EnqueuedJob } from '../../src/index.js';
 import { eventsConfigSchema, loadConfig } from './config.js';
 import { containerPublisher } from './container.js';
 import type { EventSink } from './events.js';
-import { logger } from './observability.js';
+import { powertools } from './observability.js';
 
 const wakeConfigSchema = z.intersection(
   eventsConfigSchema,
@@ -53,7 +53,7 @@ export function createWakeUp(options: { env?: NodeJS.ProcessEnv; sink?: EventSin
       try {
         return await publisher.flush();
       } catch (err) {
-        logger.warn('wake-up flush failed', { error: { name: (err as Error)?.name, message: (err as Error)?.message } });
+        powertools().logger.warn('wake-up flush failed', { error: { name: (err as Error)?.name, message: (err as Error)?.message } });
         return 0;
       }
     },

@@ -45,7 +45,7 @@ export async function startDevDatabase(options: { fresh?: boolean } = {}): Promi
   const dir = devDir();
   const running = runningDevServer();
   if (running !== undefined) {
-    throw new Error(`another \`npm run dev\` (pid ${running}) is using ${dir}: stop it first, or set SLUICE_DEV_DIR for a second one`);
+    throw new Error(`another \`sluice dev\` (pid ${running}) is using ${dir}: stop it first, or set SLUICE_DEV_DIR for a second one`);
   }
   const user = serverUser(); // as root, the server runs as `postgres`
   mkdirSync(dir, { recursive: true });

@@ -23,7 +23,7 @@ describe('the Lambda handler (middy)', async () => {
   });
   const { handler } = await import('../../examples/functions/api.js');
   const { closePool } = await import('../../functions/shared/db.js');
-  const { logger } = await import('../../functions/shared/observability.js');
+  const { logger } = (await import('../../functions/shared/observability.js')).powertools();
   after(async () => {
     eventBridge.restore();
     await closePool();
