@@ -35,7 +35,7 @@ export function backoffDelayMs(backoff: Backoff, retry: number, random: () => nu
 }
 
 /**
- * Attempt budgets by failure mode, from the design note's table of retries (attempts = retries + 1).
+ * Attempt budgets by failure mode (attempts = retries + 1); docs/patterns.md says which to pick when.
  *
  * @example
  * defineJob({ type: 'send_email', schema, ...retryPresets.network });

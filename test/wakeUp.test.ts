@@ -109,7 +109,7 @@ describe('createWakeUp: producers wake the workers after their own commit', asyn
 });
 
 describe('SluiceQueue.grantWakeUp', () => {
-  it("lets an app's own function put events on the sluice bus, with the bus's name in its environment", () => {
+  it("lets an app's own function put events on the sluice bus, with the bus's name in its environment, after the migrations", () => {
     const { app, sluice, queue } = buildApp(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), { nag: false });
     const producer = new lambda.Function(queue, 'OrdersApi', {
       runtime: lambda.Runtime.NODEJS_22_X,
@@ -124,6 +124,11 @@ describe('SluiceQueue.grantWakeUp', () => {
       Handler: 'index.handler',
       Environment: { Variables: { EVENT_BUS_NAME: busRef, EVENT_SOURCE: 'sluice' } },
     });
+    const [fn] = Object.values(t.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } }));
+    assert.ok(
+      (fn?.DependsOn as string[]).some((d) => /MigrateOnDeploy/.test(d)),
+      'created or updated only after the migrations ran',
+    );
     t.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: Match.stringLikeRegexp('^OrdersApiServiceRole') }],
       PolicyDocument: {

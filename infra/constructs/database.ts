@@ -52,7 +52,7 @@ export class SluiceDatabase extends Construct {
   readonly databaseName = 'sluice';
   readonly adminUser = 'sluice_admin';
 
-  constructor(scope: Construct, id: string, props: SluiceDatabaseProps) {
+  constructor(scope: Construct, id: string, props: SluiceDatabaseProps = {}) {
     super(scope, id);
     this.dbPort = props.dbPort ?? 5433;
     const multiAz = props.multiAz ?? false;

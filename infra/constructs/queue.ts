@@ -62,6 +62,7 @@ export class SluiceQueue extends Construct {
   readonly ruleDeadLetterQueue: sqs.Queue;
 
   readonly alarmTopic: sns.ITopic;
+  private readonly migrateTrigger: triggers.Trigger;
   readonly monitoring: SluiceMonitoring;
   /** The environment a producer of the app's own needs to wake the workers (`createWakeUp`). */
   readonly wakeUpEnvironment: Record<string, string>;
@@ -226,6 +227,7 @@ export class SluiceQueue extends Construct {
       periodicFn = periodic;
     }
 
+    this.migrateTrigger = migrateTrigger;
     migrateTrigger.executeBefore(...Object.values(this.workers), api, maintenance, ...(periodicFn ? [periodicFn] : []));
 
     // Every rule, from the same list the local dev server routes by (infra/rules.ts).
@@ -272,6 +274,12 @@ export class SluiceQueue extends Construct {
   grantWakeUp(fn: lambda.Function): void {
     this.bus.grantPutEventsTo(fn);
     for (const [k, v] of Object.entries(this.wakeUpEnvironment)) fn.addEnvironment(k, v);
+    this.afterMigrations(fn);
+  }
+
+  /** Create or update `constructs` (an app's own producers, say) only after the migrations ran on deploy. */
+  afterMigrations(...constructs: Construct[]): void {
+    this.migrateTrigger.executeBefore(...constructs);
   }
 }
 
