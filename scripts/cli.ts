@@ -157,8 +157,9 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
 
   // Check the input before connecting, so bad usage never waits on a database. Commands that need to know
   // the app's job types or queues read its config; the others work without one (on any database).
-  const needsConfig = command === 'enqueue' || command === 'status' || (command === 'dead-letters' && sub === 'redrive');
-  const app = needsConfig ? await loadApp(o.config) : undefined;
+  // enqueue and redrive need the app's job types and queues; status uses them when there is a config.
+  const needsConfig = command === 'enqueue' || (command === 'dead-letters' && sub === 'redrive');
+  const app = needsConfig || (command === 'status' && configExists(o.config)) ? await loadApp(o.config) : undefined;
   const registry = new JobRegistry(app?.config.jobs ?? []);
   let enqueueArgs: { def: ReturnType<JobRegistry['get']>; payload: unknown } | undefined;
   if (command === 'enqueue') {
@@ -293,6 +294,15 @@ async function wakeDevWorkers(job: EnqueuedJob): Promise<void> {
   });
   await createWakeUp({ env: { EVENT_BUS_NAME: bus.name, WAKE_COALESCE_MS: '0' }, sink: eventBridgeSink(client) }).afterCommit(job);
   client.destroy();
+}
+
+function configExists(file: string | undefined): boolean {
+  try {
+    findConfigFile(process.cwd(), file ?? process.env.SLUICE_CONFIG);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Where the app's dev database is, when no config was loaded: beside its config file if there is one. */
