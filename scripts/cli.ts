@@ -133,6 +133,13 @@ function statusTable(stats: QueueStats[]): string {
   return alignColumns(rows).join('\n');
 }
 
+/** The config's queues first, in its order, each listed even when empty; then any other queue that holds jobs. */
+function withEveryQueue(stats: QueueStats[], queues: readonly string[]): QueueStats[] {
+  const empty = (queue: string): QueueStats => ({ queue, ready: 0, scheduled: 0, running: 0, dead: 0, oldestReadyAgeSeconds: 0 });
+  const known = queues.map((q) => stats.find((s) => s.queue === q) ?? empty(q));
+  return [...known, ...stats.filter((s) => !queues.includes(s.queue))];
+}
+
 function deadLetterFilter(o: Options): { ids?: string[]; queue?: string; type?: string } {
   const filter = { ...(o.id ? { ids: o.id } : {}), ...(o.queue ? { queue: o.queue } : {}), ...(o.type ? { type: o.type } : {}) };
   if (Object.keys(filter).length === 0 && !o.all)
@@ -226,7 +233,7 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
         };
       }
       case 'status': {
-        const stats = await sluice.stats();
+        const stats = withEveryQueue(await sluice.stats(), queues ?? []);
         return { out: stats, text: statusTable(stats) };
       }
       case 'dead-letters': {

@@ -230,6 +230,14 @@ export async function runDev(argv: string[]): Promise<void> {
     await bus.close();
     await closePool();
     await admin.end();
+    // The app's own pools (a handler's pg.Pool) may still hold idle connections, which stopping the database
+    // ends (57P01, admin shutdown): a pool without an 'error' listener raises that as an uncaught exception,
+    // which would end this process before its clean stop. Expected now, so ignored; anything else still ends it.
+    process.on('uncaughtException', (err) => {
+      if ((err as { code?: unknown })?.code === '57P01') return;
+      console.error(err);
+      process.exit(1);
+    });
     await db.stop();
     if (tty) process.stdout.write = screen as typeof process.stdout.write;
     screen('[sluice dev] stopped cleanly\n');

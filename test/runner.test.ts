@@ -104,7 +104,7 @@ describe('the test runner (test/run.ts)', () => {
     assert.match(typo.err, /unknown or malformed option --suit=faults/);
   });
 
-  it('npm test runs typecheck and every test file but the fault suite; npm run test:faults every fault file', () => {
+  it('npm test runs typecheck and every test file but the other suites; test:faults and test:package each run every file of theirs', () => {
     const { scripts } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     /** The runner's arguments in a script. */
     const runnerArgs = (script: string) => {
@@ -125,7 +125,8 @@ describe('the test runner (test/run.ts)', () => {
     const all = run(...runnerArgs(scripts.test ?? ''), '--list');
     assert.equal(all.code, 0, all.err);
     const faults = testFiles('test/faults');
-    const expected = testFiles('test').filter((f) => !faults.includes(f));
+    const packaged = testFiles('test/package');
+    const expected = testFiles('test').filter((f) => !faults.includes(f) && !packaged.includes(f));
     assert.deepEqual(listed(all.out), expected);
     assert.ok(expected.includes('test/runner.test.ts') && expected.includes('test/api/enqueue.test.ts'));
 
@@ -133,5 +134,10 @@ describe('the test runner (test/run.ts)', () => {
     assert.equal(faultRun.code, 0, faultRun.err);
     assert.deepEqual(listed(faultRun.out), faults);
     assert.ok(faults.length >= 8, faults.join(' '));
+
+    const packageRun = run(...runnerArgs(scripts['test:package'] ?? ''), '--list');
+    assert.equal(packageRun.code, 0, packageRun.err);
+    assert.deepEqual(listed(packageRun.out), packaged);
+    assert.ok(packaged.length >= 1);
   });
 });
