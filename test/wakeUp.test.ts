@@ -126,7 +126,7 @@ describe('SluiceQueue.grantWakeUp', () => {
     });
     const [fn] = Object.values(t.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } }));
     assert.ok(
-      (fn?.DependsOn as string[]).some((d) => /MigrateOnDeploy/.test(d)),
+      ((fn?.DependsOn ?? []) as string[]).some((d) => /MigrateOnDeploy/.test(d)),
       'created or updated only after the migrations ran',
     );
     t.hasResourceProperties('AWS::IAM::Policy', {

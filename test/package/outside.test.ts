@@ -545,7 +545,8 @@ describe('sluice as an installed package, in a project outside the repository', 
     const { url } = JSON.parse(readFileSync(join(appDir, '.sluice', 'dev.json'), 'utf8')) as { url: string };
     assert.ok(!process.env.DATABASE_URL || url !== process.env.DATABASE_URL, "not the test runner's database");
     const [shell] = blocksOf('quickstart-shell');
-    assert.ok(shell && shell.code.includes('localhost:3000'), 'the README talks to localhost:3000');
+    assert.ok(shell, 'the README has the quick-start shell lines');
+    assert.ok(shell.code.includes('localhost:3000'), 'the README talks to localhost:3000');
     const port = new URL(apiUrl).port;
     const posted = performance.now();
     const typed = succeeded(
