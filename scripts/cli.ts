@@ -25,7 +25,7 @@ import {
 import { describeIssues } from '../src/text.js';
 import { appRoot, ConfigFileError, findConfigFile, type LoadedConfig, loadAppConfig } from './config/load.js';
 import { devBus, devDatabaseUrl, toolPool } from './dev/database.js';
-import { alignColumns } from './table.js';
+import { alignColumns, STATUS_HEADER, statusCells } from './table.js';
 
 class UsageError extends Error {}
 
@@ -126,18 +126,7 @@ function view(job: JobView): string {
 
 function statusTable(stats: QueueStats[]): string {
   if (stats.length === 0) return 'no jobs in any queue';
-  const rows = [
-    ['queue', 'ready', 'scheduled', 'running', 'dead', 'oldest ready'],
-    ...stats.map((s) => [s.queue, s.ready, s.scheduled, s.running, s.dead, `${Math.round(s.oldestReadyAgeSeconds)} s`].map(String)),
-  ];
-  return alignColumns(rows).join('\n');
-}
-
-/** The config's queues first, in its order, each listed even when empty; then any other queue that holds jobs. */
-function withEveryQueue(stats: QueueStats[], queues: readonly string[]): QueueStats[] {
-  const empty = (queue: string): QueueStats => ({ queue, ready: 0, scheduled: 0, running: 0, dead: 0, oldestReadyAgeSeconds: 0 });
-  const known = queues.map((q) => stats.find((s) => s.queue === q) ?? empty(q));
-  return [...known, ...stats.filter((s) => !queues.includes(s.queue))];
+  return alignColumns([[...STATUS_HEADER], ...stats.map(statusCells)]).join('\n');
 }
 
 function deadLetterFilter(o: Options): { ids?: string[]; queue?: string; type?: string } {
@@ -233,18 +222,24 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
         };
       }
       case 'status': {
-        const stats = withEveryQueue(await sluice.stats(), queues ?? []);
+        const stats = await sluice.stats();
         return { out: stats, text: statusTable(stats) };
       }
       case 'dead-letters': {
         if (sub === 'list') {
-          const jobs = await sluice.listDeadLetters({
+          // One more than shown tells whether there is a next page, as the API does: --json carries its cursor.
+          // (At the library's most, 1000, a full page is taken to have a next one.)
+          const pageSize = limit ?? 50;
+          const page = await sluice.listDeadLetters({
             ...(o.queue ? { queue: o.queue } : {}),
             ...(o.type ? { type: o.type } : {}),
             ...(o.after ? { after: o.after } : {}),
-            ...(limit !== undefined ? { limit } : {}),
+            limit: pageSize >= 1000 ? pageSize : pageSize + 1,
           });
-          return { out: jobs, text: jobs.length === 0 ? 'no dead letters' : jobs.map(view).join('\n') };
+          const jobs = page.slice(0, pageSize);
+          const next = page.length > pageSize || (pageSize >= 1000 && page.length === pageSize) ? (jobs.at(-1)?.id ?? null) : null;
+          const more = next ? `\nmore: --after ${next}` : '';
+          return { out: { deadLetters: jobs, next }, text: jobs.length === 0 ? 'no dead letters' : `${jobs.map(view).join('\n')}${more}` };
         }
         const filter = deadLetterFilter(o);
         // --all: the library takes no empty filter (a slip would redrive or purge everything), so go queue by queue.
@@ -259,7 +254,12 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
           );
         }
         const verb = sub === 'redrive' ? 'redriven' : 'purged';
-        return { out: { [verb]: ids }, text: `${verb}: ${ids.length}${ids.length ? ` (${ids.join(', ')})` : ''}` };
+        // Exit 1 when nothing matched: "nothing to act on", as for a job that does not exist.
+        return {
+          out: { [verb]: ids },
+          text: `${verb}: ${ids.length}${ids.length ? ` (${ids.join(', ')})` : ''}`,
+          ...(ids.length === 0 ? { code: 1 } : {}),
+        };
       }
       case 'migrate': {
         const result = await migrate({ db: pool, schema, migrations: await loadMigrations() });

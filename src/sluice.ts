@@ -20,7 +20,8 @@ export interface QueueStats {
   scheduled: number;
   running: number;
   dead: number;
-  oldestReadyAgeSeconds: number;
+  /** How long the oldest ready job has waited; null when nothing is ready. */
+  oldestReadyAgeSeconds: number | null;
 }
 
 /** Where to send a write: `client` is your own `pg` client inside your own transaction. */
@@ -188,16 +189,28 @@ export class Sluice {
     return { deleted };
   }
 
-  /** Per-queue ready, scheduled, running and dead counts, and the age of the oldest ready job. */
+  /**
+   * Per-queue ready, scheduled, running and dead counts, and the age of the oldest ready job. With the
+   * `queues` option, every one of them is listed, in that order, empty ones too; then any other queue that
+   * holds jobs (in name order).
+   *
+   * @example
+   * const [emails] = await new Sluice({ db, queues: ['emails'] }).stats(); // { queue: 'emails', ready: 0, …, oldestReadyAgeSeconds: null }
+   */
   async stats(): Promise<QueueStats[]> {
-    return (await queueStats(this.db, this.s)).map((r) => ({
-      queue: r.queue,
-      ready: r.ready,
-      scheduled: r.scheduled,
-      running: r.running,
-      dead: r.dead,
-      oldestReadyAgeSeconds: r.oldest_ready_age_seconds,
-    }));
+    const found = (await queueStats(this.db, this.s)).map(
+      (r): QueueStats => ({
+        queue: r.queue,
+        ready: r.ready,
+        scheduled: r.scheduled,
+        running: r.running,
+        dead: r.dead,
+        oldestReadyAgeSeconds: r.oldest_ready_age_seconds,
+      }),
+    );
+    const known = this.settings.queues ?? [];
+    const empty = (queue: string): QueueStats => ({ queue, ready: 0, scheduled: 0, running: 0, dead: 0, oldestReadyAgeSeconds: null });
+    return [...known.map((q) => found.find((s) => s.queue === q) ?? empty(q)), ...found.filter((s) => !known.includes(s.queue))];
   }
 
   /** A worker for one queue. */

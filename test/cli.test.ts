@@ -116,12 +116,24 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
     const dead = await deadEmail('d1');
     const status = await cli('status', ...s);
     assert.match(status.out, /^queue\s+ready\s+scheduled\s+running\s+dead\s+oldest ready$/m);
-    assert.match(status.out, /^emails\s+0\s+\d+\s+0\s+1\s+\d+ s$/m);
+    assert.match(status.out, /^emails\s+0\s+\d+\s+0\s+1$/m, 'no oldest-ready age with nothing ready');
+    assert.match(status.out, /^reports\s+0\s+0\s+0\s+0$/m, 'every configured queue, empty ones too');
     const listed = JSON.parse((await cli('dead-letters', 'list', '--queue', 'emails', '--json', ...s)).out);
+    assert.deepEqual([listed.deadLetters.map((j: { id: string }) => j.id), listed.next], [[dead], null]);
+    const second = await deadEmail('d1b');
+    const first = JSON.parse((await cli('dead-letters', 'list', '--queue', 'emails', '--limit', '1', '--json', ...s)).out);
     assert.deepEqual(
-      listed.map((j: { id: string }) => j.id),
-      [dead],
+      [first.deadLetters.map((j: { id: string }) => j.id), first.next],
+      [[dead], dead],
+      'the next cursor, as the API gives it',
     );
+    const rest = JSON.parse((await cli('dead-letters', 'list', '--queue', 'emails', '--after', first.next, '--json', ...s)).out);
+    assert.deepEqual([rest.deadLetters.map((j: { id: string }) => j.id), rest.next], [[second], null]);
+    assert.match(
+      (await cli('dead-letters', 'list', '--queue', 'emails', '--limit', '1', ...s)).out,
+      new RegExp(`more: --after ${dead}$`, 'm'),
+    );
+    await cli('dead-letters', 'purge', '--id', second, ...s);
     assert.match((await cli('dead-letters', 'list', ...s)).out, /failed: PermanentJobError: recipient domain does not accept mail/);
     assert.deepEqual(JSON.parse((await cli('dead-letters', 'redrive', '--type', 'send_email', '--json', ...s)).out), {
       redriven: [dead],
@@ -137,6 +149,11 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
     const b = await deadEmail('d3', 'emails-b');
     const purged = JSON.parse((await cli('dead-letters', 'purge', '--all', '--json', ...s)).out).purged as string[];
     assert.deepEqual(purged.sort(), [a, b].sort());
+    // Nothing left to act on: exit 1, as the README says, with the empty answer.
+    for (const sub of ['purge', 'redrive']) {
+      const none = await cli('dead-letters', sub, '--all', '--json', ...s);
+      assert.deepEqual([none.code, JSON.parse(none.out)], [1, { [sub === 'purge' ? 'purged' : 'redriven']: [] }]);
+    }
   });
 
   it('migrates a fresh schema, prunes, and answers --help for every command', async () => {

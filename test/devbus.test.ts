@@ -179,14 +179,15 @@ describe('dev live view', () => {
       [{ queue: 'emails', ready: 3, scheduled: 1, running: 2, dead: 1, oldestReadyAgeSeconds: 4 }],
       activity,
     );
+    // The columns of sluice status and GET /v1/queues, in their order; no age when nothing is ready.
     assert.deepEqual(renderTable(rows), [
-      'queue    ready  running  scheduled  dead  jobs/s     p95',
-      'default      0        0          0     0     0.0       -',
-      'emails       3        2          1     1     4.0  190 ms',
+      'queue    ready  scheduled  running  dead  oldest ready  jobs/s     p95',
+      'default      0          0        0     0                   0.0       -',
+      'emails       3          1        2     1           4 s     4.0  190 ms',
     ]);
     assert.match(
       renderPlain(rows)[1] ?? '',
-      /^\[sluice dev\] queue=emails ready=3 running=2 scheduled=1 dead=1 jobs_per_s=4\.0 p95_ms=190$/,
+      /^\[sluice dev\] queue=emails ready=3 scheduled=1 running=2 dead=1 oldest_ready_s=4 jobs_per_s=4\.0 p95_ms=190$/,
     );
   });
 });

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import pg from 'pg';
 import { enqueueItem } from '../src/enqueue.js';
 import { loadMigrations, migrate } from '../src/migrate.js';
+import { Sluice } from '../src/sluice.js';
 import { claimJobs } from '../src/sql/claim.js';
 import { processOrder } from './fixtures/jobs.js';
 import { testSluice } from './helpers/db.js';
@@ -61,7 +62,8 @@ describe('stats', async () => {
       { ...a, oldestReadyAgeSeconds: undefined },
       { queue: 'stats-a', ready: 2, scheduled: 1, running: 0, dead: 0, oldestReadyAgeSeconds: undefined },
     );
-    assert.ok(a!.oldestReadyAgeSeconds >= 29 && a!.oldestReadyAgeSeconds < 120, String(a!.oldestReadyAgeSeconds));
+    const age = a?.oldestReadyAgeSeconds ?? -1;
+    assert.ok(age >= 29 && age < 120, String(age));
     assert.deepEqual(
       stats.filter((s) => s.queue !== 'stats-a').map((s) => [s.queue, s.ready, s.running, s.dead]),
       [
@@ -69,6 +71,22 @@ describe('stats', async () => {
         ['stats-c', 0, 0, 1],
       ],
     );
+    assert.deepEqual(
+      stats.filter((s) => s.queue !== 'stats-a').map((s) => s.oldestReadyAgeSeconds),
+      [null, null],
+      'no age when nothing is ready',
+    );
+  });
+
+  it('with the queues option, lists every one of them in that order, empty ones too, then the others', async () => {
+    const known = new Sluice({ db: pool, schema, queues: ['stats-z', 'stats-b', 'stats-empty'] });
+    const stats = await known.stats();
+    assert.deepEqual(
+      stats.map((s) => s.queue),
+      ['stats-z', 'stats-b', 'stats-empty', 'stats-a', 'stats-c'],
+    );
+    assert.deepEqual(stats[0], { queue: 'stats-z', ready: 0, scheduled: 0, running: 0, dead: 0, oldestReadyAgeSeconds: null });
+    assert.deepEqual([stats[1]?.running, stats[1]?.oldestReadyAgeSeconds], [1, null]);
   });
 });
 

@@ -149,7 +149,10 @@ export const QueueStatsView = z
     scheduled: z.number().int(),
     running: z.number().int(),
     dead: z.number().int(),
-    oldestReadyAgeSeconds: z.number(),
+    oldestReadyAgeSeconds: z
+      .number()
+      .nullable()
+      .meta({ description: 'How long the oldest ready job has waited; null when nothing is ready.' }),
   })
   .meta({ id: 'QueueStats', description: 'Counts of one queue.' });
 

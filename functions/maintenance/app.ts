@@ -12,7 +12,7 @@ export function createMaintenance(options: { sluice: Sluice; metrics: MetricsSin
     for (const q of stats) {
       options.metrics.addDimension('queue', q.queue);
       options.metrics.addMetric('QueueDepth', 'Count', q.ready);
-      options.metrics.addMetric('OldestJobAgeSeconds', 'Seconds', q.oldestReadyAgeSeconds);
+      options.metrics.addMetric('OldestJobAgeSeconds', 'Seconds', q.oldestReadyAgeSeconds ?? 0);
       options.metrics.addMetric('DeadLetterCount', 'Count', q.dead);
       options.metrics.publishStoredMetrics(); // one EMF document per queue, each with its own dimension
     }

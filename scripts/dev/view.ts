@@ -1,12 +1,13 @@
 /**
- * What `npm run dev` shows: per queue ready / running / scheduled / dead, jobs per second and p95
+ * What `sluice dev` shows: per queue ready / scheduled / running / dead, the oldest ready job's age (the
+ * column order of `sluice status` and `GET /v1/queues`), jobs per second and p95
  * duration, redrawn about once a second on a terminal (with the latest log lines under it), or as plain
  * status lines when the output is not a terminal.
  */
 
 import type { MetricsSink } from '../../functions/shared/metricsSink.js';
 import type { QueueStats } from '../../src/index.js';
-import { alignColumns } from '../table.js';
+import { alignColumns, STATUS_HEADER, statusCells } from '../table.js';
 
 const RATE_WINDOW_MS = 5_000;
 const DURATION_WINDOW_MS = 60_000;
@@ -55,9 +56,10 @@ export class QueueActivity {
 export interface ViewRow {
   queue: string;
   ready: number;
-  running: number;
   scheduled: number;
+  running: number;
   dead: number;
+  oldestReadyAgeSeconds: number | null;
   perSecond: number;
   p95Ms: number | null;
 }
@@ -69,9 +71,10 @@ export function viewRows(queues: readonly string[], stats: readonly QueueStats[]
     return {
       queue,
       ready: s?.ready ?? 0,
-      running: s?.running ?? 0,
       scheduled: s?.scheduled ?? 0,
+      running: s?.running ?? 0,
       dead: s?.dead ?? 0,
+      oldestReadyAgeSeconds: s?.oldestReadyAgeSeconds ?? null,
       perSecond: activity.rate(queue),
       p95Ms: activity.p95(queue),
     };
@@ -80,16 +83,8 @@ export function viewRows(queues: readonly string[], stats: readonly QueueStats[]
 
 /** The table, as lines. */
 export function renderTable(rows: readonly ViewRow[]): string[] {
-  const header = ['queue', 'ready', 'running', 'scheduled', 'dead', 'jobs/s', 'p95'];
-  const cells = rows.map((r) => [
-    r.queue,
-    String(r.ready),
-    String(r.running),
-    String(r.scheduled),
-    String(r.dead),
-    r.perSecond.toFixed(1),
-    r.p95Ms === null ? '-' : `${Math.round(r.p95Ms)} ms`,
-  ]);
+  const header = [...STATUS_HEADER, 'jobs/s', 'p95'];
+  const cells = rows.map((r) => [...statusCells(r), r.perSecond.toFixed(1), r.p95Ms === null ? '-' : `${Math.round(r.p95Ms)} ms`]);
   return alignColumns([header, ...cells]);
 }
 
@@ -97,7 +92,7 @@ export function renderTable(rows: readonly ViewRow[]): string[] {
 export function renderPlain(rows: readonly ViewRow[]): string[] {
   return rows.map(
     (r) =>
-      `[sluice dev] queue=${r.queue} ready=${r.ready} running=${r.running} scheduled=${r.scheduled} dead=${r.dead} jobs_per_s=${r.perSecond.toFixed(1)} p95_ms=${r.p95Ms === null ? '-' : Math.round(r.p95Ms)}`,
+      `[sluice dev] queue=${r.queue} ready=${r.ready} scheduled=${r.scheduled} running=${r.running} dead=${r.dead} oldest_ready_s=${r.oldestReadyAgeSeconds === null ? '-' : Math.round(r.oldestReadyAgeSeconds)} jobs_per_s=${r.perSecond.toFixed(1)} p95_ms=${r.p95Ms === null ? '-' : Math.round(r.p95Ms)}`,
   );
 }
 

@@ -6,7 +6,7 @@ export interface QueueStatsRow {
   scheduled: number;
   running: number;
   dead: number;
-  oldest_ready_age_seconds: number;
+  oldest_ready_age_seconds: number | null;
 }
 
 /**
@@ -29,7 +29,7 @@ export async function queueStats(db: Queryable, s: SchemaName): Promise<QueueSta
      SELECT COALESCE(live.queue, dead.queue) AS queue,
        COALESCE(live.ready, 0) AS ready, COALESCE(live.scheduled, 0) AS scheduled,
        COALESCE(live.running, 0) AS running, COALESCE(dead.dead, 0) AS dead,
-       COALESCE(EXTRACT(EPOCH FROM now() - live.oldest_ready), 0)::float8 AS oldest_ready_age_seconds
+       EXTRACT(EPOCH FROM now() - live.oldest_ready)::float8 AS oldest_ready_age_seconds
      FROM live FULL JOIN dead ON dead.queue = live.queue
      ORDER BY 1`,
   );
