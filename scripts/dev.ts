@@ -16,7 +16,7 @@ import { devDir, recordDevBus, startDevDatabase, toolPool } from './dev/database
 import { loadEntries } from './dev/entries.js';
 import { serveApi } from './dev/http.js';
 import { LocalFunction, type LocalHandler } from './dev/lambda.js';
-import { compactLogLine, QueueActivity, renderPlain, renderTable, viewRows } from './dev/view.js';
+import { ALTERNATE_SCREEN, compactLogLine, frame, QueueActivity, renderPlain, renderTable, viewRows } from './dev/view.js';
 
 const HELP = `usage: sluice dev [--fresh] [--port N] [--tick-seconds N] [--config FILE]
 
@@ -73,13 +73,27 @@ export async function runDev(argv: string[]): Promise<void> {
   const screen = process.stdout.write.bind(process.stdout);
   const logLines: string[] = [];
   if (tty) {
-    // The functions log JSON lines to stdout; on a terminal they scroll under the live view instead.
-    process.stdout.write = ((chunk: string | Uint8Array) => {
-      for (const line of String(chunk).split('\n')) if (line.trim()) logLines.push(compactLogLine(line));
+    // The functions log JSON lines, warnings and errors to stderr (Powertools): on a terminal every one of
+    // them becomes one short line in the pane under the live view, never raw text over it.
+    const capture = ((chunk: string | Uint8Array) => {
+      for (const line of String(chunk).split('\n')) {
+        const shown = line.trim() ? compactLogLine(line) : null;
+        if (shown !== null) logLines.push(shown);
+      }
       logLines.splice(0, Math.max(0, logLines.length - 200));
       return true;
     }) as typeof process.stdout.write;
+    process.stdout.write = capture;
+    process.stderr.write = capture;
+    screen(ALTERNATE_SCREEN.enter);
   }
+  // Back to the terminal's own screen (once): on stop, and however this process ends.
+  let onAlternateScreen = tty;
+  const restoreTerminal = () => {
+    if (onAlternateScreen) screen(ALTERNATE_SCREEN.leave);
+    onAlternateScreen = false;
+  };
+  process.once('exit', restoreTerminal);
   const say = (line: string) => (tty ? logLines.push(line) : screen(`${line}\n`));
 
   // Fail fast, before the database starts, when the port is taken or the folder is in use.
@@ -170,10 +184,11 @@ export async function runDev(argv: string[]): Promise<void> {
   // The embedded data directory: relative when inside the project, in full when elsewhere (see devData.ts).
   const dataDir = db.dataDir ?? join(devDir(), 'pg');
   const shownDataDir = relative(process.cwd(), dataDir).startsWith('..') ? dataDir : relative(process.cwd(), dataDir);
+  // Short lines, most important first: on a narrow terminal each is cut at its end, never wrapped.
   const banner = [
-    `sluice dev — ${relative(process.cwd(), app.file) || app.file}  API ${apiUrl}  database ${db.embedded ? `embedded (${shownDataDir})` : 'DATABASE_URL'}  schedules every ${tickMs / 1000} s`,
-    `  curl -X POST ${apiUrl}/v1/jobs -H 'content-type: application/json' -d '{"type":"${sluiceConfig.jobs[0]?.type}","payload":{…}}'`,
-    `  curl ${apiUrl}/v1/jobs/1      npx sluice status      Ctrl-C to stop`,
+    `sluice dev  ${apiUrl}  Ctrl-C to stop`,
+    `config ${relative(process.cwd(), app.file) || app.file}  database ${db.embedded ? shownDataDir : 'DATABASE_URL'}  schedules every ${tickMs / 1000} s`,
+    `try: POST ${apiUrl}/v1/jobs {"type":"${sluiceConfig.jobs[0]?.type}","payload":{…}}  GET /v1/jobs/<id>  npx sluice status`,
   ];
   if (db.notice) screen(`[sluice dev] ${db.notice}\n`);
   if (!tty) for (const line of banner) screen(`${line}\n`);
@@ -191,9 +206,10 @@ export async function runDev(argv: string[]): Promise<void> {
       if (tty) {
         const width = process.stdout.columns || 120;
         const height = process.stdout.rows || 30;
-        const top = [...banner, '', ...renderTable(rows), '', 'recent log lines:'];
-        const logs = logLines.slice(-Math.max(3, height - top.length - 1)).map((l) => l.slice(0, width));
-        screen(`\x1b[2J\x1b[H${[...top, ...logs].join('\n')}\n`);
+        const top = [...banner, '', ...renderTable(rows), '', 'recent log lines (warnings and errors, jobs that ran):'];
+        // Never more lines than the terminal has: the header stays on screen.
+        const logs = logLines.slice(-Math.max(0, height - top.length - 1));
+        screen(frame([...top, ...logs].slice(0, Math.max(1, height - 1)), width));
       } else {
         const lines = renderPlain(rows).join('\n');
         if (lines !== lastPlain) screen(`${lines}\n`);
@@ -218,6 +234,7 @@ export async function runDev(argv: string[]): Promise<void> {
     }
     stoppingSince = Date.now();
     clearInterval(view);
+    restoreTerminal();
     screen(`\n[sluice dev] ${signal}: stopping (running jobs finish, unstarted ones are released; again to force)\n`);
     shutdown.abort();
     bus.stopSchedules();
@@ -239,7 +256,6 @@ export async function runDev(argv: string[]): Promise<void> {
       process.exit(1);
     });
     await db.stop();
-    if (tty) process.stdout.write = screen as typeof process.stdout.write;
     screen('[sluice dev] stopped cleanly\n');
     process.exit(0);
   }

@@ -140,7 +140,34 @@ describe('npm run dev, end to end', { concurrency: 1 }, async () => {
       encoding: 'utf8',
     });
     assert.equal(JSON.parse(cli).state, 'succeeded');
+    // A dead job's error line names the function that ran it, its queue's worker (each local function logs as
+    // itself), with the job, its attempt and the error. (The README's CLI block below purges it.)
+    const refused = await post({ type: 'send_email', payload: { userId: 'e2e-dead', to: 'x@nowhere.invalid', template: 'welcome' } });
+    await until('the refused email to die', async () => (await state(refused)) === 'dead');
+    await until('its error line', async () => dev?.output().includes('"message":"job dead-lettered"') ?? false);
+    const deadLine = JSON.parse(
+      dev
+        ?.output()
+        .split('\n')
+        .find((l) => l.includes('"message":"job dead-lettered"')) ?? '{}',
+    );
+    assert.deepEqual(
+      [deadLine.level, deadLine.function_name, deadLine.job_id, deadLine.job_type, deadLine.attempt],
+      ['ERROR', 'worker-emails', refused, 'send_email', 1],
+    );
+    assert.match(deadLine.error, /^PermanentJobError: /);
     await runReadmeBlocks(port, env);
+    // The README's CLI block redrove it (it dies again) and purged what was dead then: purge it for good.
+    await until(
+      'the redriven email to die again',
+      async () => (await fetch(`${api}/v1/jobs/${refused}`)).status === 404 || (await state(refused)) === 'dead',
+    );
+    const purge = await new Promise<number>((resolve) =>
+      execFile(process.execPath, [join(root, 'bin', 'sluice.mjs'), 'dead-letters', 'purge', '--all'], { env }, (err) =>
+        resolve(err ? Number((err as { code?: number }).code ?? 9) : 0),
+      ),
+    );
+    assert.ok(purge === 0 || purge === 1, `purge exited ${purge}`); // 1: the README's block had purged it already
     const bad = await fetch(`${api}/v1/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"nope"}' });
     assert.equal(bad.status, 400);
 

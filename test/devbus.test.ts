@@ -10,7 +10,7 @@ import { matchesPattern, type RuleSpec, type RuleTarget, ruleInput, sluiceRules 
 import { LocalBus } from '../scripts/dev/bus.js';
 import { cronMatches, parseCron } from '../scripts/dev/cron.js';
 import { serveApi } from '../scripts/dev/http.js';
-import { compactLogLine, QueueActivity, renderPlain, renderTable, viewRows } from '../scripts/dev/view.js';
+import { compactLogLine, fit, frame, QueueActivity, renderPlain, renderTable, viewRows } from '../scripts/dev/view.js';
 
 const config = parseSluiceConfig({
   queues: [{ name: 'default' }, { name: 'emails' }],
@@ -206,8 +206,44 @@ describe('dev log lines on a terminal', () => {
       moreDue: false,
       error: { name: 'Error' },
     });
-    assert.equal(compactLogLine(line), '10:00:00 INFO drain finished queue=emails claimed=3 error={"name":"Error"}');
+    assert.equal(compactLogLine(line), '10:00:00 INFO maintenance drain finished queue=emails claimed=3 error={"name":"Error"}');
     assert.equal(compactLogLine('[sluice dev] plain text'), '[sluice dev] plain text');
     assert.equal(compactLogLine('42'), '42');
+  });
+
+  it('shows a failure as one line: the function, the job, its attempt and the error (name and message, no stack)', () => {
+    const line = JSON.stringify({
+      level: 'ERROR',
+      message: 'job dead-lettered',
+      timestamp: '2030-01-01T10:00:01.000Z',
+      function_name: 'worker-emails',
+      job_id: '7',
+      job_type: 'send_email',
+      attempt: 1,
+      error: {
+        name: 'PermanentJobError',
+        message: 'recipient refused',
+        stack: 'PermanentJobError: recipient refused\n    at x (y.js:1:1)',
+      },
+    });
+    assert.equal(
+      compactLogLine(line),
+      '10:00:01 ERROR worker-emails job dead-lettered job_id=7 job_type=send_email attempt=1 error=PermanentJobError: recipient refused',
+    );
+  });
+
+  it('leaves idle lines out: a drain that claimed nothing, maintenance that pruned nothing', () => {
+    const entry = (message: string, fields: object, level = 'INFO') => JSON.stringify({ level, message, ...fields });
+    assert.equal(compactLogLine(entry('drain finished', { claimed: 0, queue: 'emails' })), null);
+    assert.equal(compactLogLine(entry('maintenance finished', { pruned: 0, queues: 3 })), null);
+    assert.notEqual(compactLogLine(entry('drain finished', { claimed: 1 })), null);
+    assert.notEqual(compactLogLine(entry('maintenance finished', { pruned: 12 })), null);
+    assert.notEqual(compactLogLine(entry('drain finished', { claimed: 0 }, 'ERROR')), null, 'never a warning or an error');
+  });
+
+  it('draws a frame in place, each line cut to the width', () => {
+    assert.equal(fit('abcdef', 4), 'abc…');
+    assert.equal(fit('abc', 4), 'abc');
+    assert.equal(frame(['title that is long', 'x'], 8), '\x1b[Htitle t…\x1b[K\nx\x1b[K\n\x1b[J');
   });
 });

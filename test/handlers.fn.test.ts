@@ -154,13 +154,13 @@ describe('migrate at deploy time', () => {
   it('retries while the database is unreachable, then gives up with the connection error when time runs short', async () => {
     const saved = { ...process.env };
     const warnings: string[] = [];
-    const { logger } = (await import('../functions/shared/observability.js')).powertools();
-    const warn = logger.warn.bind(logger);
-    logger.warn = ((message: string) => void warnings.push(message)) as typeof logger.warn;
     await closePool();
     Object.assign(process.env, { DATABASE_URL: 'postgres://u:p@127.0.0.1:1/db', SLUICE_SCHEMA: 'unused' });
+    const { handler } = await import(`../functions/migrate/entry.js?unreachable=${Date.now()}`);
+    const { logger } = handler;
+    const warn = logger.warn.bind(logger);
+    logger.warn = ((message: string) => void warnings.push(message)) as typeof logger.warn;
     try {
-      const { handler } = await import(`../functions/migrate/entry.js?unreachable=${Date.now()}`);
       const started = Date.now();
       await assert.rejects(handler({}, lambdaContext(10_000, 'sluice-migrate')), (err: { code?: string }) => err.code === 'ECONNREFUSED');
       assert.ok(warnings.filter((w) => /retrying migrations/.test(w)).length >= 2, 'it retried before giving up');

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { type JobDefinition, JobRegistry } from '../../src/index.js';
 import { databaseConfigSchema, eventsConfigSchema, loadConfig } from '../shared/config.js';
 import { containerPublisher, containerSluice } from '../shared/container.js';
-import { powertools, sluiceLogger } from '../shared/observability.js';
+import { functionLogging, powertools } from '../shared/observability.js';
 import { type AnyLambdaHandler, withOrigin } from '../shared/rebuild.js';
 import { createApi } from './app.js';
 
@@ -42,7 +42,8 @@ export interface ApiHandlerOptions {
  */
 export function createApiHandler(options: ApiHandlerOptions) {
   const config = loadConfig(apiConfigSchema, options.env ?? process.env);
-  const { logger, metrics } = powertools();
+  const { metrics } = powertools();
+  const { logger, sluiceLogger } = functionLogging();
   /** The API Gateway request id on every log line of the request (Powertools `correlation_id`). */
   const requestIdOnLogs: MiddlewareObj<APIGatewayProxyEventV2> = {
     before: (request) => {
@@ -50,7 +51,7 @@ export function createApiHandler(options: ApiHandlerOptions) {
       if (id) logger.setCorrelationId(id);
     },
   };
-  const publisher = containerPublisher(config, { wakeCoalesceMs: config.WAKE_COALESCE_MS });
+  const publisher = containerPublisher(config, { wakeCoalesceMs: config.WAKE_COALESCE_MS, logger: sluiceLogger });
   const app = createApi({
     sluice: containerSluice(config),
     registry: new JobRegistry(options.jobs),
@@ -78,8 +79,8 @@ export function createApiHandler(options: ApiHandlerOptions) {
     .use(requestIdOnLogs)
     .use(flushEvents)
     .handler((event, context) => app(event, context));
-  // `publisher`: the container's events, for tests and hosts that flush them themselves.
-  return withOrigin(Object.assign(handler, { publisher }), {
+  // `publisher`: the container's events, for tests and hosts that flush them themselves; `logger`: this function's.
+  return withOrigin(Object.assign(handler, { publisher, logger }), {
     kind: 'api',
     rebuild: (env: NodeJS.ProcessEnv): AnyLambdaHandler => createApiHandler({ ...options, env }),
   });

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { databaseConfigSchema, loadConfig } from '../shared/config.js';
 import { containerSluice } from '../shared/container.js';
 import type { MetricsSink } from '../shared/metricsSink.js';
-import { powertools, sluiceLogger } from '../shared/observability.js';
+import { functionLogging, powertools } from '../shared/observability.js';
 import { type AnyLambdaHandler, withOrigin } from '../shared/rebuild.js';
 import { createMaintenance } from './app.js';
 
@@ -30,7 +30,8 @@ export interface MaintenanceHandlerOptions {
  */
 export function createMaintenanceHandler(options: MaintenanceHandlerOptions = {}) {
   const config = loadConfig(maintenanceConfigSchema, options.env ?? process.env);
-  const { logger, metrics } = powertools();
+  const { metrics } = powertools();
+  const { logger, sluiceLogger } = functionLogging();
   const run = createMaintenance({
     sluice: containerSluice(config),
     metrics: options.metrics ?? metrics,

@@ -12,7 +12,7 @@ import { grantAccess, isTransientDatabaseError, loadMigrations, type MigrateResu
 import { FUNCTION_ACCESS } from '../shared/access.js';
 import { adminPoolConfig } from '../shared/adminDb.js';
 import { type AdminDatabaseConfig, adminDatabaseConfigSchema, loadConfig } from '../shared/config.js';
-import { logIdlePoolError, powertools } from '../shared/observability.js';
+import { functionLogging, logIdlePoolError } from '../shared/observability.js';
 import { type AnyLambdaHandler, withOrigin } from '../shared/rebuild.js';
 
 /** The construct copies migrations/ beside the bundle; unbundled, sluice's own folder is used. */
@@ -46,7 +46,7 @@ async function migrateAndGrant(config: AdminDatabaseConfig): Promise<Result> {
  */
 export function createMigrateHandler(options: { env?: NodeJS.ProcessEnv } = {}) {
   const config = loadConfig(adminDatabaseConfigSchema, options.env ?? process.env);
-  const { logger } = powertools();
+  const { logger } = functionLogging();
   const handler = middy<unknown, Result, Error, Context>().handler(async (_event, context) => {
     logger.addContext(context);
     // At deploy time the database may not accept connections yet: retry connection failures while time allows.
@@ -69,5 +69,9 @@ export function createMigrateHandler(options: { env?: NodeJS.ProcessEnv } = {}) 
       }
     }
   });
-  return withOrigin(handler, { kind: 'migrate', rebuild: (env: NodeJS.ProcessEnv): AnyLambdaHandler => createMigrateHandler({ env }) });
+  // `logger`: this function's (a child of the container's).
+  return withOrigin(Object.assign(handler, { logger }), {
+    kind: 'migrate',
+    rebuild: (env: NodeJS.ProcessEnv): AnyLambdaHandler => createMigrateHandler({ env }),
+  });
 }

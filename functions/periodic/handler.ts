@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { type JobDefinition, JobRegistry } from '../../src/index.js';
 import { databaseConfigSchema, eventsConfigSchema, loadConfig } from '../shared/config.js';
 import { containerPublisher, containerSluice } from '../shared/container.js';
-import { powertools, sluiceLogger } from '../shared/observability.js';
+import { functionLogging } from '../shared/observability.js';
 import { type AnyLambdaHandler, withOrigin } from '../shared/rebuild.js';
 import { createPeriodic } from './app.js';
 
@@ -28,11 +28,11 @@ export interface PeriodicHandlerOptions {
  */
 export function createPeriodicHandler(options: PeriodicHandlerOptions) {
   const config = loadConfig(z.intersection(databaseConfigSchema, eventsConfigSchema), options.env ?? process.env);
-  const { logger } = powertools();
+  const { logger, sluiceLogger } = functionLogging();
   const run = createPeriodic({
     sluice: containerSluice(config),
     registry: new JobRegistry(options.jobs),
-    publisher: containerPublisher(config),
+    publisher: containerPublisher(config, { logger: sluiceLogger }),
     logger: sluiceLogger,
   });
   const handler = middy<unknown, Awaited<ReturnType<typeof run>>, Error, Context>().handler(async (event, context) => {

@@ -1,4 +1,4 @@
-import { Sluice } from '../../src/index.js';
+import { type Logger, Sluice } from '../../src/index.js';
 import type { DatabaseConfig, EventsConfig } from './config.js';
 import { getPool } from './db.js';
 import { EventPublisher, type EventSink, eventBridgeSink } from './events.js';
@@ -19,13 +19,13 @@ export function containerSluice(config: DatabaseConfig): Sluice {
 
 export function containerPublisher(
   config: EventsConfig,
-  options: { wakeCoalesceMs?: number; sink?: EventSink; now?: () => number } = {},
+  options: { wakeCoalesceMs?: number; sink?: EventSink; now?: () => number; logger?: Logger } = {},
 ): EventPublisher {
   return new EventPublisher({
     sink: config.EVENT_BUS_NAME ? (options.sink ?? eventBridgeSink()) : undefined,
     busName: config.EVENT_BUS_NAME,
     source: config.EVENT_SOURCE,
-    logger: sluiceLogger,
+    logger: options.logger ?? sluiceLogger,
     wakeCoalesceMs: options.wakeCoalesceMs,
     now: options.now,
   });

@@ -20,13 +20,28 @@ export function powertools(): { logger: PowertoolsLogger; metrics: Metrics } {
   return made;
 }
 
-/** sluice's Logger interface over the Powertools logger. */
-export const sluiceLogger: Logger = {
-  debug: (message, fields) => powertools().logger.debug(message, fields ?? {}),
-  info: (message, fields) => powertools().logger.info(message, fields ?? {}),
-  warn: (message, fields) => powertools().logger.warn(message, fields ?? {}),
-  error: (message, fields) => powertools().logger.error(message, fields ?? {}),
-};
+/** sluice's Logger interface over a Powertools logger (default: the container's). */
+export function asSluiceLogger(of: () => PowertoolsLogger = () => powertools().logger): Logger {
+  return {
+    debug: (message, fields) => of().debug(message, fields ?? {}),
+    info: (message, fields) => of().info(message, fields ?? {}),
+    warn: (message, fields) => of().warn(message, fields ?? {}),
+    error: (message, fields) => of().error(message, fields ?? {}),
+  };
+}
+
+/** sluice's Logger interface over the container's Powertools logger. */
+export const sluiceLogger: Logger = asSluiceLogger();
+
+/**
+ * The logger of one function: a child of the container's, with a Lambda context of its own. On Lambda a
+ * container runs one function; `sluice dev` runs every function in one process, and each line must still
+ * name the function that wrote it.
+ */
+export function functionLogging(): { logger: PowertoolsLogger; sluiceLogger: Logger } {
+  const logger = powertools().logger.createChild();
+  return { logger, sluiceLogger: asSluiceLogger(() => logger) };
+}
 
 /** For the pool's 'error' event: an idle connection was closed under us; the pool replaces it. */
 export function logIdlePoolError(err: Error): void {

@@ -128,6 +128,21 @@ export function createWorker(options: WorkerAppOptions) {
 
 function record(options: WorkerAppOptions, o: OutcomeEvent): void {
   const { metrics } = options;
+  // One line per failed attempt: which job, which attempt, what went wrong (the stored error, never the payload).
+  if (o.kind === 'retry' || o.kind === 'dead') {
+    const err = o.error as { name?: string; message?: string } | null;
+    // (The error before the rest: a terminal line that is cut keeps what went wrong.)
+    const fields = {
+      job_id: o.jobId,
+      job_type: o.type,
+      attempt: o.attempt,
+      error: err ? `${err.name ?? 'Error'}: ${err.message ?? ''}` : 'unknown',
+      max_attempts: o.maxAttempts,
+      queue: o.queue,
+    };
+    if (o.kind === 'retry') options.logger.warn('job attempt failed; it will be retried', fields);
+    else options.logger.error('job dead-lettered', fields);
+  }
   if (o.durationMs !== null) metrics.addMetric('JobDurationMs', 'Milliseconds', o.durationMs);
   if (o.kind === 'success') metrics.addMetric('JobsSucceeded', 'Count', 1);
   if (o.kind === 'retry' || o.kind === 'dead') metrics.addMetric('JobsFailed', 'Count', 1);

@@ -10,7 +10,7 @@ import type { AnyJobHandler, EnqueuedJob, EnqueueItem } from '../../src/index.js
 import { databaseConfigSchema, eventsConfigSchema, loadConfig } from '../shared/config.js';
 import { containerPublisher, containerSluice } from '../shared/container.js';
 import type { MetricsSink } from '../shared/metricsSink.js';
-import { powertools, sluiceLogger } from '../shared/observability.js';
+import { functionLogging, powertools } from '../shared/observability.js';
 import { type AnyLambdaHandler, withOrigin } from '../shared/rebuild.js';
 import { createWorker, type WorkerEvent } from './app.js';
 
@@ -58,9 +58,10 @@ export interface WorkerHandlerOptions {
 export function createWorkerHandler(options: WorkerHandlerOptions) {
   const env = options.env ?? process.env;
   const config = loadConfig(workerConfigSchema, env);
-  const { logger, metrics } = powertools();
+  const { metrics } = powertools();
+  const { logger, sluiceLogger } = functionLogging();
   const sluice = containerSluice(config);
-  const publisher = containerPublisher(config);
+  const publisher = containerPublisher(config, { logger: sluiceLogger });
   const enqueue: Enqueuer = {
     enqueueMany: async (items) => {
       const jobs = await sluice.enqueueMany(items);

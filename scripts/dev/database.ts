@@ -69,7 +69,7 @@ export async function startDevDatabase(options: { fresh?: boolean } = {}): Promi
   const port = await freePort();
   const server = await startPostgres({ postgres, dataDir, port, user, flags: ['-c', 'listen_addresses=127.0.0.1'], detached: true });
   const url = `postgres://${SUPERUSER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
-  writeFileSync(stateFile(), `${JSON.stringify({ url, pid: process.pid }, null, 2)}\n`);
+  writeFileSync(stateFile(), `${JSON.stringify({ url, ...thisProcess() }, null, 2)}\n`);
   return {
     url,
     embedded: true,
@@ -85,8 +85,8 @@ export async function startDevDatabase(options: { fresh?: boolean } = {}): Promi
 /** The pid of a live dev server using this folder, if any (this process excluded). */
 function runningDevServer(): number | undefined {
   try {
-    const { pid } = JSON.parse(readFileSync(stateFile(), 'utf8')) as { pid?: unknown };
-    return typeof pid === 'number' && pid !== process.pid && isAlive(pid) ? pid : undefined;
+    const state = JSON.parse(readFileSync(stateFile(), 'utf8')) as { pid?: unknown; started?: unknown };
+    return state.pid !== process.pid && stillRunning(state) ? (state.pid as number) : undefined;
   } catch {
     return undefined;
   }
@@ -120,7 +120,7 @@ export function devDatabaseUrl(): string {
   if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
   try {
     const state = JSON.parse(readFileSync(stateFile(), 'utf8')) as { url?: unknown; pid?: unknown };
-    if (typeof state.url === 'string' && typeof state.pid === 'number' && isAlive(state.pid)) return state.url;
+    if (typeof state.url === 'string' && stillRunning(state)) return state.url;
   } catch {
     // no dev server running
   }
@@ -131,7 +131,7 @@ const busFile = () => join(devDir(), 'bus.json');
 
 /** While `sluice dev` runs: where its EventBridge stand-in listens, so the CLI can wake the workers too. */
 export function recordDevBus(bus: { url: string; name: string }): () => void {
-  writeFileSync(busFile(), `${JSON.stringify({ ...bus, pid: process.pid }, null, 2)}\n`);
+  writeFileSync(busFile(), `${JSON.stringify({ ...bus, ...thisProcess() }, null, 2)}\n`);
   return () => rmSync(busFile(), { force: true });
 }
 
@@ -139,13 +139,39 @@ export function recordDevBus(bus: { url: string; name: string }): () => void {
 export function devBus(): { url: string; name: string } | undefined {
   try {
     const state = JSON.parse(readFileSync(busFile(), 'utf8')) as { url?: unknown; name?: unknown; pid?: unknown };
-    if (typeof state.url === 'string' && typeof state.name === 'string' && typeof state.pid === 'number' && isAlive(state.pid)) {
+    if (typeof state.url === 'string' && typeof state.name === 'string' && stillRunning(state)) {
       return { url: state.url, name: state.name };
     }
   } catch {
     // no dev server running
   }
   return undefined;
+}
+
+/** This process, as a state file records it: its pid, and when it started (so a reused pid is told apart). */
+function thisProcess(): { pid: number; started?: string } {
+  const started = startTime(process.pid);
+  return { pid: process.pid, ...(started ? { started } : {}) };
+}
+
+/**
+ * Whether the process a state file names still runs: its pid is alive and, where /proc tells, it started
+ * when the file says. After a reboot or a container restart, the pid may belong to anything now.
+ */
+export function stillRunning(state: { pid?: unknown; started?: unknown }): boolean {
+  if (typeof state.pid !== 'number' || !Number.isInteger(state.pid) || state.pid <= 0 || !isAlive(state.pid)) return false;
+  const now = startTime(state.pid);
+  return now === undefined || state.started === now;
+}
+
+/** A process's start time in clock ticks since boot (/proc/PID/stat, field 22), or undefined without /proc. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
 }
 
 function isAlive(pid: number): boolean {

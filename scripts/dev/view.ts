@@ -111,15 +111,32 @@ const NOISE = new Set([
   'xray_trace_id',
 ]);
 
+/** Routine lines that say nothing happened: a drain that claimed nothing, maintenance that pruned nothing. */
+function idle(entry: Record<string, unknown>): boolean {
+  if (entry.level !== 'INFO' && entry.level !== 'DEBUG') return false;
+  return (entry.message === 'drain finished' && entry.claimed === 0) || (entry.message === 'maintenance finished' && entry.pruned === 0);
+}
+
+/** A field's value as a short word: an error object as `Name: message` (never its stack). */
+function shown(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'object' && v !== null && 'message' in v) {
+    const e = v as { name?: unknown; message?: unknown };
+    return `${typeof e.name === 'string' ? e.name : 'Error'}: ${String(e.message)}`;
+  }
+  return JSON.stringify(v);
+}
+
 /**
- * A JSON log line as one short line for the terminal: time, level, message, then the fields that say
- * something (zeros, false and null left out). Other lines pass through.
+ * A JSON log line as one short line for the terminal: time, level, the function that wrote it, message,
+ * then the fields that say something (zeros, false and null left out; an error as its name and message).
+ * Idle lines give null: the pane is for what happened. Other lines pass through, one line each.
  *
  * @example
- * compactLogLine('{"level":"INFO","message":"drain finished","timestamp":"2030-01-01T10:00:00.000Z","claimed":3,"dead":0}');
- * // '10:00:00 INFO drain finished claimed=3'
+ * compactLogLine('{"level":"INFO","message":"drain finished","timestamp":"2030-01-01T10:00:00.000Z","function_name":"worker-emails","claimed":3,"dead":0}');
+ * // '10:00:00 INFO worker-emails drain finished claimed=3'
  */
-export function compactLogLine(line: string): string {
+export function compactLogLine(line: string): string | null {
   let entry: Record<string, unknown>;
   try {
     entry = JSON.parse(line) as Record<string, unknown>;
@@ -127,9 +144,24 @@ export function compactLogLine(line: string): string {
     return line;
   }
   if (typeof entry !== 'object' || entry === null || typeof entry.message !== 'string') return line;
+  if (idle(entry)) return null;
   const time = typeof entry.timestamp === 'string' ? entry.timestamp.slice(11, 19) : '';
   const fields = Object.entries(entry)
     .filter(([k, v]) => !NOISE.has(k) && v !== 0 && v !== false && v !== null && v !== undefined)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
-  return [time, entry.level, entry.message, ...fields].filter(Boolean).join(' ');
+    .map(([k, v]) => `${k}=${shown(v)}`);
+  const fn = typeof entry.function_name === 'string' ? entry.function_name : '';
+  return [time, entry.level, fn, entry.message, ...fields].filter(Boolean).join(' ');
 }
+
+/** `line` cut to `width` columns (an ellipsis marks the cut): a terminal line that never wraps. */
+export function fit(line: string, width: number): string {
+  return line.length <= width ? line : `${line.slice(0, Math.max(0, width - 1))}…`;
+}
+
+/** The screen, drawn over the last one in place: home, each line cleared to its end, the rest cleared. */
+export function frame(lines: readonly string[], width: number): string {
+  return `\x1b[H${lines.map((l) => `${fit(l, width)}\x1b[K`).join('\n')}\n\x1b[J`;
+}
+
+/** The alternate screen (as full-screen programs use): the view never fills the scrollback. */
+export const ALTERNATE_SCREEN = { enter: '\x1b[?1049h\x1b[?25l', leave: '\x1b[?25h\x1b[?1049l' };

@@ -23,7 +23,6 @@ describe('the Lambda handler (middy)', async () => {
   });
   const { handler } = await import('../../examples/functions/api.js');
   const { closePool } = await import('../../functions/shared/db.js');
-  const { logger } = (await import('../../functions/shared/observability.js')).powertools();
   after(async () => {
     eventBridge.restore();
     await closePool();
@@ -36,7 +35,7 @@ describe('the Lambda handler (middy)', async () => {
     eventBridge.reset();
     let correlation: unknown;
     eventBridge.on(PutEventsCommand).callsFake(() => {
-      correlation = logger.getCorrelationId();
+      correlation = handler.logger.getCorrelationId();
       return { FailedEntryCount: 0, Entries: [{ EventId: 'e-1' }] };
     });
     const event = httpEvent('POST', '/v1/jobs', { body });
