@@ -36,7 +36,9 @@ commands:
   enqueue <type> <json>        enqueue a job      [--queue Q] [--delay 30s|500ms|5m] [--priority N] [--key K]
   jobs get <id>                show a job
   jobs cancel <id>             cancel a job (at once, or flagged if it is running)
-  status                       per queue: ready, scheduled, running, dead, oldest ready age
+  status                       per queue: ready, scheduled, running, dead, oldest ready age, paused
+  queues pause <queue>         pause a queue: workers claim nothing (running jobs finish); enqueue still works
+  queues resume <queue>        resume a paused queue
   dead-letters list            list dead letters  [--queue Q] [--type T] [--limit N] [--after ID]
   dead-letters redrive         requeue them       (--queue Q | --type T | --id ID… | --all) [--to-queue Q]
   dead-letters purge           delete them        (--queue Q | --type T | --id ID… | --all)
@@ -58,6 +60,11 @@ Validates <json> against the type's schema (the config's jobs) and enqueues it.
   jobs: `usage: sluice jobs get <id> [--json]
        sluice jobs cancel <id> [--json]`,
   status: 'usage: sluice status [--json]',
+  queues: `usage: sluice queues pause <queue> [--json]
+       sluice queues resume <queue> [--json]
+
+A paused queue's workers claim nothing until it is resumed (jobs already running finish); enqueue still
+works, and the state survives restarts. Exit code 1 when the queue was in that state already.`,
   'dead-letters': `usage: sluice dead-letters list [--queue Q] [--type T] [--limit N] [--after ID] [--json]
        sluice dead-letters redrive (--queue Q | --type T | --id ID… | --all) [--to-queue Q] [--json]
        sluice dead-letters purge (--queue Q | --type T | --id ID… | --all) [--json]`,
@@ -154,7 +161,7 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
   // Check the input before connecting, so bad usage never waits on a database. Commands that need to know
   // the app's job types or queues read its config; the others work without one (on any database).
   // enqueue and redrive need the app's job types and queues; status uses them when there is a config.
-  const needsConfig = command === 'enqueue' || (command === 'dead-letters' && sub === 'redrive');
+  const needsConfig = command === 'enqueue' || command === 'queues' || (command === 'dead-letters' && sub === 'redrive');
   const app = needsConfig || (command === 'status' && configExists(o.config)) ? await loadApp(o.config) : undefined;
   const registry = new JobRegistry(app?.config.jobs ?? []);
   let enqueueArgs: { def: ReturnType<JobRegistry['get']>; payload: unknown } | undefined;
@@ -174,6 +181,7 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
     enqueueArgs = { def, payload };
   }
   if (command === 'jobs' && (rest.length !== 2 || (sub !== 'get' && sub !== 'cancel'))) throw new UsageError(HELP.jobs as string);
+  if (command === 'queues' && (rest.length !== 2 || (sub !== 'pause' && sub !== 'resume'))) throw new UsageError(HELP.queues as string);
   if (command === 'dead-letters' && !['list', 'redrive', 'purge'].includes(sub ?? '')) throw new UsageError(HELP['dead-letters'] as string);
   if (['status', 'migrate', 'prune'].includes(command)) arity(0, HELP[command] as string);
   const delayMs = o.delay === undefined ? undefined : parseDelayMs(o.delay);
@@ -203,6 +211,13 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
           out: job,
           text: `${job.replayed ? 'already enqueued' : 'enqueued'}: job ${job.id} (${job.type} on ${job.queue}, ${job.state === 'scheduled' ? `runs at ${job.runAt.toISOString()}` : job.state})`,
         };
+      }
+      case 'queues': {
+        const queue = rest[1] as string;
+        const paused = sub === 'pause';
+        const changed = paused ? await sluice.pauseQueue(queue) : await sluice.resumeQueue(queue);
+        const text = changed ? `queue ${queue} ${paused ? 'paused' : 'resumed'}` : `queue ${queue} was ${paused ? 'paused' : 'not paused'} already`;
+        return { out: { queue, paused, changed }, text, ...(changed ? {} : { code: 1 }) };
       }
       case 'jobs': {
         const id = rest[1] as string;

@@ -16,6 +16,7 @@ const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 const json = (id: string) => ({ 'application/json': { schema: ref(id) } });
 const error = (description: string) => ({ description, content: json('ErrorResponse') });
 const idParam = { name: 'id', in: 'path', required: true, schema: ref('JobId') };
+const queueParam = { name: 'queue', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,62}$' } };
 const COMMON_ERRORS = {
   '400': error('Invalid request: bad JSON, unknown keys, wrong types, an unknown job type, a queue without a worker, an invalid payload.'),
   '503': {
@@ -121,6 +122,22 @@ export function buildOpenApi(): Record<string, unknown> {
           operationId: 'listQueues',
           summary: 'Per-queue counts',
           responses: { '200': { description: 'The queues.', content: json('QueuesResponse') }, ...COMMON_ERRORS },
+        },
+      },
+      '/v1/queues/{queue}/pause': {
+        post: {
+          operationId: 'pauseQueue',
+          summary: 'Pause a queue: its workers claim nothing (running jobs finish); enqueue still works; survives restarts',
+          parameters: [queueParam],
+          responses: { '200': { description: 'Paused.', content: json('QueuePauseResponse') }, ...COMMON_ERRORS },
+        },
+      },
+      '/v1/queues/{queue}/resume': {
+        post: {
+          operationId: 'resumeQueue',
+          summary: 'Resume a paused queue',
+          parameters: [queueParam],
+          responses: { '200': { description: 'Resumed.', content: json('QueuePauseResponse') }, ...COMMON_ERRORS },
         },
       },
       '/v1/dead-letters': {

@@ -16,7 +16,7 @@ export function alignColumns(rows: readonly (readonly string[])[]): string[] {
 }
 
 /** The per-queue columns of `sluice status`, the dev view and `GET /v1/queues`, in one order. */
-export const STATUS_HEADER = ['queue', 'ready', 'scheduled', 'running', 'dead', 'oldest ready'] as const;
+export const STATUS_HEADER = ['queue', 'ready', 'scheduled', 'running', 'dead', 'oldest ready', 'paused'] as const;
 
 /** One queue's cells in `STATUS_HEADER`'s order; the oldest ready age is blank when nothing is ready. */
 export function statusCells(q: {
@@ -26,7 +26,8 @@ export function statusCells(q: {
   running: number;
   dead: number;
   oldestReadyAgeSeconds: number | null;
+  paused: boolean;
 }): string[] {
   const age = q.oldestReadyAgeSeconds === null ? '' : `${Math.round(q.oldestReadyAgeSeconds)} s`;
-  return [q.queue, String(q.ready), String(q.scheduled), String(q.running), String(q.dead), age];
+  return [q.queue, String(q.ready), String(q.scheduled), String(q.running), String(q.dead), age, q.paused ? 'paused' : ''];
 }

@@ -2,7 +2,7 @@ import { type ConnectionSource, quoteSchema, SQL_IDENTIFIER, withLockedTransacti
 import { ConfigError } from './errors.js';
 
 type Privilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
-type Table = 'jobs' | 'active_jobs' | 'job_steps';
+type Table = 'jobs' | 'active_jobs' | 'job_steps' | 'paused_queues';
 
 /**
  * What each kind of caller does to the queue's tables: the least that sluice's SQL needs. A database user
@@ -14,22 +14,28 @@ export const ACCESS_PROFILES = {
    * existing job when a key replays (a job's view joins its live row).
    */
   producer: { jobs: ['SELECT', 'INSERT', 'UPDATE'], active_jobs: ['SELECT', 'INSERT'] },
-  /** `getJob(s)`, `cancel`, `stats` and the dead-letter operations (list, redrive, purge). */
+  /** `getJob(s)`, `cancel`, `stats`, pause and resume, and the dead-letter operations (list, redrive, purge). */
   operator: {
     jobs: ['SELECT', 'UPDATE', 'DELETE'],
     active_jobs: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
     job_steps: ['SELECT', 'DELETE'],
+    paused_queues: ['SELECT', 'INSERT', 'DELETE'],
   },
-  /** A worker's claim, heartbeats, durable steps and outcomes. */
-  consumer: { jobs: ['SELECT', 'UPDATE'], active_jobs: ['SELECT', 'UPDATE', 'DELETE'], job_steps: ['SELECT', 'INSERT'] },
+  /** A worker's claim (which skips a paused queue), heartbeats, durable steps and outcomes. */
+  consumer: {
+    jobs: ['SELECT', 'UPDATE'],
+    active_jobs: ['SELECT', 'UPDATE', 'DELETE'],
+    job_steps: ['SELECT', 'INSERT'],
+    paused_queues: ['SELECT'],
+  },
   /** `prune` and `stats` (prune locks its victims FOR UPDATE, which needs UPDATE). */
-  maintainer: { jobs: ['SELECT', 'UPDATE', 'DELETE'], active_jobs: ['SELECT'], job_steps: ['SELECT', 'DELETE'] },
+  maintainer: { jobs: ['SELECT', 'UPDATE', 'DELETE'], active_jobs: ['SELECT'], job_steps: ['SELECT', 'DELETE'], paused_queues: ['SELECT'] },
 } as const satisfies Record<string, Partial<Record<Table, readonly Privilege[]>>>;
 
 export type AccessProfile = keyof typeof ACCESS_PROFILES;
 
 /** The tables the profiles cover: every table a migration creates, except the migrations' own record. */
-export const ACCESS_TABLES: readonly Table[] = ['jobs', 'active_jobs', 'job_steps'];
+export const ACCESS_TABLES: readonly Table[] = ['jobs', 'active_jobs', 'job_steps', 'paused_queues'];
 
 function quoteRole(name: string): string {
   if (!SQL_IDENTIFIER.test(name)) throw new ConfigError(`database user name must match ${SQL_IDENTIFIER}, got ${JSON.stringify(name)}`);

@@ -9,6 +9,7 @@ import { type CancelResult, cancelJobs } from './sql/cancel.js';
 import { type DeadLetterFilter, listDeadLetters, purgeDeadLetters, redriveDeadLetters } from './sql/deadLetters.js';
 import { getJobsById } from './sql/getJobs.js';
 import { pruneFinished } from './sql/prune.js';
+import { pauseQueues, resumeQueues } from './sql/pause.js';
 import { queueStats } from './sql/stats.js';
 import { jobIdSchema } from './text.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
@@ -22,6 +23,8 @@ export interface QueueStats {
   dead: number;
   /** How long the oldest ready job has waited; null when nothing is ready. */
   oldestReadyAgeSeconds: number | null;
+  /** Its workers claim nothing until it is resumed (`pauseQueue`). */
+  paused: boolean;
 }
 
 /** Where to send a write: `client` is your own `pg` client inside your own transaction. */
@@ -206,11 +209,44 @@ export class Sluice {
         running: r.running,
         dead: r.dead,
         oldestReadyAgeSeconds: r.oldest_ready_age_seconds,
+        paused: r.paused,
       }),
     );
     const known = this.settings.queues ?? [];
-    const empty = (queue: string): QueueStats => ({ queue, ready: 0, scheduled: 0, running: 0, dead: 0, oldestReadyAgeSeconds: null });
+    const empty = (queue: string): QueueStats => ({
+      queue,
+      ready: 0,
+      scheduled: 0,
+      running: 0,
+      dead: 0,
+      oldestReadyAgeSeconds: null,
+      paused: false,
+    });
     return [...known.map((q) => found.find((s) => s.queue === q) ?? empty(q)), ...found.filter((s) => !known.includes(s.queue))];
+  }
+
+  /**
+   * Pause a queue: its workers claim nothing from their next claim on (jobs already running finish), while
+   * enqueue still works; the state lives in the database, so it survives restarts. Resolves with whether
+   * this call paused it (false: it was paused already). With the `queues` option, another queue is refused.
+   *
+   * @example
+   * await sluice.pauseQueue('emails'); // the mail provider is down: hold the emails, keep accepting them
+   * await sluice.resumeQueue('emails');
+   */
+  async pauseQueue(queue: string): Promise<boolean> {
+    return (await pauseQueues(this.db, this.s, [this.#queueName(queue)])).length > 0;
+  }
+
+  /** Resume a paused queue; resolves with whether it was paused. */
+  async resumeQueue(queue: string): Promise<boolean> {
+    return (await resumeQueues(this.db, this.s, [this.#queueName(queue)])).length > 0;
+  }
+
+  #queueName(queue: string): string {
+    const name = parseInput(z.string().regex(QUEUE_NAME, 'a queue name: lower-case letters, digits, _ and -'), queue, 'queue');
+    refuseUnknownQueue(name, this.settings.queues, 'queue');
+    return name;
   }
 
   /** A worker for one queue. */

@@ -93,6 +93,13 @@ describe('grantAccess: a database user per function, with least privilege', asyn
     assert.equal((await sluice.getJob(first.id))?.state, 'available');
     assert.deepEqual(await sluice.cancel([first.id]), { [first.id]: 'cancelled' });
     assert.ok((await sluice.stats()).some((q) => q.queue === 'access'));
+    // Pause and resume, and the worker user's claim reads the pause.
+    assert.equal(await sluice.pauseQueue('access-paused'), true);
+    assert.equal((await sluice.stats()).find((q) => q.queue === 'access-paused')?.paused, true);
+    await sluice.enqueue({ ...quick, queue: 'access-paused' }, { orderId: 3 });
+    const paused = await as(users.worker).sluice.worker({ queue: 'access-paused', handlers: [] }).drain({ remainingTimeMs: 1_000 });
+    assert.equal(paused.claimed, 0);
+    assert.equal(await sluice.resumeQueue('access-paused'), true);
 
     const w = as(users.worker);
     const doomed = await sluice.enqueue({ ...quick, queue: 'access-dead' }, { orderId: 2 });
@@ -131,6 +138,7 @@ describe('grantAccess: a database user per function, with least privilege', asyn
     await denied(pool, `DELETE FROM "${schema}".jobs`);
     await denied(pool, `DELETE FROM "${schema}".job_steps`);
     await denied(pool, `DROP TABLE "${schema}".active_jobs`);
+    await denied(pool, `INSERT INTO "${schema}".paused_queues (queue) VALUES ('access-w')`);
   });
 
   it('the maintenance user prunes and reads stats, and cannot enqueue', async () => {
@@ -146,6 +154,7 @@ describe('grantAccess: a database user per function, with least privilege', asyn
     assert.equal(await api.getJob(job.id), null);
     assert.ok(Array.isArray(await sluice.stats()));
     await assert.rejects(sluice.enqueue(quick, { orderId: 21 }), (err: { code?: string }) => err.code === '42501');
+    await assert.rejects(sluice.pauseQueue('access-m'), (err: { code?: string }) => err.code === '42501', 'maintenance cannot pause');
     await denied(pool, `UPDATE "${schema}".active_jobs SET attempt = 0`);
   });
 

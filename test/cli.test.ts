@@ -115,7 +115,7 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
   it('shows status, and lists, redrives and purges dead letters', async () => {
     const dead = await deadEmail('d1');
     const status = await cli('status', ...s);
-    assert.match(status.out, /^queue\s+ready\s+scheduled\s+running\s+dead\s+oldest ready$/m);
+    assert.match(status.out, /^queue\s+ready\s+scheduled\s+running\s+dead\s+oldest ready\s+paused$/m);
     assert.match(status.out, /^emails\s+0\s+\d+\s+0\s+1$/m, 'no oldest-ready age with nothing ready');
     assert.match(status.out, /^reports\s+0\s+0\s+0\s+0$/m, 'every configured queue, empty ones too');
     const listed = JSON.parse((await cli('dead-letters', 'list', '--queue', 'emails', '--json', ...s)).out);
@@ -159,10 +159,10 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
   it('migrates a fresh schema, prunes, and answers --help for every command', async () => {
     const fresh = `${schema}_cli`;
     after(() => pool.query(`DROP SCHEMA IF EXISTS "${fresh}" CASCADE`));
-    assert.deepEqual(JSON.parse((await cli('migrate', '--schema', fresh, '--json')).out).applied, [1]);
-    assert.match((await cli('migrate', '--schema', fresh)).out, /up to date \(1\)/);
+    assert.deepEqual(JSON.parse((await cli('migrate', '--schema', fresh, '--json')).out).applied, [1, 2]);
+    assert.match((await cli('migrate', '--schema', fresh)).out, /up to date \(2\)/);
     assert.match((await cli('prune', ...s)).out, /pruned \d+ finished jobs/);
-    for (const command of ['enqueue', 'jobs', 'status', 'dead-letters', 'migrate', 'prune']) {
+    for (const command of ['enqueue', 'jobs', 'status', 'queues', 'dead-letters', 'migrate', 'prune']) {
       const r = await cli(command, '--help');
       assert.equal(r.code, 0);
       assert.match(r.out, /^usage: sluice /, command);

@@ -79,7 +79,7 @@ describe('the dev view on a terminal', { skip, concurrency: 1 }, async () => {
     assert.match(lines[0] ?? '', new RegExp(`^sluice dev  http://localhost:${port}  Ctrl-C to stop$`));
     assert.match(lines[1] ?? '', /^config examples\/sluice\.config\.ts {2}database /);
     assert.match(lines[2] ?? '', /^try: POST http:\/\/localhost:\d+\/v1\/jobs .*npx sluice status$/, 'the hint, whole at this width');
-    assert.ok(lines.some((l) => /^queue\s+ready\s+scheduled\s+running\s+dead\s+oldest ready\s+jobs\/s\s+p95$/.test(l)));
+    assert.ok(lines.some((l) => /^queue\s+ready\s+scheduled\s+running\s+dead\s+oldest ready\s+paused\s+jobs\/s\s+p95$/.test(l)));
     const deadLine = lines.find((l) => l.includes(`job dead-lettered job_id=${dead}`)) ?? '';
     assert.match(
       deadLine,

@@ -176,18 +176,18 @@ describe('dev live view', () => {
     assert.equal(activity.rate('emails', Date.now() + 6_000), 0, 'the rate window moves on');
     const rows = viewRows(
       ['default', 'emails'],
-      [{ queue: 'emails', ready: 3, scheduled: 1, running: 2, dead: 1, oldestReadyAgeSeconds: 4 }],
+      [{ queue: 'emails', ready: 3, scheduled: 1, running: 2, dead: 1, oldestReadyAgeSeconds: 4, paused: true }],
       activity,
     );
     // The columns of sluice status and GET /v1/queues, in their order; no age when nothing is ready.
     assert.deepEqual(renderTable(rows), [
-      'queue    ready  scheduled  running  dead  oldest ready  jobs/s     p95',
-      'default      0          0        0     0                   0.0       -',
-      'emails       3          1        2     1           4 s     4.0  190 ms',
+      'queue    ready  scheduled  running  dead  oldest ready  paused  jobs/s     p95',
+      'default      0          0        0     0                           0.0       -',
+      'emails       3          1        2     1           4 s  paused     4.0  190 ms',
     ]);
     assert.match(
       renderPlain(rows)[1] ?? '',
-      /^\[sluice dev\] queue=emails ready=3 scheduled=1 running=2 dead=1 oldest_ready_s=4 jobs_per_s=4\.0 p95_ms=190$/,
+      /^\[sluice dev\] queue=emails ready=3 scheduled=1 running=2 dead=1 oldest_ready_s=4 paused jobs_per_s=4\.0 p95_ms=190$/,
     );
   });
 });

@@ -60,7 +60,7 @@ describe('stats', async () => {
     const a = stats.find((s) => s.queue === 'stats-a');
     assert.deepEqual(
       { ...a, oldestReadyAgeSeconds: undefined },
-      { queue: 'stats-a', ready: 2, scheduled: 1, running: 0, dead: 0, oldestReadyAgeSeconds: undefined },
+      { queue: 'stats-a', ready: 2, scheduled: 1, running: 0, dead: 0, oldestReadyAgeSeconds: undefined, paused: false },
     );
     const age = a?.oldestReadyAgeSeconds ?? -1;
     assert.ok(age >= 29 && age < 120, String(age));
@@ -85,7 +85,15 @@ describe('stats', async () => {
       stats.map((s) => s.queue),
       ['stats-z', 'stats-b', 'stats-empty', 'stats-a', 'stats-c'],
     );
-    assert.deepEqual(stats[0], { queue: 'stats-z', ready: 0, scheduled: 0, running: 0, dead: 0, oldestReadyAgeSeconds: null });
+    assert.deepEqual(stats[0], {
+      queue: 'stats-z',
+      ready: 0,
+      scheduled: 0,
+      running: 0,
+      dead: 0,
+      oldestReadyAgeSeconds: null,
+      paused: false,
+    });
     assert.deepEqual([stats[1]?.running, stats[1]?.oldestReadyAgeSeconds], [1, null]);
   });
 });
@@ -114,7 +122,7 @@ describe('migrations', async () => {
       );
       assert.deepEqual((await migrate({ db: pool, schema })).applied, []);
       const { rows } = await pool.query(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1`, [schema]);
-      assert.equal(rows[0].n, 4); // jobs, active_jobs, job_steps, sluice_migrations
+      assert.equal(rows[0].n, 5); // jobs, active_jobs, job_steps, paused_queues, sluice_migrations
     } finally {
       await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await pool.end();

@@ -25,6 +25,8 @@ describe('OpenAPI document', () => {
       'POST /v1/jobs',
       'POST /v1/jobs/batch',
       'POST /v1/jobs/{id}/cancel',
+      'POST /v1/queues/{queue}/pause',
+      'POST /v1/queues/{queue}/resume',
     ]);
     const refs = [...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1] as string);
     assert.ok(refs.length > 20);

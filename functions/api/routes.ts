@@ -120,6 +120,15 @@ export function createRoutes(options: ApiOptions) {
 
   const listQueues: Route = async () => json(200, { queues: await sluice.stats() });
 
+  /** Pause or resume a queue (the library checks its name and, with SLUICE_QUEUES, that it has a worker). */
+  const setPaused =
+    (paused: boolean): Route =>
+    async (req) => {
+      const queue = req.params.queue as string;
+      const changed = paused ? await sluice.pauseQueue(queue) : await sluice.resumeQueue(queue);
+      return json(200, { queue, paused, changed });
+    };
+
   const listDeadLetters: Route = async (req) => {
     const query = parseQuery(req.event.rawQueryString ?? '');
     const parsed = DeadLetterListQuery.safeParse(query, { error: requiredMessage });
@@ -152,6 +161,8 @@ export function createRoutes(options: ApiOptions) {
     { pattern: ['v1', 'jobs', ':id'], methods: { GET: getJob }, body: false },
     { pattern: ['v1', 'jobs', ':id', 'cancel'], methods: { POST: cancelJob }, body: false },
     { pattern: ['v1', 'queues'], methods: { GET: listQueues }, body: false },
+    { pattern: ['v1', 'queues', ':queue', 'pause'], methods: { POST: setPaused(true) }, body: false },
+    { pattern: ['v1', 'queues', ':queue', 'resume'], methods: { POST: setPaused(false) }, body: false },
     { pattern: ['v1', 'dead-letters'], methods: { GET: listDeadLetters }, body: false },
     { pattern: ['v1', 'dead-letters', 'redrive'], methods: { POST: redrive }, body: true },
     { pattern: ['v1', 'dead-letters', ':id'], methods: { DELETE: purge }, body: false },

@@ -153,8 +153,17 @@ export const QueueStatsView = z
       .number()
       .nullable()
       .meta({ description: 'How long the oldest ready job has waited; null when nothing is ready.' }),
+    paused: z.boolean().meta({ description: 'Its workers claim nothing until it is resumed; enqueue still works.' }),
   })
   .meta({ id: 'QueueStats', description: 'Counts of one queue.' });
+
+export const QueuePauseResponse = z
+  .object({
+    queue: z.string(),
+    paused: z.boolean(),
+    changed: z.boolean().meta({ description: 'false: the queue was in that state already.' }),
+  })
+  .meta({ id: 'QueuePauseResponse', description: 'The queue after a pause or a resume.' });
 
 export const QueuesResponse = z
   .object({ queues: z.array(QueueStatsView) })

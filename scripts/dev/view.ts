@@ -60,6 +60,7 @@ export interface ViewRow {
   running: number;
   dead: number;
   oldestReadyAgeSeconds: number | null;
+  paused: boolean;
   perSecond: number;
   p95Ms: number | null;
 }
@@ -75,6 +76,7 @@ export function viewRows(queues: readonly string[], stats: readonly QueueStats[]
       running: s?.running ?? 0,
       dead: s?.dead ?? 0,
       oldestReadyAgeSeconds: s?.oldestReadyAgeSeconds ?? null,
+      paused: s?.paused ?? false,
       perSecond: activity.rate(queue),
       p95Ms: activity.p95(queue),
     };
@@ -92,7 +94,7 @@ export function renderTable(rows: readonly ViewRow[]): string[] {
 export function renderPlain(rows: readonly ViewRow[]): string[] {
   return rows.map(
     (r) =>
-      `[sluice dev] queue=${r.queue} ready=${r.ready} scheduled=${r.scheduled} running=${r.running} dead=${r.dead} oldest_ready_s=${r.oldestReadyAgeSeconds === null ? '-' : Math.round(r.oldestReadyAgeSeconds)} jobs_per_s=${r.perSecond.toFixed(1)} p95_ms=${r.p95Ms === null ? '-' : Math.round(r.p95Ms)}`,
+      `[sluice dev] queue=${r.queue} ready=${r.ready} scheduled=${r.scheduled} running=${r.running} dead=${r.dead} oldest_ready_s=${r.oldestReadyAgeSeconds === null ? '-' : Math.round(r.oldestReadyAgeSeconds)}${r.paused ? ' paused' : ''} jobs_per_s=${r.perSecond.toFixed(1)} p95_ms=${r.p95Ms === null ? '-' : Math.round(r.p95Ms)}`,
   );
 }
 

@@ -24,7 +24,8 @@ export interface ClaimedRow {
  * next priority (before PostgreSQL 18's skip scan), so a million scheduled jobs would slow every claim.
  * Instead `prio` hops from one distinct priority to the next (one index probe each), and for each
  * priority the lateral scan reads only due rows, in due order, stopping at the first future one.
- * Only unindexed columns change, so the update is HOT and writes no index entries. The update finds each
+ * A paused queue (a row in `paused_queues`) yields no priority at all, so nothing is claimed: one primary
+ * key probe per claim, whatever the queue holds. Only unindexed columns change, so the update is HOT and writes no index entries. The update finds each
  * picked row by its ctid (a TID scan: the row is locked, so its ctid cannot change within the statement);
  * joining by id let the planner hash-join against a sequential scan of the whole table. The job records
  * are fetched the same way, one index lookup per picked row (a LATERAL … LIMIT 1 the planner cannot turn
@@ -37,7 +38,8 @@ export async function claimJobs(
 ): Promise<ClaimedRow[]> {
   const res = await db.query<ClaimedRow>(
     `WITH RECURSIVE prio(p) AS (
-       SELECT min(priority) FROM ${s}.active_jobs WHERE queue = $1
+       SELECT min(priority) FROM ${s}.active_jobs
+       WHERE queue = $1 AND NOT EXISTS (SELECT 1 FROM ${s}.paused_queues WHERE queue = $1)
        UNION ALL
        SELECT (SELECT min(priority) FROM ${s}.active_jobs WHERE queue = $1 AND priority > prio.p)
        FROM prio WHERE prio.p IS NOT NULL

@@ -218,7 +218,7 @@ describe('hostile input: the API refuses bad requests in the documented shape an
     );
     assert.deepEqual(
       tables.map((r) => r.name),
-      ['active_jobs', 'job_steps', 'jobs'],
+      ['active_jobs', 'job_steps', 'jobs', 'paused_queues'],
     );
     for (const { name } of tables) {
       const { rows: n } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}"."${name}"`);
