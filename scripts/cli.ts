@@ -216,7 +216,9 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
         const queue = rest[1] as string;
         const paused = sub === 'pause';
         const changed = paused ? await sluice.pauseQueue(queue) : await sluice.resumeQueue(queue);
-        const text = changed ? `queue ${queue} ${paused ? 'paused' : 'resumed'}` : `queue ${queue} was ${paused ? 'paused' : 'not paused'} already`;
+        const text = changed
+          ? `queue ${queue} ${paused ? 'paused' : 'resumed'}`
+          : `queue ${queue} was ${paused ? 'paused' : 'not paused'} already`;
         return { out: { queue, paused, changed }, text, ...(changed ? {} : { code: 1 }) };
       }
       case 'jobs': {
