@@ -11,14 +11,17 @@ import { describeIssues, LONE_SURROGATE, unstorableText } from './text.js';
 const DAY = 86_400_000;
 
 /** True when a string (or key) anywhere in the value holds a lone UTF-16 surrogate, which jsonb refuses. */
-function hasLoneSurrogate(value: unknown): boolean {
-  if (typeof value === 'string') return LONE_SURROGATE.test(value);
-  if (Array.isArray(value)) return value.some(hasLoneSurrogate);
+/** Whether any string or key in `value` matches `test` (the payload as parsed, never its JSON text). */
+function anyText(value: unknown, test: (text: string) => boolean): boolean {
+  if (typeof value === 'string') return test(value);
+  if (Array.isArray(value)) return value.some((v) => anyText(v, test));
   if (value !== null && typeof value === 'object') {
-    return Object.entries(value).some(([k, v]) => LONE_SURROGATE.test(k) || hasLoneSurrogate(v));
+    return Object.entries(value).some(([k, v]) => test(k) || anyText(v, test));
   }
   return false;
 }
+const hasNul = (value: unknown) => anyText(value, (t) => t.includes('\u0000'));
+const hasLoneSurrogate = (value: unknown) => anyText(value, (t) => LONE_SURROGATE.test(t));
 
 /** Per-job enqueue options; each overrides the job type's default. */
 export const enqueueOptionsSchema = z
@@ -105,7 +108,8 @@ function prepare(items: readonly EnqueueItem[], settings: SluiceSettings): Enque
       issues.push({ path: [i, 'payload'], message: 'payload is not JSON-serialisable', code: 'custom' });
       return;
     }
-    if (json.includes('\\u0000')) {
+    // In the strings themselves: the JSON text of a literal backslash followed by "u0000" is not a NUL.
+    if (hasNul(parsed.data)) {
       issues.push({ path: [i, 'payload'], message: 'payload strings may not contain NUL (\\u0000)', code: 'custom' });
       return;
     }

@@ -85,6 +85,13 @@ describe('enqueue', async () => {
     await assert.rejects(sluice.enqueue(sendEmail, { userId: 'a\u0000b', template: 'welcome' }), /NUL/);
   });
 
+  it('stores a literal backslash followed by "u0000" as written: only a real NUL is refused', async () => {
+    const text = 'C:\\u0000\\path'; // backslash, u, 0, 0, 0, 0: no NUL in it
+    assert.ok(!text.includes('\u0000'));
+    const job = await sluice.enqueue(sendEmail, { userId: text, template: 'welcome' });
+    assert.equal(((await sluice.getJob(job.id)) as { payload?: { userId?: string } }).payload?.userId, text);
+  });
+
   it('refuses an idempotency key PostgreSQL text cannot hold (NUL, a lone surrogate), writing nothing', async () => {
     const before = (await sluice.stats()).reduce((n, q) => n + q.ready + q.scheduled, 0);
     for (const key of ['order-42\ud83d', '\udc00x', 'a\u0000b']) {

@@ -95,6 +95,12 @@ describe('enqueue API', async () => {
       const surrogate = await call(api, 'POST', '/v1/jobs', { body: '{"type": "store_note", "payload": {"text": "a\\ud800b"}}' });
       assert.equal(surrogate.status, 400);
       assert.deepEqual(paths(surrogate), ['payload.text']);
+      const nul = await call(api, 'POST', '/v1/jobs', { body: '{"type": "store_note", "payload": {"text": "a\\u0000b"}}' });
+      assert.deepEqual([nul.status, paths(nul)], [400, ['payload.text']], 'a real NUL');
+      // A literal backslash followed by "u0000" (escaped in the JSON as \\u0000) is text like any other.
+      const literal = await call(api, 'POST', '/v1/jobs', { body: '{"type": "store_note", "payload": {"text": "a\\\\u0000b"}}' });
+      assert.equal(literal.status, 201, JSON.stringify(literal.body));
+      assert.equal(((await sluice.getJob(literal.body.id)) as { payload?: { text?: string } }).payload?.text, 'a\\u0000b');
       const deep = `{"type": "store_note", "payload": {"text": "a", "d": ${'['.repeat(200)}${']'.repeat(200)}}}`;
       const nested = await call(api, 'POST', '/v1/jobs', { body: deep });
       assert.equal(nested.status, 400);
