@@ -1,6 +1,7 @@
 /**
- * The OpenAPI 3.1 document of the enqueue API, generated from the same zod schemas the API validates
- * with (functions/api/schemas.ts) and from each job type's payload schema (examples/definitions.ts).
+ * The OpenAPI 3.1 document of the enqueue API, generated from the API's one list of routes
+ * (functions/api/spec.ts, which its router is made from too), the same zod schemas the API validates with
+ * (functions/api/schemas.ts), and each job type's payload schema (examples/definitions.ts).
  * `npm run openapi` writes docs/openapi.json; a test fails when the committed file is not current.
  */
 import { writeFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { definitions } from '../examples/definitions.js';
 import * as api from '../functions/api/schemas.js';
+import { ROUTES, type RouteSpec } from '../functions/api/spec.js';
 import type { JobDefinition } from '../src/index.js';
 
 export const OPENAPI_FILE = fileURLToPath(new URL('../docs/openapi.json', import.meta.url));
@@ -15,8 +17,6 @@ export const OPENAPI_FILE = fileURLToPath(new URL('../docs/openapi.json', import
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 const json = (id: string) => ({ 'application/json': { schema: ref(id) } });
 const error = (description: string) => ({ description, content: json('ErrorResponse') });
-const idParam = { name: 'id', in: 'path', required: true, schema: ref('JobId') };
-const queueParam = { name: 'queue', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,62}$' } };
 const COMMON_ERRORS = {
   '400': error('Invalid request: bad JSON, unknown keys, wrong types, an unknown job type, a queue without a worker, an invalid payload.'),
   '503': {
@@ -31,6 +31,30 @@ const BODY_ERRORS = {
   '413': error('The body (1 MiB) or a payload is over its size limit.'),
   '415': error('The body is not application/json.'),
 };
+
+/** The paths, from the API's one list of routes (functions/api/spec.ts), which its router is made from too. */
+function paths(): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const r of ROUTES as readonly RouteSpec[]) {
+    const responses = Object.fromEntries(
+      Object.entries(r.responses).map(([status, res]) => [
+        status,
+        res.schema
+          ? { description: res.description, ...(res.headers ? { headers: res.headers } : {}), content: json(res.schema) }
+          : error(res.description),
+      ]),
+    );
+    out[r.path] ??= {};
+    (out[r.path] as Record<string, unknown>)[r.method.toLowerCase()] = {
+      operationId: r.operationId,
+      summary: r.summary,
+      ...(r.parameters ? { parameters: r.parameters } : {}),
+      ...(r.requestBody ? { requestBody: { required: true, content: json(r.requestBody) } } : {}),
+      responses: { ...responses, ...(r.requestBody ? BODY_ERRORS : {}), ...COMMON_ERRORS },
+    };
+  }
+  return out;
+}
 
 function payloadSchemas(defs: readonly JobDefinition[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -65,115 +89,7 @@ export function buildOpenApi(): Record<string, unknown> {
         'Enqueue jobs into sluice, read them back, cancel them, and manage dead letters. Every failure answers `{ "error": { "code", "message", "issues"? } }`.',
     },
     security: [{ sigv4: [] }],
-    paths: {
-      '/v1/jobs': {
-        post: {
-          operationId: 'enqueueJob',
-          summary: 'Enqueue one job',
-          parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: ref('IdempotencyKey') }],
-          requestBody: { required: true, content: json('EnqueueRequest') },
-          responses: {
-            '201': { description: 'Enqueued.', content: json('EnqueuedJob') },
-            '200': {
-              description: 'The Idempotency-Key was seen within its window: the first job, unchanged.',
-              headers: { 'Idempotent-Replayed': { schema: { type: 'string', const: 'true' } } },
-              content: json('EnqueuedJob'),
-            },
-            ...BODY_ERRORS,
-            ...COMMON_ERRORS,
-          },
-        },
-      },
-      '/v1/jobs/batch': {
-        post: {
-          operationId: 'enqueueJobs',
-          summary: `Enqueue 1 to ${api.MAX_BATCH} jobs atomically`,
-          requestBody: { required: true, content: json('BatchEnqueueRequestDoc') },
-          responses: {
-            '201': { description: 'All enqueued (or replayed), in input order.', content: json('BatchEnqueueResponse') },
-            ...BODY_ERRORS,
-            ...COMMON_ERRORS,
-          },
-        },
-      },
-      '/v1/jobs/{id}': {
-        get: {
-          operationId: 'getJob',
-          summary: 'A job with its current state, payload and error history',
-          parameters: [idParam],
-          responses: { '200': { description: 'The job.', content: json('JobDetail') }, '404': error('No such job.'), ...COMMON_ERRORS },
-        },
-      },
-      '/v1/jobs/{id}/cancel': {
-        post: {
-          operationId: 'cancelJob',
-          summary: 'Cancel a job: at once if not running, at its next heartbeat if running',
-          parameters: [idParam],
-          responses: {
-            '200': { description: 'Cancelled, or cancelling.', content: json('CancelResponse') },
-            '404': error('No such job.'),
-            '409': error('The job has finished.'),
-            ...COMMON_ERRORS,
-          },
-        },
-      },
-      '/v1/queues': {
-        get: {
-          operationId: 'listQueues',
-          summary: 'Per-queue counts',
-          responses: { '200': { description: 'The queues.', content: json('QueuesResponse') }, ...COMMON_ERRORS },
-        },
-      },
-      '/v1/queues/{queue}/pause': {
-        post: {
-          operationId: 'pauseQueue',
-          summary: 'Pause a queue: its workers claim nothing (running jobs finish); enqueue still works; survives restarts',
-          parameters: [queueParam],
-          responses: { '200': { description: 'Paused.', content: json('QueuePauseResponse') }, ...COMMON_ERRORS },
-        },
-      },
-      '/v1/queues/{queue}/resume': {
-        post: {
-          operationId: 'resumeQueue',
-          summary: 'Resume a paused queue',
-          parameters: [queueParam],
-          responses: { '200': { description: 'Resumed.', content: json('QueuePauseResponse') }, ...COMMON_ERRORS },
-        },
-      },
-      '/v1/dead-letters': {
-        get: {
-          operationId: 'listDeadLetters',
-          summary: 'Dead letters in id order, filtered by queue and type, a page at a time',
-          parameters: ['queue', 'type', 'after', 'limit'].map((name) => ({
-            name,
-            in: 'query',
-            required: false,
-            schema: { type: name === 'limit' ? 'integer' : 'string' },
-          })),
-          responses: { '200': { description: 'A page.', content: json('DeadLetterListResponse') }, ...COMMON_ERRORS },
-        },
-      },
-      '/v1/dead-letters/redrive': {
-        post: {
-          operationId: 'redriveDeadLetters',
-          summary: 'Put dead letters back in the queue, attempts reset: by ids or by queue and/or type',
-          requestBody: { required: true, content: json('RedriveRequest') },
-          responses: { '200': { description: 'The ids redriven.', content: json('RedriveResponse') }, ...BODY_ERRORS, ...COMMON_ERRORS },
-        },
-      },
-      '/v1/dead-letters/{id}': {
-        delete: {
-          operationId: 'purgeDeadLetter',
-          summary: 'Delete one dead letter for good',
-          parameters: [idParam],
-          responses: {
-            '200': { description: 'Purged.', content: json('PurgeResponse') },
-            '404': error('No such dead letter.'),
-            ...COMMON_ERRORS,
-          },
-        },
-      },
-    },
+    paths: paths(),
     components: {
       securitySchemes: {
         sigv4: {

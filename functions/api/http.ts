@@ -43,6 +43,8 @@ export interface Request {
   params: Record<string, string>;
   event: ApiEvent;
   requestId: string | undefined;
+  /** The JSON body, read and scanned once (`readJson`) before the handler, for routes that declare one. */
+  body?: unknown;
 }
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);

@@ -35,8 +35,33 @@ import {
   MAX_BATCH,
   RedriveRequest,
 } from './schemas.js';
+import { type OperationId, ROUTES } from './spec.js';
 
 export type Route = (req: Request) => Promise<ApiResult>;
+
+/**
+ * The router's table, from the spec: per path pattern (`{id}` read as a parameter), its methods' handlers,
+ * in the spec's order (static paths before those with parameters that could match them).
+ */
+export function routeTable(handlers: Record<OperationId, Route>): Array<{ pattern: string[]; methods: Record<string, Route> }> {
+  const table: Array<{ pattern: string[]; methods: Record<string, Route> }> = [];
+  // A route that declares a body gets it read and scanned (size, type, syntax, keys, depth, text) before it runs.
+  const withBody =
+    (route: Route): Route =>
+    (req) =>
+      route({ ...req, body: readJson(req) });
+  for (const spec of ROUTES) {
+    const pattern = spec.path
+      .split('/')
+      .slice(1)
+      .map((seg) => (seg.startsWith('{') ? `:${seg.slice(1, -1)}` : seg));
+    let entry = table.find((t) => t.pattern.join('/') === pattern.join('/'));
+    if (!entry) table.push((entry = { pattern, methods: {} }));
+    const handler = handlers[spec.operationId];
+    entry.methods[spec.method] = 'requestBody' in spec ? withBody(handler) : handler;
+  }
+  return table;
+}
 
 /** The route table, its handlers bound to the API's sluice, job types and publisher. */
 export function createRoutes(options: ApiOptions) {
@@ -45,7 +70,7 @@ export function createRoutes(options: ApiOptions) {
   // ---- routes ------------------------------------------------------------------------------------
 
   const enqueueOne: Route = async (req) => {
-    const body = readJson(req);
+    const body = req.body;
     const rawKey = req.headers['idempotency-key'];
     const key = rawKey === undefined ? undefined : IdempotencyKey.safeParse(rawKey);
     const headerIssues: ApiIssue[] = key && !key.success ? toIssues(key.error, ['headers', 'idempotency-key']) : [];
@@ -70,7 +95,7 @@ export function createRoutes(options: ApiOptions) {
         { path: ['headers', 'idempotency-key'], message: 'not supported on a batch; use jobs[i].idempotencyKey', code: 'unsupported' },
       ]);
     }
-    const body = readJson(req);
+    const body = req.body;
     if (!isRecord(body)) throw validation([{ path: [], message: 'expected an object { jobs: [...] }', code: 'invalid_type' }]);
     const unknownKeys = Object.keys(body).filter((k) => k !== 'jobs');
     if (unknownKeys.length > 0) {
@@ -140,7 +165,7 @@ export function createRoutes(options: ApiOptions) {
   };
 
   const redrive: Route = async (req) => {
-    const parsed = RedriveRequest.safeParse(readJson(req), { error: requiredMessage });
+    const parsed = RedriveRequest.safeParse(req.body, { error: requiredMessage });
     if (!parsed.success) throw validation(toIssues(parsed.error, []));
     const { toQueue, ...filter } = parsed.data;
     const redriven = await sluice.redriveDeadLetters(filter, toQueue === undefined ? {} : { toQueue });
@@ -154,19 +179,20 @@ export function createRoutes(options: ApiOptions) {
     return json(200, { purged });
   };
 
-  /** Static segments before parameters, so `/v1/jobs/batch` is never read as a job id. */
-  const routes: Array<{ pattern: string[]; methods: Record<string, Route>; body: boolean }> = [
-    { pattern: ['v1', 'jobs'], methods: { POST: enqueueOne }, body: true },
-    { pattern: ['v1', 'jobs', 'batch'], methods: { POST: enqueueBatch }, body: true },
-    { pattern: ['v1', 'jobs', ':id'], methods: { GET: getJob }, body: false },
-    { pattern: ['v1', 'jobs', ':id', 'cancel'], methods: { POST: cancelJob }, body: false },
-    { pattern: ['v1', 'queues'], methods: { GET: listQueues }, body: false },
-    { pattern: ['v1', 'queues', ':queue', 'pause'], methods: { POST: setPaused(true) }, body: false },
-    { pattern: ['v1', 'queues', ':queue', 'resume'], methods: { POST: setPaused(false) }, body: false },
-    { pattern: ['v1', 'dead-letters'], methods: { GET: listDeadLetters }, body: false },
-    { pattern: ['v1', 'dead-letters', 'redrive'], methods: { POST: redrive }, body: true },
-    { pattern: ['v1', 'dead-letters', ':id'], methods: { DELETE: purge }, body: false },
-  ];
+  /** One handler per route of the spec (functions/api/spec.ts): the compiler refuses a missing or an extra one. */
+  const handlers: Record<OperationId, Route> = {
+    enqueueJob: enqueueOne,
+    enqueueJobs: enqueueBatch,
+    getJob,
+    cancelJob,
+    listQueues,
+    pauseQueue: setPaused(true),
+    resumeQueue: setPaused(false),
+    listDeadLetters,
+    redriveDeadLetters: redrive,
+    purgeDeadLetter: purge,
+  };
+  const routes = routeTable(handlers);
 
   // ---- payload preparation -------------------------------------------------------------------------
 
