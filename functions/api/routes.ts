@@ -56,7 +56,10 @@ export function routeTable(handlers: Record<OperationId, Route>): Array<{ patter
       .slice(1)
       .map((seg) => (seg.startsWith('{') ? `:${seg.slice(1, -1)}` : seg));
     let entry = table.find((t) => t.pattern.join('/') === pattern.join('/'));
-    if (!entry) table.push((entry = { pattern, methods: {} }));
+    if (!entry) {
+      entry = { pattern, methods: {} };
+      table.push(entry);
+    }
     const handler = handlers[spec.operationId];
     entry.methods[spec.method] = 'requestBody' in spec ? withBody(handler) : handler;
   }
