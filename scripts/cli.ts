@@ -33,6 +33,7 @@ const COMMANDS = `usage: sluice <command> [options]
 
 commands:
   dev                          run the app locally: database, API, workers, live view (sluice dev --help)
+  ui                           the web console (sluice ui --help)
   enqueue <type> <json>        enqueue a job      [--queue Q] [--delay 30s|500ms|5m] [--priority N] [--key K]
   jobs get <id>                show a job
   jobs cancel <id>             cancel a job (at once, or flagged if it is running)
@@ -347,6 +348,17 @@ export async function main(
     fail: (s) => process.stderr.write(s),
   },
 ): Promise<number> {
+  if (argv[0] === 'ui') {
+    // Runs until a signal stops it; the app's queues, when it has a config, bound what may be paused.
+    const { runUi } = await import('./ui/command.js');
+    try {
+      const queues = configExists(undefined) ? (await loadApp(undefined)).config.queues.map((q) => q.name) : undefined;
+      return await runUi(argv.slice(1), queues);
+    } catch (err) {
+      process.stderr.write(`sluice ui: ${(err as Error).message}\n`);
+      return (err as Error).message.startsWith('no database:') ? 3 : 2;
+    }
+  }
   if (argv[0] === 'dev') {
     // Runs until a signal stops it (and exits the process then); returns once it is up.
     const { runDev } = await import('./dev.js');

@@ -17,6 +17,7 @@ import { loadEntries } from './dev/entries.js';
 import { serveApi } from './dev/http.js';
 import { LocalFunction, type LocalHandler } from './dev/lambda.js';
 import { ALTERNATE_SCREEN, compactLogLine, frame, QueueActivity, renderPlain, renderTable, viewRows } from './dev/view.js';
+import { startConsole } from './ui/server.js';
 
 const HELP = `usage: sluice dev [--fresh] [--port N] [--tick-seconds N] [--config FILE]
 
@@ -179,6 +180,8 @@ export async function runDev(argv: string[]): Promise<void> {
 
   const server = await serveApi(port, (event) => api.call(event));
   const apiUrl = `http://localhost:${(server.address() as { port: number }).port}`;
+  // The web console, on loopback, over the same database and the app's queues.
+  const ui = await startConsole({ sluice: new Sluice({ db: admin, schema, queues: sluiceConfig.queues.map((q) => q.name) }) });
   bus.startSchedules();
 
   // The embedded data directory: relative when inside the project, in full when elsewhere (see devData.ts).
@@ -186,13 +189,14 @@ export async function runDev(argv: string[]): Promise<void> {
   const shownDataDir = relative(process.cwd(), dataDir).startsWith('..') ? dataDir : relative(process.cwd(), dataDir);
   // Short lines, most important first: on a narrow terminal each is cut at its end, never wrapped.
   const banner = [
-    `sluice dev  ${apiUrl}  Ctrl-C to stop`,
+    `sluice dev  ${apiUrl}  console ${ui.url}  Ctrl-C to stop`,
     `config ${relative(process.cwd(), app.file) || app.file}  database ${db.embedded ? shownDataDir : 'DATABASE_URL'}  schedules every ${tickMs / 1000} s`,
     `try: POST ${apiUrl}/v1/jobs {"type":"${sluiceConfig.jobs[0]?.type}","payload":{…}}  GET /v1/jobs/<id>  npx sluice status`,
   ];
   if (db.notice) screen(`[sluice dev] ${db.notice}\n`);
   if (!tty) for (const line of banner) screen(`${line}\n`);
   screen(`[sluice dev] ready on ${apiUrl}\n`);
+  screen(`[sluice dev] console on ${ui.url}\n`);
 
   const viewer = new Sluice({ db: admin, schema });
   const queues = sluiceConfig.queues.map((q) => q.name);
@@ -238,6 +242,7 @@ export async function runDev(argv: string[]): Promise<void> {
     screen(`\n[sluice dev] ${signal}: stopping (running jobs finish, unstarted ones are released; again to force)\n`);
     shutdown.abort();
     bus.stopSchedules();
+    await ui.close();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     await closed;

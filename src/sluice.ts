@@ -6,7 +6,7 @@ import { type EnqueuedJob, type EnqueueItem, type EnqueueOptions, enqueueBatch, 
 import { ValidationError } from './errors.js';
 import { type JobView, toJobView } from './job.js';
 import { type CancelResult, cancelJobs } from './sql/cancel.js';
-import { type DeadLetterFilter, listDeadLetters, purgeDeadLetters, redriveDeadLetters } from './sql/deadLetters.js';
+import { countDeadLetters, type DeadLetterFilter, listDeadLetters, purgeDeadLetters, redriveDeadLetters } from './sql/deadLetters.js';
 import { getJobsById } from './sql/getJobs.js';
 import { pauseQueues, resumeQueues } from './sql/pause.js';
 import { pruneFinished } from './sql/prune.js';
@@ -34,10 +34,11 @@ export interface WithClient {
 
 const ID = jobIdSchema;
 const ids = z.array(ID).max(10_000);
-const filterSchema = z
-  .object({ ids: ids.optional(), queue: z.string().min(1).optional(), type: z.string().min(1).optional() })
-  .strict()
-  .refine((f) => f.ids !== undefined || f.queue !== undefined || f.type !== undefined, 'give ids, or a queue and/or type filter');
+const filterFields = z.object({ ids: ids.optional(), queue: z.string().min(1).optional(), type: z.string().min(1).optional() }).strict();
+const filterSchema = filterFields.refine(
+  (f) => f.ids !== undefined || f.queue !== undefined || f.type !== undefined,
+  'give ids, or a queue and/or type filter',
+);
 
 /** The most rows one statement of redrive, purge or prune touches. */
 const BULK = 1000;
@@ -154,6 +155,16 @@ export class Sluice {
     );
     refuseUnknownQueue(to.toQueue, this.settings.queues, 'redrive options');
     return this.#bulk((limit) => redriveDeadLetters(this.db, this.s, { ...f, toQueue: to.toQueue, limit }));
+  }
+
+  /**
+   * How many dead letters a filter matches (no filter: all): the count to show before a redrive or a purge.
+   *
+   * @example
+   * const n = await sluice.countDeadLetters({ queue: 'emails' }); // "Redrive 12 dead letters?"
+   */
+  async countDeadLetters(filter: DeadLetterFilter = {}): Promise<number> {
+    return countDeadLetters(this.db, this.s, parseInput(filterFields, filter, 'dead-letter filter'));
   }
 
   /** Delete dead letters for good: by ids, or by queue and/or type. Returns the ids purged. */

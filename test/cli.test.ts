@@ -3,7 +3,7 @@
  * that bad input writes nothing.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -209,5 +209,30 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
       () => execFileSync(process.execPath, [bin, 'enqueue', 'nope', '{}'], { encoding: 'utf8', stdio: 'pipe' }),
       (e: { status?: number; stderr?: string }) => e.status === 2 && /unknown job type/.test(String(e.stderr)),
     );
+  });
+
+  it('sluice ui serves the console until stopped, read-only when asked, and refuses a public address without a token', async () => {
+    const bin = join(import.meta.dirname, '..', 'bin', 'sluice.mjs');
+    const child = spawn(process.execPath, [bin, 'ui', '--port', '0', '--read-only', '--schema', schema], { env: process.env });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      for (let i = 0; i < 100 && !/\[sluice ui\] http/.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+      const url = /\[sluice ui\] (http\S+)/.exec(out)?.[1];
+      assert.ok(url, out);
+      assert.match(out, /\(read-only\)/);
+      const page = await (await fetch(url)).text();
+      assert.match(page, /<title>Queues · sluice<\/title>/);
+      assert.doesNotMatch(page, /<button/, 'no action in read-only mode');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0, 'stopped cleanly');
+    const open = spawnSync(process.execPath, [bin, 'ui', '--host', '0.0.0.0', '--schema', schema], { encoding: 'utf8', env: process.env });
+    assert.equal(open.status, 2);
+    assert.match(open.stderr, /give it a token/);
   });
 });

@@ -76,7 +76,10 @@ describe('the dev view on a terminal', { skip, concurrency: 1 }, async () => {
     await until('the dead job in the pane', () => screen(session).some((l) => l.includes(`job dead-lettered job_id=${dead}`)));
     await until('a retry warning in the pane', () => screen(session).some((l) => / WARN worker-emails job attempt failed/.test(l)));
     const lines = screen(session);
-    assert.match(lines[0] ?? '', new RegExp(`^sluice dev  http://localhost:${port}  Ctrl-C to stop$`));
+    assert.match(
+      lines[0] ?? '',
+      new RegExp(`^sluice dev  http://localhost:${port}  console http://127\\.0\\.0\\.1:\\d+/  Ctrl-C to stop$`),
+    );
     assert.match(lines[1] ?? '', /^config examples\/sluice\.config\.ts {2}database /);
     assert.match(lines[2] ?? '', /^try: POST http:\/\/localhost:\d+\/v1\/jobs .*npx sluice status$/, 'the hint, whole at this width');
     assert.ok(lines.some((l) => /^queue\s+ready\s+scheduled\s+running\s+dead\s+oldest ready\s+paused\s+jobs\/s\s+p95$/.test(l)));
@@ -97,7 +100,7 @@ describe('the dev view on a terminal', { skip, concurrency: 1 }, async () => {
     const lines = screen(session);
     assert.ok(lines.length <= 24, `${lines.length} lines`);
     for (const l of lines) assert.ok(l.length <= 80, `a line wider than the terminal: ${l}`);
-    assert.match(lines[0] ?? '', /^sluice dev {2}http:\/\/localhost:\d+ {2}Ctrl-C to stop$/);
+    assert.match(lines[0] ?? '', /^sluice dev {2}http:\/\/localhost:\d+ {2}console /, 'the title, cut at the width if need be');
     assert.match(lines[2] ?? '', /^try: POST .*…$/, 'the hint cut at the width, not wrapped');
     assert.ok(lines.some((l) => l.startsWith('queue ')));
     assert.equal(tmux('display-message', '-p', '-t', session, '#{history_size}').trim(), '0', 'redrawn in place: no scrollback');

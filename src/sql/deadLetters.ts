@@ -18,6 +18,12 @@ function filterParams(f: DeadLetterFilter): unknown[] {
   return [f.ids ?? null, f.queue ?? null, f.type ?? null];
 }
 
+/** How many dead letters match (what a redrive or a purge by this filter would change). */
+export async function countDeadLetters(db: Queryable, s: SchemaName, f: DeadLetterFilter): Promise<number> {
+  const res = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${s}.jobs j WHERE ${WHERE_DEAD}`, filterParams(f));
+  return res.rows[0]?.n ?? 0;
+}
+
 /** A page of dead letters in id order, after the id `after` (keyset pagination). */
 export async function listDeadLetters(
   db: Queryable,

@@ -1,0 +1,196 @@
+/**
+ * The web console (`sluice ui`, and served by `sluice dev`): queues with pause and resume, dead letters with
+ * redrive and purge (a count first, then a confirmation), and a job's page. Every action goes through the
+ * same library calls as the API. Loopback only by default; bound elsewhere, it needs a token. `readOnly`
+ * hides every action and refuses them. Server-rendered HTML, no script, nothing loaded from elsewhere.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { ConfigError, type JobView, type Sluice, ValidationError } from '../../src/index.js';
+import { jobIdSchema } from '../../src/text.js';
+import { confirmPage, deadLettersPage, donePage, esc, findJobPage, jobPage, layout, overviewPage, type PageContext } from './pages.js';
+
+export interface ConsoleOptions {
+  sluice: Sluice;
+  /** Default 127.0.0.1. Any other address needs `token`. */
+  host?: string;
+  /** Default 0: a free port. */
+  port?: number;
+  /** Required off loopback: given as `Authorization: Bearer …`, or once as `?token=…` (then kept in a cookie). */
+  token?: string | undefined;
+  readOnly?: boolean;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+const PAGE = 50;
+const MAX_FORM = 16 * 1024;
+const HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
+
+class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+function cookie(req: IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return decodeURIComponent(v.join('='));
+  }
+  return undefined;
+}
+
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_FORM) throw new HttpProblem(413, 'the form is too large');
+    chunks.push(chunk);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+/** Start the console; resolves with its URL and a way to stop it. */
+export async function startConsole(options: ConsoleOptions): Promise<{ url: string; server: Server; close(): Promise<void> }> {
+  const host = options.host ?? '127.0.0.1';
+  if (!LOOPBACK.has(host) && !options.token) {
+    throw new ConfigError(`the console listens on ${host}, beyond this machine: give it a token (--token) so that only you can use it`);
+  }
+  const { sluice } = options;
+  const ctx: PageContext = { readOnly: options.readOnly ?? false, csrf: randomBytes(18).toString('base64url') };
+
+  const authorised = (req: IncomingMessage, url: URL): boolean => {
+    if (!options.token) return true;
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const given = bearer ?? cookie(req, 'sluice_console') ?? url.searchParams.get('token') ?? '';
+    return same(given, options.token);
+  };
+
+  const send = (res: ServerResponse, status: number, html: string, extra: Record<string, string> = {}) => {
+    res.writeHead(status, { ...HEADERS, ...extra });
+    res.end(html);
+  };
+  const redirect = (res: ServerResponse, to: string, extra: Record<string, string> = {}) => {
+    res.writeHead(303, { ...HEADERS, location: to, ...extra });
+    res.end();
+  };
+
+  /** A dead-letter action's scope from its form: one id, or a queue and/or type, or every dead letter. */
+  const scopeOf = (form: URLSearchParams) => {
+    const id = form.get('id') ?? undefined;
+    if (id !== undefined && !jobIdSchema.safeParse(id).success) throw new HttpProblem(400, 'not a job id');
+    const queue = form.get('queue') || undefined;
+    const type = form.get('type') || undefined;
+    const fields = { ...(id ? { id } : {}), ...(queue ? { queue } : {}), ...(type ? { type } : {}) };
+    return { fields, filter: id ? { ids: [id] } : { ...(queue ? { queue } : {}), ...(type ? { type } : {}) } };
+  };
+
+  /** Redrive or purge by a filter; with none, queue by queue (the library refuses an empty filter). */
+  const bulk = async (what: 'redrive' | 'purge', filter: { ids?: string[]; queue?: string; type?: string }) => {
+    const filters =
+      Object.keys(filter).length > 0 ? [filter] : (await sluice.stats()).filter((q) => q.dead > 0).map((q) => ({ queue: q.queue }));
+    let n = 0;
+    for (const f of filters) n += (what === 'redrive' ? await sluice.redriveDeadLetters(f) : await sluice.purgeDeadLetters(f)).length;
+    return n;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://console');
+    if (!authorised(req, url)) return send(res, 401, layout('Sign in', '<p>This console needs its token: open it with ?token=…</p>', ctx));
+    if (options.token && url.searchParams.has('token')) {
+      // Keep the token in a cookie (HttpOnly, this site only) and drop it from the address bar.
+      url.searchParams.delete('token');
+      return redirect(res, `${url.pathname}${url.search}`, {
+        'set-cookie': `sluice_console=${encodeURIComponent(options.token)}; HttpOnly; SameSite=Strict; Path=/`,
+      });
+    }
+    const path = url.pathname;
+    if (req.method === 'GET') {
+      if (path === '/') return send(res, 200, overviewPage(await sluice.stats(), ctx));
+      if (path === '/jobs') {
+        const id = url.searchParams.get('id');
+        if (id === null) return send(res, 200, findJobPage(ctx));
+        if (!jobIdSchema.safeParse(id).success) return send(res, 400, findJobPage(ctx, `${id} is not a job id`));
+        return redirect(res, `/jobs/${id}`);
+      }
+      const job = /^\/jobs\/([^/]+)$/.exec(path);
+      if (job) {
+        const id = job[1] as string;
+        const found: JobView | null = jobIdSchema.safeParse(id).success ? await sluice.getJob(id) : null;
+        if (!found) return send(res, 404, findJobPage(ctx, `no job ${id}`));
+        return send(res, 200, jobPage(found, url.searchParams.get('payload') === '1', ctx));
+      }
+      if (path === '/dead-letters') {
+        const filter = { queue: url.searchParams.get('queue') || undefined, type: url.searchParams.get('type') || undefined };
+        const after = url.searchParams.get('after') || undefined;
+        const given = { ...(filter.queue ? { queue: filter.queue } : {}), ...(filter.type ? { type: filter.type } : {}) };
+        const page = await sluice.listDeadLetters({ ...given, ...(after ? { after } : {}), limit: PAGE + 1 });
+        const jobs = page.slice(0, PAGE);
+        const next = page.length > PAGE ? (jobs.at(-1)?.id ?? null) : null;
+        return send(res, 200, deadLettersPage({ jobs, next, filter, total: await sluice.countDeadLetters(given) }, ctx));
+      }
+      throw new HttpProblem(404, `no page ${path}`);
+    }
+    if (req.method !== 'POST') throw new HttpProblem(405, `${req.method} is not allowed`);
+    if (ctx.readOnly) throw new HttpProblem(403, 'this console is read-only');
+    if (req.headers['sec-fetch-site'] === 'cross-site') throw new HttpProblem(403, 'a cross-site request');
+    const form = await readForm(req);
+    if (!same(form.get('csrf') ?? '', ctx.csrf)) throw new HttpProblem(403, 'the form has expired: reload the page and try again');
+    const queueAction = /^\/queues\/([^/]+)\/(pause|resume)$/.exec(path);
+    if (queueAction) {
+      const queue = decodeURIComponent(queueAction[1] as string);
+      await (queueAction[2] === 'pause' ? sluice.pauseQueue(queue) : sluice.resumeQueue(queue));
+      return redirect(res, '/');
+    }
+    const dead = /^\/dead-letters\/(redrive|purge)$/.exec(path);
+    if (dead) {
+      const what = dead[1] as 'redrive' | 'purge';
+      const { fields, filter } = scopeOf(form);
+      if (form.get('confirm') !== '1') return send(res, 200, confirmPage(what, await sluice.countDeadLetters(filter), fields, ctx));
+      const n = await bulk(what, filter);
+      return send(
+        res,
+        200,
+        donePage(`${what === 'redrive' ? 'Redriven' : 'Purged'}: ${n} dead letter${n === 1 ? '' : 's'}.`, '/dead-letters', ctx),
+      );
+    }
+    throw new HttpProblem(404, `no action ${path}`);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      const status = err instanceof HttpProblem ? err.status : err instanceof ValidationError ? 400 : 500;
+      // A 500 says nothing of the internals; the others say what was wrong.
+      const message = status === 500 ? 'Something went wrong; nothing was changed by this page.' : (err as Error).message;
+      if (!res.headersSent) send(res, status, layout(status === 404 ? 'Not found' : 'Not done', `<p class="err">${esc(message)}</p>`, ctx));
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const address = server.address() as { port: number };
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shownHost}:${address.port}/`,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

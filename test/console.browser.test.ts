@@ -1,0 +1,151 @@
+/**
+ * The web console in a real browser: Debian's Chromium, driven by playwright-core (no browser download).
+ * Load each page, filter the dead letters, open a job and its payload, pause and resume a queue, redrive
+ * and purge with the count shown first, and see the read-only console hide and refuse every action; the
+ * token guards it off loopback. Screenshots of the overview and a job page go to a temporary folder, or
+ * to docs/ with SLUICE_SCREENSHOTS=docs (how the README's pictures are made).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { startConsole } from '../scripts/ui/server.js';
+import { Sluice } from '../src/index.js';
+import { testSluice } from './helpers/db.js';
+import { insertJob } from './helpers/jobs.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const skip = existsSync(CHROMIUM) || process.env.CI ? false : 'needs Debian’s chromium (apt-get install chromium)';
+const shots =
+  process.env.SLUICE_SCREENSHOTS === 'docs' ? join(import.meta.dirname, '..', 'docs') : mkdtempSync(join(tmpdir(), 'sluice-shots-'));
+
+describe('the web console, in Chromium', { skip, concurrency: 1 }, async () => {
+  const { sluice, pool, schema } = await testSluice();
+  const known = new Sluice({ db: pool, schema, queues: ['default', 'emails', 'reports'] });
+  const email = { type: 'send_email', queue: 'emails', priority: 0, maxAttempts: 5 };
+  const dead: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    dead.push(await insertJob(pool, schema, { state: 'dead', job: email, payload: { userId: `u${i}`, to: `u${i}@nowhere.invalid` } }));
+  }
+  const report = await insertJob(pool, schema, {
+    state: 'dead',
+    job: { type: 'generate_report', queue: 'reports', priority: 0, maxAttempts: 3 },
+    payload: { reportId: 'r1' },
+  });
+  await insertJob(pool, schema, { state: 'ready', type: 'process_order', payload: { orderId: 'o1' } });
+  const ui = await startConsole({ sluice: known });
+  const readOnly = await startConsole({ sluice: known, readOnly: true });
+  let browser: Browser;
+  let page: Page;
+  before(async () => {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+  });
+  after(async () => {
+    await browser?.close();
+    await ui.close();
+    await readOnly.close();
+    if (process.env.SLUICE_SCREENSHOTS !== 'docs') rmSync(shots, { recursive: true, force: true });
+  });
+  const cells = (selector: string) => page.locator(selector).allInnerTexts();
+
+  it('shows every queue with its counts, and pauses and resumes one', async () => {
+    await page.goto(ui.url);
+    assert.equal(await page.title(), 'Queues · sluice');
+    assert.deepEqual(await cells('#queues tbody tr td:first-child'), ['default', 'emails', 'reports']);
+    const emails = page.locator('tr[data-queue="emails"] td');
+    assert.deepEqual((await emails.allInnerTexts()).slice(0, 5), ['emails', '0', '0', '0', '3']);
+    await page.locator('tr[data-queue="default"] button', { hasText: 'Pause' }).click();
+    await page.waitForURL(ui.url);
+    assert.equal(await page.locator('tr[data-queue="default"] .paused').innerText(), 'paused');
+    assert.equal((await known.stats()).find((q) => q.queue === 'default')?.paused, true, 'through the library, in the database');
+    await page.screenshot({ path: join(shots, 'console-overview.png') });
+    await page.locator('tr[data-queue="default"] button', { hasText: 'Resume' }).click();
+    await page.waitForURL(ui.url);
+    assert.equal(await page.locator('tr[data-queue="default"] .paused').count(), 0);
+  });
+
+  it('filters the dead letters, opens a job, and shows its payload only on request', async () => {
+    await page.goto(`${ui.url}dead-letters`);
+    assert.equal(await page.locator('#dead-letters tbody tr').count(), 4);
+    await page.fill('input[name="queue"]', 'emails');
+    await page.click('button:has-text("Filter")');
+    assert.deepEqual((await cells('#dead-letters tbody tr td:first-child')).sort(), [...dead].sort());
+    assert.match(await page.locator('h1').innerText(), /Dead letters \(3\)/);
+    await page.click(`#dead-letters a:has-text("${dead[0]}")`);
+    assert.equal(await page.locator('[data-fact="state"]').innerText(), 'dead');
+    assert.match(await page.locator('body').innerText(), /PermanentJobError: refused/);
+    assert.equal(await page.locator('#payload').count(), 0, 'no payload until asked');
+    await page.click('#show-payload');
+    assert.match(await page.locator('#payload').innerText(), /"userId": "u0"/);
+    await page.screenshot({ path: join(shots, 'console-job.png'), fullPage: true });
+  });
+
+  it('redrives by filter after showing how many will change, and purges one after the same', async () => {
+    await page.goto(`${ui.url}dead-letters?queue=emails`);
+    await page.click('button:has-text("Redrive all 3")');
+    assert.match(await page.locator('#confirm-count').innerText(), /^Redrive 3 dead letters \(queue emails\)\?/);
+    assert.equal(await known.countDeadLetters({ queue: 'emails' }), 3, 'nothing changed before the confirmation');
+    await page.click('button:has-text("Redrive 3")');
+    assert.equal(await page.locator('#done').innerText(), 'Redriven: 3 dead letters.');
+    assert.equal(await known.countDeadLetters({ queue: 'emails' }), 0);
+    assert.equal((await known.getJob(dead[0] as string))?.state, 'available');
+
+    await page.goto(`${ui.url}jobs/${report}`);
+    await page.click('button:has-text("Purge")');
+    assert.match(await page.locator('#confirm-count').innerText(), /^Purge 1 dead letter \(id \d+\)\? They are deleted for good\./);
+    await page.click('button:has-text("Purge 1")');
+    assert.equal(await page.locator('#done').innerText(), 'Purged: 1 dead letter.');
+    assert.equal(await known.getJob(report), null);
+  });
+
+  it('read-only: shows the same pages without a single action, and refuses a forged one', async () => {
+    await page.goto(readOnly.url);
+    assert.equal(await page.locator('button').count(), 0);
+    assert.match(await page.locator('header').innerText(), /read-only/);
+    const forged = await fetch(`${readOnly.url}queues/default/pause`, { method: 'POST', body: 'csrf=x' });
+    assert.equal(forged.status, 403);
+    assert.equal((await known.stats()).find((q) => q.queue === 'default')?.paused, false);
+  });
+
+  it('refuses a post without the page’s token, and needs a token off loopback', async () => {
+    const forged = await fetch(`${ui.url}queues/default/pause`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'csrf=guess',
+    });
+    assert.equal(forged.status, 403);
+    await assert.rejects(startConsole({ sluice: known, host: '0.0.0.0' }), /give it a token/);
+    const guarded = await startConsole({ sluice: known, token: 's3cret-token' });
+    try {
+      assert.equal((await fetch(guarded.url)).status, 401);
+      assert.equal((await fetch(guarded.url, { headers: { authorization: 'Bearer s3cret-token' } })).status, 200);
+      await page.goto(`${guarded.url}?token=s3cret-token`);
+      assert.equal(new URL(page.url()).search, '', 'the token leaves the address bar for a cookie');
+      assert.equal(await page.title(), 'Queues · sluice');
+    } finally {
+      await guarded.close();
+    }
+  });
+
+  it('left real PNG screenshots of the overview and a job page', () => {
+    for (const name of ['console-overview.png', 'console-job.png']) {
+      const png = readFileSync(join(shots, name));
+      assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], `${name} is a PNG`);
+      assert.ok(png.length > 5_000, `${name} shows something`);
+    }
+  });
+});
