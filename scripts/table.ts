@@ -1,3 +1,5 @@
+import type { QueueStats } from '../src/sluice.js';
+
 /**
  * Align rows of text into columns for a terminal: the first column (a name) left-aligned, the others
  * (figures) right-aligned, two spaces apart. The first row is usually the header.
@@ -19,15 +21,7 @@ export function alignColumns(rows: readonly (readonly string[])[]): string[] {
 export const STATUS_HEADER = ['queue', 'ready', 'scheduled', 'running', 'dead', 'oldest ready', 'paused'] as const;
 
 /** One queue's cells in `STATUS_HEADER`'s order; the oldest ready age is blank when nothing is ready. */
-export function statusCells(q: {
-  queue: string;
-  ready: number;
-  scheduled: number;
-  running: number;
-  dead: number;
-  oldestReadyAgeSeconds: number | null;
-  paused: boolean;
-}): string[] {
+export function statusCells(q: QueueStats): string[] {
   const age = q.oldestReadyAgeSeconds === null ? '' : `${Math.round(q.oldestReadyAgeSeconds)} s`;
   return [q.queue, String(q.ready), String(q.scheduled), String(q.running), String(q.dead), age, q.paused ? 'paused' : ''];
 }

@@ -53,14 +53,8 @@ export class QueueActivity {
   }
 }
 
-export interface ViewRow {
-  queue: string;
-  ready: number;
-  scheduled: number;
-  running: number;
-  dead: number;
-  oldestReadyAgeSeconds: number | null;
-  paused: boolean;
+/** A queue's counts (`QueueStats`) and, from this process's functions, jobs per second and p95 duration. */
+export interface ViewRow extends QueueStats {
   perSecond: number;
   p95Ms: number | null;
 }
