@@ -181,7 +181,10 @@ export async function runDev(argv: string[]): Promise<void> {
   const server = await serveApi(port, (event) => api.call(event));
   const apiUrl = `http://localhost:${(server.address() as { port: number }).port}`;
   // The web console, on loopback, over the same database and the app's queues.
-  const ui = await startConsole({ sluice: new Sluice({ db: admin, schema, queues: sluiceConfig.queues.map((q) => q.name) }) });
+  const ui = await startConsole({
+    sluice: new Sluice({ db: admin, schema, queues: sluiceConfig.queues.map((q) => q.name) }),
+    periodicJobs: sluiceConfig.periodicJobs,
+  });
   bus.startSchedules();
 
   // The embedded data directory: relative when inside the project, in full when elsewhere (see devData.ts).

@@ -141,6 +141,28 @@ describe('the web console, in Chromium', { skip, concurrency: 1 }, async () => {
     }
   });
 
+  it('lists the periodic jobs with their schedules and next runs', async () => {
+    const withPeriodic = await startConsole({
+      sluice: known,
+      now: () => new Date('2030-01-01T05:30:00Z'),
+      periodicJobs: [
+        { name: 'daily-digest', schedule: 'cron(0 6 * * ? *)', type: 'send_email' },
+        { name: 'hourly-sweep', schedule: 'rate(1 hour)', type: 'process_order', queue: 'default' },
+      ],
+    });
+    try {
+      await page.goto(withPeriodic.url);
+      await page.click('header a:has-text("Periodic jobs")');
+      assert.deepEqual(await cells('#periodic tbody tr td:first-child'), ['daily-digest', 'hourly-sweep']);
+      assert.equal(await page.locator('tr[data-name="daily-digest"] [data-next]').innerText(), '2030-01-01T06:00:00.000Z');
+      assert.match(await page.locator('tr[data-name="hourly-sweep"] [data-next]').innerText(), /^every 1 hour/);
+    } finally {
+      await withPeriodic.close();
+    }
+    await page.goto(ui.url);
+    assert.equal(await page.locator('header a:has-text("Periodic jobs")').count(), 0, 'no link without periodic jobs');
+  });
+
   it('left real PNG screenshots of the overview and a job page', () => {
     for (const name of ['console-overview.png', 'console-job.png']) {
       const png = readFileSync(join(shots, name));

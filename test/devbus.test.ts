@@ -8,7 +8,7 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import { parseSluiceConfig } from '../infra/config.js';
 import { matchesPattern, type RuleSpec, type RuleTarget, ruleInput, sluiceRules } from '../infra/rules.js';
 import { LocalBus } from '../scripts/dev/bus.js';
-import { cronMatches, parseCron } from '../scripts/dev/cron.js';
+import { cronMatches, nextCronRun, parseCron } from '../scripts/dev/cron.js';
 import { serveApi } from '../scripts/dev/http.js';
 import { compactLogLine, fit, frame, QueueActivity, renderPlain, renderTable, viewRows } from '../scripts/dev/view.js';
 
@@ -120,6 +120,19 @@ describe('dev cron clock', () => {
     const listed = parseCron('cron(0,30 0 1,15 JAN,JUL ? 2030-2031)');
     assert.equal(cronMatches(listed, at('2030-07-15T00:30:00Z')), true);
     assert.equal(cronMatches(listed, at('2032-07-15T00:30:00Z')), false);
+  });
+
+  it('tells the next run: the first matching minute at or after a time, or none', () => {
+    const iso = (d: Date | undefined) => d?.toISOString();
+    assert.equal(iso(nextCronRun(parseCron('cron(0 6 * * ? *)'), at('2030-01-01T05:30:00Z'))), '2030-01-01T06:00:00.000Z');
+    assert.equal(iso(nextCronRun(parseCron('cron(0 6 * * ? *)'), at('2030-01-01T06:00:00Z'))), '2030-01-01T06:00:00.000Z', 'at it counts');
+    assert.equal(iso(nextCronRun(parseCron('cron(0 6 * * ? *)'), at('2030-01-01T06:00:01Z'))), '2030-01-02T06:00:00.000Z');
+    assert.equal(
+      iso(nextCronRun(parseCron('cron(*/15 9-17 ? * MON-FRI *)'), at('2030-01-04T17:50:00Z'))),
+      '2030-01-07T09:00:00.000Z',
+      'past the weekend',
+    );
+    assert.equal(nextCronRun(parseCron('cron(0 0 1 1 ? 2029)'), at('2030-01-01T00:00:00Z')), undefined, 'a year gone by');
   });
 
   it('refuses what it cannot read, with the reason', () => {

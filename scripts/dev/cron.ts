@@ -76,3 +76,18 @@ export function cronMatches(cron: Cron, at: Date): boolean {
   const actual = [at.getUTCMinutes(), at.getUTCHours(), at.getUTCDate(), at.getUTCMonth() + 1, at.getUTCDay() + 1, at.getUTCFullYear()];
   return cron.every((allowed, i) => allowed === null || allowed.has(actual[i] as number));
 }
+
+/**
+ * The first minute at or after `from` (rounded up to a whole minute) that the expression fires at, within
+ * `withinMinutes` (default a little over a year); undefined when none.
+ *
+ * @example
+ * nextCronRun(parseCron('cron(0 6 * * ? *)'), new Date('2030-01-01T05:30:00Z')); // 2030-01-01T06:00:00.000Z
+ */
+export function nextCronRun(cron: Cron, from: Date, withinMinutes = 367 * 24 * 60): Date | undefined {
+  const at = new Date(Math.ceil(from.getTime() / 60_000) * 60_000);
+  for (let i = 0; i < withinMinutes; i++, at.setUTCMinutes(at.getUTCMinutes() + 1)) {
+    if (cronMatches(cron, at)) return new Date(at);
+  }
+  return undefined;
+}

@@ -16,7 +16,14 @@ confirmation), a job's page. Against DATABASE_URL, or the database of a running 
   --read-only   show, never change: every action is hidden and refused`;
 
 /** Runs until a signal stops it; returns 2 on bad usage. */
-export async function runUi(argv: string[], queues?: readonly string[]): Promise<number> {
+export async function runUi(
+  argv: string[],
+  app?: {
+    queues: readonly string[];
+    periodicJobs: ReadonlyArray<{ name: string; schedule: string; type: string; queue?: string | undefined }>;
+  },
+): Promise<number> {
+  const queues = app?.queues;
   const { values: o } = parseArgs({
     args: argv,
     options: {
@@ -50,6 +57,7 @@ export async function runUi(argv: string[], queues?: readonly string[]): Promise
     port,
     token: o.token ?? process.env.SLUICE_CONSOLE_TOKEN,
     readOnly: o['read-only'],
+    ...(app ? { periodicJobs: app.periodicJobs } : {}),
   });
   console.log(`[sluice ui] ${ui.url}${o['read-only'] ? ' (read-only)' : ''}  Ctrl-C to stop`);
   const stop = async () => {

@@ -14,6 +14,17 @@ export interface PageContext {
   /** Hides every action, and the server refuses them. */
   readOnly: boolean;
   csrf: string;
+  /** Whether the app declares periodic jobs (their page is linked). */
+  periodic?: boolean;
+}
+
+export interface PeriodicRow {
+  name: string;
+  schedule: string;
+  type: string;
+  queue?: string | undefined;
+  /** The next tick (UTC), or why it cannot be told. */
+  next: Date | string;
 }
 
 const STYLE = `body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f6f7f9}
@@ -29,7 +40,7 @@ pre{background:#fff;border:1px solid #e3e6ec;padding:10px;overflow:auto}.box{bac
 export function layout(title: string, body: string, ctx: PageContext): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>${esc(title)} · sluice</title><style>${STYLE}</style></head><body>
-<header><strong>sluice</strong><a href="/">Queues</a><a href="/dead-letters">Dead letters</a><a href="/jobs">Find a job</a>${ctx.readOnly ? '<span class="muted">read-only</span>' : ''}</header>
+<header><strong>sluice</strong><a href="/">Queues</a><a href="/dead-letters">Dead letters</a><a href="/jobs">Find a job</a>${ctx.periodic ? '<a href="/periodic">Periodic jobs</a>' : ''}${ctx.readOnly ? '<span class="muted">read-only</span>' : ''}</header>
 <main><h1>${esc(title)}</h1>${body}</main></body></html>`;
 }
 
@@ -141,6 +152,19 @@ export function confirmPage(what: 'redrive' | 'purge', count: number, fields: Re
       : `<p id="confirm-count">${verb} <strong>${count}</strong> dead letter${count === 1 ? '' : 's'}${scope ? ` (${esc(scope)})` : ''}?${what === 'purge' ? ' They are deleted for good.' : ' They run again, attempts reset.'}</p>
 <p>${action(ctx, `/dead-letters/${what}`, `${verb} ${count}`, { ...fields, confirm: '1' }, what === 'purge')} <a href="/dead-letters">Cancel</a></p>`;
   return layout(`${verb} dead letters`, body, ctx);
+}
+
+export function periodicPage(rows: readonly PeriodicRow[], ctx: PageContext): string {
+  const body =
+    rows.length === 0
+      ? '<p class="muted">The app declares no periodic jobs.</p>'
+      : `<table id="periodic"><thead><tr><th>name</th><th class="t">schedule</th><th class="t">type</th><th class="t">queue</th><th class="t">next run (UTC)</th></tr></thead><tbody>${rows
+          .map(
+            (r) =>
+              `<tr data-name="${esc(r.name)}"><td>${esc(r.name)}</td><td class="t">${esc(r.schedule)}</td><td class="t">${esc(r.type)}</td><td class="t">${esc(r.queue ?? '')}</td><td class="t" data-next>${esc(typeof r.next === 'string' ? r.next : r.next.toISOString())}</td></tr>`,
+          )
+          .join('')}</tbody></table><p class="muted">Each tick enqueues once, with the key periodic:&lt;name&gt;:&lt;tick time&gt;.</p>`;
+  return layout('Periodic jobs', body, ctx);
 }
 
 export function donePage(message: string, back: string, ctx: PageContext): string {

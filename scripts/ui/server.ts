@@ -8,7 +8,19 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ConfigError, type JobView, type Sluice, ValidationError } from '../../src/index.js';
 import { jobIdSchema } from '../../src/text.js';
-import { confirmPage, deadLettersPage, donePage, esc, findJobPage, jobPage, layout, overviewPage, type PageContext } from './pages.js';
+import { nextCronRun, parseCron } from '../dev/cron.js';
+import {
+  confirmPage,
+  deadLettersPage,
+  donePage,
+  esc,
+  findJobPage,
+  jobPage,
+  layout,
+  overviewPage,
+  type PageContext,
+  periodicPage,
+} from './pages.js';
 
 export interface ConsoleOptions {
   sluice: Sluice;
@@ -19,6 +31,10 @@ export interface ConsoleOptions {
   /** Required off loopback: given as `Authorization: Bearer …`, or once as `?token=…` (then kept in a cookie). */
   token?: string | undefined;
   readOnly?: boolean;
+  /** The app's periodic jobs (its config), for their page: schedule and next run. */
+  periodicJobs?: ReadonlyArray<{ name: string; schedule: string; type: string; queue?: string | undefined }>;
+  /** The clock the next runs are counted from (tests). */
+  now?: () => Date;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -69,7 +85,20 @@ export async function startConsole(options: ConsoleOptions): Promise<{ url: stri
     throw new ConfigError(`the console listens on ${host}, beyond this machine: give it a token (--token) so that only you can use it`);
   }
   const { sluice } = options;
-  const ctx: PageContext = { readOnly: options.readOnly ?? false, csrf: randomBytes(18).toString('base64url') };
+  const periodic = options.periodicJobs ?? [];
+  const ctx: PageContext = {
+    readOnly: options.readOnly ?? false,
+    csrf: randomBytes(18).toString('base64url'),
+    periodic: periodic.length > 0,
+  };
+  const nextRun = (schedule: string, now: Date): Date | string => {
+    if (schedule.startsWith('rate(')) return `every ${schedule.slice(5, -1)} (EventBridge sets the phase)`;
+    try {
+      return nextCronRun(parseCron(schedule), now) ?? 'none within a year';
+    } catch (err) {
+      return `not computed here: ${(err as Error).message}`;
+    }
+  };
 
   const authorised = (req: IncomingMessage, url: URL): boolean => {
     if (!options.token) return true;
@@ -131,6 +160,17 @@ export async function startConsole(options: ConsoleOptions): Promise<{ url: stri
         const found: JobView | null = jobIdSchema.safeParse(id).success ? await sluice.getJob(id) : null;
         if (!found) return send(res, 404, findJobPage(ctx, `no job ${id}`));
         return send(res, 200, jobPage(found, url.searchParams.get('payload') === '1', ctx));
+      }
+      if (path === '/periodic') {
+        const now = options.now?.() ?? new Date();
+        return send(
+          res,
+          200,
+          periodicPage(
+            periodic.map((p) => ({ ...p, next: nextRun(p.schedule, now) })),
+            ctx,
+          ),
+        );
       }
       if (path === '/dead-letters') {
         const filter = { queue: url.searchParams.get('queue') || undefined, type: url.searchParams.get('type') || undefined };
