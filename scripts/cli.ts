@@ -352,11 +352,10 @@ export async function main(
     // Runs until a signal stops it; the app's queues, when it has a config, bound what may be paused.
     const { runUi } = await import('./ui/command.js');
     try {
-      const config = configExists(undefined) ? (await loadApp(undefined)).config : undefined;
-      return await runUi(
-        argv.slice(1),
-        config ? { queues: config.queues.map((q) => q.name), periodicJobs: config.periodicJobs } : undefined,
-      );
+      return await runUi(argv.slice(1), async (file) => {
+        const config = configExists(file) ? (await loadApp(file)).config : undefined;
+        return config ? { queues: config.queues.map((q) => q.name), periodicJobs: config.periodicJobs } : undefined;
+      });
     } catch (err) {
       process.stderr.write(`sluice ui: ${(err as Error).message}\n`);
       return (err as Error).message.startsWith('no database:') ? 3 : 2;

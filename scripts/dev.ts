@@ -73,7 +73,11 @@ export async function runDev(argv: string[]): Promise<void> {
   const tty = Boolean(process.stdout.isTTY) && process.env.SLUICE_DEV_PLAIN !== '1';
   const screen = process.stdout.write.bind(process.stdout);
   const logLines: string[] = [];
-  if (tty) {
+  // Once everything has started (until then a failure must reach the terminal as it is): the live view.
+  let viewing = false;
+  const enterView = () => {
+    if (!tty) return;
+    viewing = true;
     // The functions log JSON lines, warnings and errors to stderr (Powertools): on a terminal every one of
     // them becomes one short line in the pane under the live view, never raw text over it.
     const capture = ((chunk: string | Uint8Array) => {
@@ -87,15 +91,16 @@ export async function runDev(argv: string[]): Promise<void> {
     process.stdout.write = capture;
     process.stderr.write = capture;
     screen(ALTERNATE_SCREEN.enter);
-  }
+    onAlternateScreen = true;
+  };
   // Back to the terminal's own screen (once): on stop, and however this process ends.
-  let onAlternateScreen = tty;
+  let onAlternateScreen = false;
   const restoreTerminal = () => {
     if (onAlternateScreen) screen(ALTERNATE_SCREEN.leave);
     onAlternateScreen = false;
   };
   process.once('exit', restoreTerminal);
-  const say = (line: string) => (tty ? logLines.push(line) : screen(`${line}\n`));
+  const say = (line: string) => (viewing ? logLines.push(line) : screen(`${line}\n`));
 
   // Fail fast, before the database starts, when the port is taken or the folder is in use.
   const probe = await serveApi(port, async () => ({ statusCode: 503 })).catch((err: Error) => {
@@ -200,6 +205,7 @@ export async function runDev(argv: string[]): Promise<void> {
   if (!tty) for (const line of banner) screen(`${line}\n`);
   screen(`[sluice dev] ready on ${apiUrl}\n`);
   screen(`[sluice dev] console on ${ui.url}\n`);
+  enterView();
 
   const viewer = new Sluice({ db: admin, schema });
   const queues = sluiceConfig.queues.map((q) => q.name);

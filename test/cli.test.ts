@@ -213,7 +213,14 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
 
   it('sluice ui serves the console until stopped, read-only when asked, and refuses a public address without a token', async () => {
     const bin = join(import.meta.dirname, '..', 'bin', 'sluice.mjs');
-    const child = spawn(process.execPath, [bin, 'ui', '--port', '0', '--read-only', '--schema', schema], { env: process.env });
+    const child = spawn(
+      process.execPath,
+      [bin, 'ui', '--port', '0', '--read-only', '--schema', schema, '--config', 'examples/sluice.config.ts'],
+      {
+        env: process.env,
+        cwd: join(import.meta.dirname, '..'),
+      },
+    );
     let out = '';
     child.stdout.on('data', (c: Buffer) => {
       out += c.toString();
@@ -227,6 +234,7 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
       const page = await (await fetch(url)).text();
       assert.match(page, /<title>Queues · sluice<\/title>/);
       assert.doesNotMatch(page, /<button/, 'no action in read-only mode');
+      assert.match(page, /Periodic jobs/, "the config's periodic jobs (--config)");
     } finally {
       child.kill('SIGTERM');
     }

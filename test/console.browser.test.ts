@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -136,6 +137,48 @@ describe('the web console, in Chromium', { skip, concurrency: 1 }, async () => {
       await page.goto(`${guarded.url}?token=s3cret-token`);
       assert.equal(new URL(page.url()).search, '', 'the token leaves the address bar for a cookie');
       assert.equal(await page.title(), 'Queues · sluice');
+    } finally {
+      await guarded.close();
+    }
+  });
+
+  it('answers only requests that name this machine (no DNS rebinding), and survives odd credentials', async () => {
+    const port = new URL(ui.url).port;
+    const raw = (path: string, headers: Record<string, string>, method = 'GET', body = '') =>
+      new Promise<{ status: number; location?: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path, method, headers }, (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, ...(res.headers.location ? { location: res.headers.location } : {}) });
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    assert.equal((await raw('/', { host: `attacker.example:${port}` })).status, 421, 'a rebound name is refused');
+    assert.equal((await raw('/', { host: `localhost:${port}` })).status, 200);
+    const post = await raw(
+      '/queues/default/pause',
+      { host: `127.0.0.1:${port}`, origin: 'http://attacker.example', 'content-type': 'application/x-www-form-urlencoded' },
+      'POST',
+      'csrf=x',
+    );
+    assert.equal(post.status, 421, 'a form from another origin is refused');
+    const guarded = await startConsole({ sluice: known, token: 'tökén-ü' });
+    try {
+      const gport = new URL(guarded.url).port;
+      const g = (path: string, headers: Record<string, string>) =>
+        new Promise<{ status: number; location?: string }>((resolve, reject) => {
+          const req = request({ host: '127.0.0.1', port: gport, path, headers }, (res) => {
+            res.resume();
+            resolve({ status: res.statusCode ?? 0, ...(res.headers.location ? { location: res.headers.location } : {}) });
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      assert.equal((await g('/', { authorization: 'Bearer abcde' })).status, 401, 'a wrong token of another byte length');
+      assert.equal((await g('/', { cookie: 'sluice_console=%E0' })).status, 401, 'a malformed cookie');
+      const hop = await g(`/x/..//evil.example/?token=${encodeURIComponent('tökén-ü')}`, {});
+      assert.equal(hop.status, 303);
+      assert.ok(hop.location?.startsWith('/') && !hop.location.startsWith('//'), `stays on this site: ${hop.location}`);
     } finally {
       await guarded.close();
     }

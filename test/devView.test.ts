@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -46,6 +47,53 @@ describe('the dev view on a terminal', { skip, concurrency: 1 }, async () => {
     assert.equal(res.status, 201);
     return ((await res.json()) as { id: string }).id;
   };
+
+  it('on a terminal, a failure to start is shown as it is (the view has not taken the screen yet)', async () => {
+    const taken = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => taken.once('listening', r));
+    const busy = (taken.address() as { port: number }).port;
+    const name = `${session}-busy`;
+    try {
+      const command = [
+        'env',
+        '-u',
+        'DATABASE_URL',
+        '-u',
+        'NODE_OPTIONS',
+        `SLUICE_DEV_DIR=${devDir}-busy`,
+        'npm',
+        'run',
+        'dev',
+        '--',
+        '--port',
+        String(busy),
+      ];
+      tmux(
+        'new-session',
+        '-d',
+        '-s',
+        name,
+        '-x',
+        '120',
+        '-y',
+        '30',
+        '-c',
+        root,
+        command.join(' '),
+        ';',
+        'set-option',
+        '-t',
+        name,
+        'remain-on-exit',
+        'on',
+      );
+      await until('the refusal', () => screen(name).some((l) => l.includes(`port ${busy} is in use`)), 60_000);
+    } finally {
+      spawnSync('tmux', ['kill-session', '-t', name]);
+      taken.close();
+      rmSync(`${devDir}-busy`, { recursive: true, force: true });
+    }
+  });
 
   it('at 160×45: the header on top, one line per failure with its function, job, attempt and error; no idle lines', async () => {
     const env = ['env', '-u', 'DATABASE_URL', '-u', 'NODE_OPTIONS', `SLUICE_DEV_DIR=${devDir}`];

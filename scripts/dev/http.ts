@@ -67,6 +67,14 @@ function send(res: ServerResponse, result: APIGatewayProxyStructuredResultV2): v
  */
 export async function serveApi(port: number, call: (event: APIGatewayProxyEventV2) => Promise<unknown>): Promise<Server> {
   const server = createServer((req, res) => {
+    // The dev API has no authorizer: it answers only requests that name this machine, so that a web page
+    // whose name rebinds to 127.0.0.1 (DNS rebinding) cannot reach it.
+    const bound = (server.address() as { port: number }).port;
+    if (![`127.0.0.1:${bound}`, `localhost:${bound}`, `[::1]:${bound}`].includes(req.headers.host ?? '')) {
+      send(res, { statusCode: 421, headers: { 'content-type': 'application/json' }, body: '{"message":"Misdirected Request"}' });
+      req.resume();
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {

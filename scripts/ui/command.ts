@@ -6,7 +6,7 @@ import { Sluice } from '../../src/index.js';
 import { devDatabaseUrl, toolPool } from '../dev/database.js';
 import { startConsole } from './server.js';
 
-export const UI_HELP = `usage: sluice ui [--port N] [--host H] [--token T] [--read-only] [--schema S]
+export const UI_HELP = `usage: sluice ui [--port N] [--host H] [--token T] [--read-only] [--schema S] [--config FILE]
 
 The web console: queues (pause, resume), dead letters (redrive, purge, each after a count and a
 confirmation), a job's page. Against DATABASE_URL, or the database of a running \`sluice dev\`.
@@ -15,15 +15,13 @@ confirmation), a job's page. Against DATABASE_URL, or the database of a running 
   --token T     required to open it: Authorization: Bearer T, or once ?token=T
   --read-only   show, never change: every action is hidden and refused`;
 
-/** Runs until a signal stops it; returns 2 on bad usage. */
-export async function runUi(
-  argv: string[],
-  app?: {
-    queues: readonly string[];
-    periodicJobs: ReadonlyArray<{ name: string; schedule: string; type: string; queue?: string | undefined }>;
-  },
-): Promise<number> {
-  const queues = app?.queues;
+export interface UiApp {
+  queues: readonly string[];
+  periodicJobs: ReadonlyArray<{ name: string; schedule: string; type: string; queue?: string | undefined }>;
+}
+
+/** Runs until a signal stops it; returns 2 on bad usage. `loadApp` reads the app's config (`--config`), if any. */
+export async function runUi(argv: string[], loadApp: (file: string | undefined) => Promise<UiApp | undefined>): Promise<number> {
   const { values: o } = parseArgs({
     args: argv,
     options: {
@@ -32,6 +30,7 @@ export async function runUi(
       token: { type: 'string' },
       'read-only': { type: 'boolean', default: false },
       schema: { type: 'string' },
+      config: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -45,6 +44,8 @@ export async function runUi(
     console.error(`sluice ui: --port must be a number from 0 to 65535, got ${JSON.stringify(o.port)}`);
     return 2;
   }
+  const app = await loadApp(o.config);
+  const queues = app?.queues;
   const pool = toolPool(devDatabaseUrl());
   const sluice = new Sluice({
     db: pool,

@@ -44,7 +44,8 @@ const HEADERS = {
   'content-type': 'text/html; charset=utf-8',
   'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  // same-origin: the console's own forms carry their Origin (no-referrer would make it `null`); other sites see nothing.
+  'referrer-policy': 'same-origin',
   'cache-control': 'no-store',
 };
 
@@ -57,12 +58,21 @@ class HttpProblem extends Error {
   }
 }
 
-const same = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+const same = (a: string, b: string) => {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+};
 
 function cookie(req: IncomingMessage, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === name) return decodeURIComponent(v.join('='));
+    if (k !== name) continue;
+    try {
+      return decodeURIComponent(v.join('='));
+    } catch {
+      return undefined; // a malformed cookie is no token
+    }
   }
   return undefined;
 }
@@ -135,13 +145,31 @@ export async function startConsole(options: ConsoleOptions): Promise<{ url: stri
     return n;
   };
 
+  /**
+   * Without a token the console trusts loopback alone, so the request must name this machine: a page of
+   * another site that rebinds its name to 127.0.0.1 (DNS rebinding) would otherwise be same-origin with
+   * the console. A form's Origin, when the browser sends one, must be the console itself.
+   */
+  const rightHost = (req: IncomingMessage, port: number): boolean => {
+    if (options.token) return true;
+    const names = [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`];
+    if (!names.includes(req.headers.host ?? '')) return false;
+    // (`null`: the browser withholds the origin, as some privacy settings do; the form's CSRF token still guards it.)
+    const origin = req.headers.origin;
+    if (origin === undefined || origin === 'null') return true;
+    return names.some((n) => origin === `http://${n}`);
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    if (!rightHost(req, (server.address() as { port: number }).port))
+      throw new HttpProblem(421, 'this console answers on its own address only');
     const url = new URL(req.url ?? '/', 'http://console');
     if (!authorised(req, url)) return send(res, 401, layout('Sign in', '<p>This console needs its token: open it with ?token=…</p>', ctx));
     if (options.token && url.searchParams.has('token')) {
       // Keep the token in a cookie (HttpOnly, this site only) and drop it from the address bar.
       url.searchParams.delete('token');
-      return redirect(res, `${url.pathname}${url.search}`, {
+      // (One leading slash: `//host` would leave this site.)
+      return redirect(res, `/${url.pathname.replace(/^\/+/, '')}${url.search}`, {
         'set-cookie': `sluice_console=${encodeURIComponent(options.token)}; HttpOnly; SameSite=Strict; Path=/`,
       });
     }
