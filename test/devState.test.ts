@@ -4,11 +4,11 @@
  * the CLI does not use a dead server's database and a new `sluice dev` is not refused.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { devBus, devDatabaseUrl, stillRunning } from '../scripts/dev/database.js';
+import { devBus, devDatabaseUrl, startDevDatabase, stillRunning } from '../scripts/dev/database.js';
 
 const started = (pid: number) => {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -36,6 +36,20 @@ describe('the dev server state file', { skip: process.platform !== 'linux' && 'r
     assert.equal(stillRunning({ pid: other }), false, 'no start time recorded, though /proc has one');
     assert.equal(stillRunning({ pid: 2 ** 22 + 7 }), false, 'no such process');
     assert.equal(stillRunning({ pid: 'x' }), false);
+  });
+
+  it('one sluice dev per folder, by an atomic lock: a live holder refuses a second, a dead one is taken over', async () => {
+    write('dev.lock', { pid: other, started: started(other) });
+    await assert.rejects(startDevDatabase(), /another `sluice dev` \(pid \d+\) is using/);
+    write('dev.lock', { pid: 2 ** 22 + 7, started: '1' }); // a process gone (kill -9, a reboot)
+    const db = await startDevDatabase();
+    try {
+      assert.equal(JSON.parse(readFileSync(join(dir, 'dev.lock'), 'utf8')).pid, process.pid, 'taken over');
+      assert.equal(devDatabaseUrl(), db.url);
+    } finally {
+      await db.stop();
+    }
+    assert.ok(!existsSync(join(dir, 'dev.lock')), 'released on stop');
   });
 
   it('the CLI ignores a dev.json whose pid now belongs to another process', () => {

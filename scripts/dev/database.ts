@@ -43,12 +43,46 @@ export interface DevDatabase {
 export async function startDevDatabase(options: { fresh?: boolean } = {}): Promise<DevDatabase> {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, embedded: false, stop: async () => {} };
   const dir = devDir();
-  const running = runningDevServer();
-  if (running !== undefined) {
-    throw new Error(`another \`sluice dev\` (pid ${running}) is using ${dir}: stop it first, or set SLUICE_DEV_DIR for a second one`);
-  }
-  const user = serverUser(); // as root, the server runs as `postgres`
   mkdirSync(dir, { recursive: true });
+  const release = claimFolder(dir);
+  try {
+    return await startIn(dir, options, release);
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+/**
+ * Take `.sluice/dev.lock` for this process, atomically (created with O_EXCL): two `sluice dev` started at
+ * the same instant cannot both pass, as a check of `dev.json` followed by its write could. A lock whose
+ * process is gone (kill -9, a reboot) is taken over. Returns its release.
+ */
+function claimFolder(dir: string): () => void {
+  const lock = join(dir, 'dev.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lock, `${JSON.stringify(thisProcess())}\n`, { flag: 'wx' });
+      return () => rmSync(lock, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let holder: { pid?: unknown; started?: unknown } = {};
+    try {
+      holder = JSON.parse(readFileSync(lock, 'utf8')) as typeof holder;
+    } catch {
+      // unreadable (being written, or torn): treated as stale below only once its writer is gone
+    }
+    if (holder.pid !== process.pid && stillRunning(holder)) {
+      throw new Error(`another \`sluice dev\` (pid ${holder.pid}) is using ${dir}: stop it first, or set SLUICE_DEV_DIR for a second one`);
+    }
+    rmSync(lock, { force: true }); // its process is gone: take it over (a racing taker loses at the O_EXCL create)
+  }
+  throw new Error(`another \`sluice dev\` is starting in ${dir}: stop it first, or set SLUICE_DEV_DIR for a second one`);
+}
+
+async function startIn(dir: string, options: { fresh?: boolean }, release: () => void): Promise<DevDatabase> {
+  const user = serverUser(); // as root, the server runs as `postgres`
   if (user.uid !== undefined) chmodSync(dir, 0o755); // so that user may enter it (unless a directory above is closed)
   const { dataDir, notice } = placeDevData(dir, user, { fresh: options.fresh });
   if (existsSync(dataDir) && !existsSync(join(dataDir, 'PG_VERSION'))) {
@@ -78,18 +112,9 @@ export async function startDevDatabase(options: { fresh?: boolean } = {}): Promi
     stop: async () => {
       rmSync(stateFile(), { force: true });
       await server.stop();
+      release();
     },
   };
-}
-
-/** The pid of a live dev server using this folder, if any (this process excluded). */
-function runningDevServer(): number | undefined {
-  try {
-    const state = JSON.parse(readFileSync(stateFile(), 'utf8')) as { pid?: unknown; started?: unknown };
-    return state.pid !== process.pid && stillRunning(state) ? (state.pid as number) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
