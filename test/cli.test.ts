@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -195,6 +195,7 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
       assert.equal(none.code, 3);
       assert.match(none.err, /no database: set DATABASE_URL, or start `sluice dev`/);
     } finally {
+      if (process.env.SLUICE_DEV_DIR !== saved.dir) rmSync(process.env.SLUICE_DEV_DIR as string, { recursive: true, force: true });
       process.env.DATABASE_URL = saved.url;
       if (saved.dir === undefined) delete process.env.SLUICE_DEV_DIR;
       else process.env.SLUICE_DEV_DIR = saved.dir;
