@@ -245,17 +245,13 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
       }
       case 'dead-letters': {
         if (sub === 'list') {
-          // One more than shown tells whether there is a next page, as the API does: --json carries its cursor.
-          // (At the library's most, 1000, a full page is taken to have a next one.)
-          const pageSize = limit ?? 50;
-          const page = await sluice.listDeadLetters({
+          // --json carries the next page's cursor, as the API does.
+          const { jobs, next } = await sluice.deadLetterPage({
             ...(o.queue ? { queue: o.queue } : {}),
             ...(o.type ? { type: o.type } : {}),
             ...(o.after ? { after: o.after } : {}),
-            limit: pageSize >= 1000 ? pageSize : pageSize + 1,
+            ...(limit !== undefined ? { limit } : {}),
           });
-          const jobs = page.slice(0, pageSize);
-          const next = page.length > pageSize || (pageSize >= 1000 && page.length === pageSize) ? (jobs.at(-1)?.id ?? null) : null;
           const more = next ? `\nmore: --after ${next}` : '';
           return { out: { deadLetters: jobs, next }, text: jobs.length === 0 ? 'no dead letters' : `${jobs.map(view).join('\n')}${more}` };
         }

@@ -18,7 +18,7 @@ export type { JobAttemptError, JobState, JobView } from './job.js';
 export { type Logger, silentLogger } from './logger.js';
 export { chain, loggingMiddleware, type MetricsCallbacks, metricsMiddleware } from './middleware.js';
 export { loadMigrations, type MigrateResult, type Migration, migrate } from './migrate.js';
-export { type QueueStats, Sluice, type WithClient } from './sluice.js';
+export { type DeadLetterListOptions, type QueueStats, Sluice, type WithClient } from './sluice.js';
 export type { DeadLetterFilter } from './sql/deadLetters.js';
 export type { DrainSummary, OutcomeEvent } from './worker/drainer.js';
 export { type DrainOptions, Worker, type WorkerOptions, workerOptionsSchema } from './worker/worker.js';

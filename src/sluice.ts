@@ -34,6 +34,18 @@ export interface WithClient {
 
 const ID = jobIdSchema;
 const ids = z.array(ID).max(10_000);
+const deadLetterListSchema = z
+  .object({
+    queue: z.string().optional(),
+    type: z.string().optional(),
+    after: ID.optional(),
+    limit: z.number().int().min(1).max(1000).default(50),
+  })
+  .strict();
+
+/** Which dead letters to list, and how many at a time. */
+export type DeadLetterListOptions = z.input<typeof deadLetterListSchema>;
+
 const filterFields = z.object({ ids: ids.optional(), queue: z.string().min(1).optional(), type: z.string().min(1).optional() }).strict();
 const filterSchema = filterFields.refine(
   (f) => f.ids !== undefined || f.queue !== undefined || f.type !== undefined,
@@ -119,20 +131,23 @@ export class Sluice {
   }
 
   /** Dead letters in id order, `limit` at a time (default 50); pass the last id as `after` for the next page. */
-  async listDeadLetters(options: { queue?: string; type?: string; after?: string; limit?: number } = {}): Promise<JobView[]> {
-    const o = parseInput(
-      z
-        .object({
-          queue: z.string().optional(),
-          type: z.string().optional(),
-          after: ID.optional(),
-          limit: z.number().int().min(1).max(1000).default(50),
-        })
-        .strict(),
-      options,
-      'dead-letter list options',
-    );
+  async listDeadLetters(options: DeadLetterListOptions = {}): Promise<JobView[]> {
+    const o = parseInput(deadLetterListSchema, options, 'dead-letter list options');
     return (await listDeadLetters(this.db, this.s, o)).map(toJobView);
+  }
+
+  /**
+   * A page of dead letters, as `listDeadLetters` takes them, and the `after` of the next page (null on
+   * the last one): one more row is read to tell.
+   *
+   * @example
+   * const { jobs, next } = await sluice.deadLetterPage({ queue: 'emails', limit: 20 }); // then { after: next }
+   */
+  async deadLetterPage(options: DeadLetterListOptions = {}): Promise<{ jobs: JobView[]; next: string | null }> {
+    const o = parseInput(deadLetterListSchema, options, 'dead-letter list options');
+    const rows = await listDeadLetters(this.db, this.s, { ...o, limit: o.limit + 1 });
+    const jobs = rows.slice(0, o.limit).map(toJobView);
+    return { jobs, next: rows.length > o.limit ? (jobs.at(-1)?.id ?? null) : null };
   }
 
   /**

@@ -90,6 +90,14 @@ describe('dead letters', async () => {
     assert.equal(new Set(seen).size, seen.length, 'no id on two pages');
     assert.deepEqual(seen, ids, 'every dead letter seen, in id order');
 
+    // deadLetterPage gives the same pages, each with the cursor of the next (null on the last).
+    const first = await sluice.deadLetterPage({ type: 'dl_page', limit: 3 });
+    assert.deepEqual([idsOf(first.jobs), first.next], [pages[0], pages[0]?.at(-1)]);
+    const last = await sluice.deadLetterPage({ type: 'dl_page', limit: 3, after: pages[1]?.at(-1) as string });
+    assert.deepEqual([idsOf(last.jobs), last.next], [pages[2], null]);
+    const exact = await sluice.deadLetterPage({ type: 'dl_page', limit: 7 });
+    assert.deepEqual([exact.jobs.length, exact.next], [7, null], 'a full last page has no next');
+
     // Keyset on a queue filter spanning two types, from a cursor in the middle.
     const queueAll = [...ids, ...otherIds].sort(byId);
     const cursor = queueAll[3] as string;

@@ -162,9 +162,8 @@ export function createRoutes(options: ApiOptions) {
     const parsed = DeadLetterListQuery.safeParse(query, { error: requiredMessage });
     if (!parsed.success) throw validation(toIssues(parsed.error, ['query']));
     const { limit, ...filter } = parsed.data;
-    const page = await sluice.listDeadLetters({ ...filter, limit: limit + 1 });
-    const shown = page.slice(0, limit);
-    return json(200, { deadLetters: shown.map(detailView), next: page.length > limit ? (shown.at(-1)?.id ?? null) : null });
+    const page = await sluice.deadLetterPage({ ...filter, limit });
+    return json(200, { deadLetters: page.jobs.map(detailView), next: page.next });
   };
 
   const redrive: Route = async (req) => {

@@ -204,9 +204,7 @@ export async function startConsole(options: ConsoleOptions): Promise<{ url: stri
         const filter = { queue: url.searchParams.get('queue') || undefined, type: url.searchParams.get('type') || undefined };
         const after = url.searchParams.get('after') || undefined;
         const given = { ...(filter.queue ? { queue: filter.queue } : {}), ...(filter.type ? { type: filter.type } : {}) };
-        const page = await sluice.listDeadLetters({ ...given, ...(after ? { after } : {}), limit: PAGE + 1 });
-        const jobs = page.slice(0, PAGE);
-        const next = page.length > PAGE ? (jobs.at(-1)?.id ?? null) : null;
+        const { jobs, next } = await sluice.deadLetterPage({ ...given, ...(after ? { after } : {}), limit: PAGE });
         return send(res, 200, deadLettersPage({ jobs, next, filter, total: await sluice.countDeadLetters(given) }, ctx));
       }
       throw new HttpProblem(404, `no page ${path}`);
