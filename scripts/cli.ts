@@ -24,6 +24,7 @@ import {
 } from '../src/index.js';
 import { describeIssues } from '../src/text.js';
 import { appRoot, ConfigFileError, findConfigFile, type LoadedConfig, loadAppConfig } from './config/load.js';
+import { actOnDeadLetters } from './deadLetters.js';
 import { devBus, devDatabaseUrl, toolPool } from './dev/database.js';
 import { alignColumns, STATUS_HEADER, statusCells } from './table.js';
 
@@ -256,17 +257,8 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
           return { out: { deadLetters: jobs, next }, text: jobs.length === 0 ? 'no dead letters' : `${jobs.map(view).join('\n')}${more}` };
         }
         const filter = deadLetterFilter(o);
-        // --all: the library takes no empty filter (a slip would redrive or purge everything), so go queue by queue.
-        const filters =
-          Object.keys(filter).length > 0 ? [filter] : (await sluice.stats()).filter((q) => q.dead > 0).map((q) => ({ queue: q.queue }));
-        const ids: string[] = [];
-        for (const f of filters) {
-          ids.push(
-            ...(sub === 'redrive'
-              ? await sluice.redriveDeadLetters(f, o['to-queue'] ? { toQueue: o['to-queue'] } : {})
-              : await sluice.purgeDeadLetters(f)),
-          );
-        }
+        // --all: every dead letter, queue by queue.
+        const ids = await actOnDeadLetters(sluice, sub as 'redrive' | 'purge', filter, o['to-queue'] ? { toQueue: o['to-queue'] } : {});
         const verb = sub === 'redrive' ? 'redriven' : 'purged';
         // Exit 1 when nothing matched: "nothing to act on", as for a job that does not exist.
         return {

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { loopbackHosts } from './net.js';
 
 /** API Gateway's own limit on a request body. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -70,7 +71,7 @@ export async function serveApi(port: number, call: (event: APIGatewayProxyEventV
     // The dev API has no authorizer: it answers only requests that name this machine, so that a web page
     // whose name rebinds to 127.0.0.1 (DNS rebinding) cannot reach it.
     const bound = (server.address() as { port: number }).port;
-    if (![`127.0.0.1:${bound}`, `localhost:${bound}`, `[::1]:${bound}`].includes(req.headers.host ?? '')) {
+    if (!loopbackHosts(bound).includes(req.headers.host ?? '')) {
       send(res, { statusCode: 421, headers: { 'content-type': 'application/json' }, body: '{"message":"Misdirected Request"}' });
       req.resume();
       return;

@@ -11,3 +11,11 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * The Host headers that name this machine on `port`: a local server with no authentication of its own
+ * answers only these, so that a page whose name rebinds to 127.0.0.1 (DNS rebinding) cannot reach it.
+ */
+export function loopbackHosts(port: number): string[] {
+  return [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`];
+}

@@ -8,7 +8,9 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ConfigError, type JobView, type Sluice, ValidationError } from '../../src/index.js';
 import { jobIdSchema } from '../../src/text.js';
+import { actOnDeadLetters } from '../deadLetters.js';
 import { nextCronRun, parseCron } from '../dev/cron.js';
+import { loopbackHosts } from '../dev/net.js';
 import {
   confirmPage,
   deadLettersPage,
@@ -136,15 +138,6 @@ export async function startConsole(options: ConsoleOptions): Promise<{ url: stri
     return { fields, filter: id ? { ids: [id] } : { ...(queue ? { queue } : {}), ...(type ? { type } : {}) } };
   };
 
-  /** Redrive or purge by a filter; with none, queue by queue (the library refuses an empty filter). */
-  const bulk = async (what: 'redrive' | 'purge', filter: { ids?: string[]; queue?: string; type?: string }) => {
-    const filters =
-      Object.keys(filter).length > 0 ? [filter] : (await sluice.stats()).filter((q) => q.dead > 0).map((q) => ({ queue: q.queue }));
-    let n = 0;
-    for (const f of filters) n += (what === 'redrive' ? await sluice.redriveDeadLetters(f) : await sluice.purgeDeadLetters(f)).length;
-    return n;
-  };
-
   /**
    * Without a token the console trusts loopback alone, so the request must name this machine: a page of
    * another site that rebinds its name to 127.0.0.1 (DNS rebinding) would otherwise be same-origin with
@@ -152,7 +145,7 @@ export async function startConsole(options: ConsoleOptions): Promise<{ url: stri
    */
   const rightHost = (req: IncomingMessage, port: number): boolean => {
     if (options.token) return true;
-    const names = [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`];
+    const names = loopbackHosts(port);
     if (!names.includes(req.headers.host ?? '')) return false;
     // (`null`: the browser withholds the origin, as some privacy settings do; the form's CSRF token still guards it.)
     const origin = req.headers.origin;
@@ -225,7 +218,7 @@ export async function startConsole(options: ConsoleOptions): Promise<{ url: stri
       const what = dead[1] as 'redrive' | 'purge';
       const { fields, filter } = scopeOf(form);
       if (form.get('confirm') !== '1') return send(res, 200, confirmPage(what, await sluice.countDeadLetters(filter), fields, ctx));
-      const n = await bulk(what, filter);
+      const n = (await actOnDeadLetters(sluice, what, filter)).length;
       return send(
         res,
         200,
