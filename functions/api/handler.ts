@@ -9,16 +9,13 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { z } from 'zod';
 import { type JobDefinition, JobRegistry } from '../../src/index.js';
-import { databaseConfigSchema, eventsConfigSchema, loadConfig } from '../shared/config.js';
+import { databaseConfigSchema, loadConfig, producerEventsConfigSchema } from '../shared/config.js';
 import { containerPublisher, containerSluice } from '../shared/container.js';
 import { functionLogging, powertools } from '../shared/observability.js';
 import { type AnyLambdaHandler, withOrigin } from '../shared/rebuild.js';
 import { createApi } from './app.js';
 
-const apiConfigSchema = z.intersection(
-  z.intersection(databaseConfigSchema, eventsConfigSchema),
-  z.object({ WAKE_COALESCE_MS: z.coerce.number().int().min(0).max(60_000).default(1_000) }),
-);
+const apiConfigSchema = z.intersection(databaseConfigSchema, producerEventsConfigSchema);
 
 export interface ApiHandlerOptions {
   /** The job types the API accepts (the app's `jobs`): each request's payload is checked against its schema. */

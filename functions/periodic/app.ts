@@ -34,7 +34,7 @@ export function createPeriodic(options: { sluice: Sluice; registry: JobRegistry;
       }),
     ]);
     const enqueued = job[0] as EnqueuedJob;
-    if (!enqueued.replayed) options.publisher.jobsEnqueued(enqueued.queue, 1);
+    options.publisher.jobsCommitted([enqueued]);
     await options.publisher.flush();
     options.logger.info('periodic job enqueued', {
       periodic: e.name,

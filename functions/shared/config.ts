@@ -87,6 +87,11 @@ export const eventsConfigSchema = z.object({
   EVENT_SOURCE: z.string().min(1).default('sluice'),
 });
 
+/** A producer's events (the API, `createWakeUp`): at most one `JobsEnqueued` per queue per `WAKE_COALESCE_MS`. */
+export const producerEventsConfigSchema = eventsConfigSchema.extend({
+  WAKE_COALESCE_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
+});
+
 /** Parse `env` (default `process.env`) with `schema`, naming every bad variable in one error. */
 export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv = process.env): z.output<S> {
   const res = schema.safeParse(env);

@@ -119,6 +119,11 @@ export class EventPublisher {
     if (count > 0) this.#enqueued.set(queue, (this.#enqueued.get(queue) ?? 0) + count);
   }
 
+  /** `jobsEnqueued` for each job just committed, but a replayed one (it woke its queue the first time). */
+  jobsCommitted(jobs: Iterable<{ queue: string; replayed: boolean }>): void {
+    for (const job of jobs) if (!job.replayed) this.jobsEnqueued(job.queue, 1);
+  }
+
   drainRequested(detail: DrainRequestedDetail): void {
     this.#add(DETAIL_TYPES.drainRequested, detail);
   }

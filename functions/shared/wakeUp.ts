@@ -1,14 +1,8 @@
-import { z } from 'zod';
 import type { EnqueuedJob } from '../../src/index.js';
-import { eventsConfigSchema, loadConfig } from './config.js';
+import { loadConfig, producerEventsConfigSchema } from './config.js';
 import { containerPublisher } from './container.js';
 import type { EventSink } from './events.js';
 import { powertools } from './observability.js';
-
-const wakeConfigSchema = z.intersection(
-  eventsConfigSchema,
-  z.object({ WAKE_COALESCE_MS: z.coerce.number().int().min(0).max(60_000).default(1_000) }),
-);
 
 /** Wakes the workers of the queues a producer just enqueued to. */
 export interface WakeUp {
@@ -39,7 +33,7 @@ export interface WakeUp {
  * await wakeUp.afterCommit(job);
  */
 export function createWakeUp(options: { env?: NodeJS.ProcessEnv; sink?: EventSink; now?: () => number } = {}): WakeUp {
-  const config = loadConfig(wakeConfigSchema, options.env ?? process.env);
+  const config = loadConfig(producerEventsConfigSchema, options.env ?? process.env);
   const publisher = containerPublisher(config, {
     wakeCoalesceMs: config.WAKE_COALESCE_MS,
     ...(options.sink ? { sink: options.sink } : {}),
@@ -47,7 +41,7 @@ export function createWakeUp(options: { env?: NodeJS.ProcessEnv; sink?: EventSin
   });
   const wake: WakeUp = {
     enqueued(jobs) {
-      for (const job of Array.isArray(jobs) ? jobs : [jobs as EnqueuedJob]) if (!job.replayed) publisher.jobsEnqueued(job.queue, 1);
+      publisher.jobsCommitted(Array.isArray(jobs) ? jobs : [jobs as EnqueuedJob]);
     },
     async flush() {
       try {

@@ -65,7 +65,7 @@ export function createWorkerHandler(options: WorkerHandlerOptions) {
   const enqueue: Enqueuer = {
     enqueueMany: async (items) => {
       const jobs = await sluice.enqueueMany(items);
-      for (const job of jobs) if (!job.replayed) publisher.jobsEnqueued(job.queue, 1);
+      publisher.jobsCommitted(jobs);
       return jobs;
     },
   };
