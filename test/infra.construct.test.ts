@@ -118,6 +118,18 @@ describe('SluiceQueue in a team’s own stack', () => {
         }),
       /job type team_report uses queue reports, which declares no worker/,
     );
+    const noPeriodicEntry = {
+      ...parseSluiceConfig({
+        jobs: [report],
+        queues: [{ name: 'reports', workerTimeoutSeconds: 300 }],
+        periodicJobs: [{ name: 'nightly', schedule: 'cron(0 3 * * ? *)', type: 'team_report', payload: { id: 'n' } }],
+      }),
+      functions,
+    } as never;
+    assert.throws(
+      () => new SluiceQueue(stack, 'NoPeriodic', { config: noPeriodicEntry, configDir: EXAMPLES, database }),
+      /periodic jobs need a functions\.periodic entry file/,
+    );
     // defineConfig refuses the same when the config file loads, before any synth.
     assert.throws(
       () => defineConfig({ jobs: [report], functions, queues: [{ name: 'reports', workerTimeoutSeconds: 60 }] }),

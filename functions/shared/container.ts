@@ -5,8 +5,8 @@ import { EventPublisher, type EventSink, eventBridgeSink } from './events.js';
 import { logIdlePoolError, sluiceLogger } from './observability.js';
 
 /**
- * The per-container wiring every entry point shares, made once at module load: a Sluice over the
- * container's pool, and an event publisher to the bus (or to nowhere when no bus is configured).
+ * The per-container wiring every handler factory shares, made when the factory is called: a Sluice over
+ * the container's pool, and an event publisher to the bus (or to nowhere when no bus is configured).
  */
 export function containerSluice(config: DatabaseConfig): Sluice {
   // getPool creates the pool without connecting; the first query opens a connection.

@@ -212,10 +212,11 @@ export class SluiceQueue extends Construct {
     const others: lambda.IFunction[] = [maintenance, migrate];
     let periodicFn: lambda.IFunction | undefined;
     if (props.config.periodicJobs.length > 0) {
+      if (!props.config.functions.periodic) throw new Error('sluice config: periodic jobs need a functions.periodic entry file');
       const periodic = withDb(
         new SluiceFunction(this, 'Periodic', {
           ...common,
-          entry: appEntry(props.config.functions.periodic ?? 'functions.periodic is not set'),
+          entry: appEntry(props.config.functions.periodic),
           projectRoot: root,
           description: 'sluice periodic jobs',
           timeout: Duration.seconds(30),
