@@ -27,6 +27,7 @@ import { appRoot, ConfigFileError, findConfigFile, type LoadedConfig, loadAppCon
 import { actOnDeadLetters } from './deadLetters.js';
 import { devBus, devDatabaseUrl, toolPool } from './dev/database.js';
 import { alignColumns, STATUS_HEADER, statusCells } from './table.js';
+import { timelineLines } from './timeline.js';
 
 class UsageError extends Error {}
 
@@ -126,6 +127,7 @@ function view(job: JobView): string {
     `  attempt ${job.attempt} of ${job.maxAttempts}, priority ${job.priority}, run at ${job.runAt.toISOString()}`,
   ];
   if (job.idempotencyKey) lines.push(`  idempotency key ${job.idempotencyKey}`);
+  if (job.finishedAt) lines.push(`  finished at ${job.finishedAt.toISOString()}`);
   if ('payload' in job) lines.push(`  payload ${JSON.stringify((job as { payload?: unknown }).payload)}`);
   for (const e of (job as { errors?: Array<{ attempt: number; name?: string; message?: string }> }).errors ?? []) {
     lines.push(`  attempt ${e.attempt} failed: ${e.name ?? 'Error'}: ${e.message ?? ''}`);
@@ -226,9 +228,10 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
       case 'jobs': {
         const id = rest[1] as string;
         if (sub === 'get') {
-          const job = await sluice.getJob(id);
+          const [job, timeline] = await Promise.all([sluice.getJob(id), sluice.jobTimeline(id)]);
           if (!job) return { out: { error: { code: 'NOT_FOUND', message: `no job ${id}` } }, text: `no job ${id}`, code: 1 };
-          return { out: job, text: view(job) };
+          const history = timeline.length === 0 ? '' : `\n  timeline:\n${timelineLines(timeline).join('\n')}`;
+          return { out: { ...job, timeline }, text: `${view(job)}${history}` };
         }
         const result = (await sluice.cancel([id]))[id];
         if (result === 'not_cancellable' || result === undefined) {

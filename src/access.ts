@@ -2,7 +2,7 @@ import { type ConnectionSource, quoteSchema, SQL_IDENTIFIER, withLockedTransacti
 import { ConfigError } from './errors.js';
 
 type Privilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
-type Table = 'jobs' | 'active_jobs' | 'job_steps' | 'paused_queues';
+type Table = 'jobs' | 'active_jobs' | 'job_steps' | 'paused_queues' | 'job_events' | 'job_counts';
 
 /**
  * What each kind of caller does to the queue's tables: the least that sluice's SQL needs. A database user
@@ -13,29 +13,49 @@ export const ACCESS_PROFILES = {
    * `enqueue`/`enqueueMany`, including the release of an expired idempotency key and the read-back of the
    * existing job when a key replays (a job's view joins its live row).
    */
-  producer: { jobs: ['SELECT', 'INSERT', 'UPDATE'], active_jobs: ['SELECT', 'INSERT'] },
-  /** `getJob(s)`, `cancel`, `stats`, pause and resume, and the dead-letter operations (list, redrive, purge). */
+  producer: { jobs: ['SELECT', 'INSERT', 'UPDATE'], active_jobs: ['SELECT', 'INSERT'], job_events: ['SELECT'] },
+  /**
+   * `getJob(s)`, `jobTimeline`, `cancel`, `stats`, `activity`, pause and resume, and the dead-letter
+   * operations (list, redrive, purge); cancel and redrive write their markers on the timeline.
+   */
   operator: {
     jobs: ['SELECT', 'UPDATE', 'DELETE'],
     active_jobs: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
     job_steps: ['SELECT', 'DELETE'],
     paused_queues: ['SELECT', 'INSERT', 'DELETE'],
+    job_events: ['SELECT', 'INSERT', 'DELETE'],
+    job_counts: ['SELECT'],
   },
-  /** A worker's claim (which skips a paused queue), heartbeats, durable steps and outcomes. */
+  /**
+   * A worker's claim (which skips a paused queue), heartbeats, durable steps and outcomes; an outcome
+   * appends to the timeline and adds to the per-minute counts (an upsert: it reads the row it adds to).
+   */
   consumer: {
     jobs: ['SELECT', 'UPDATE'],
     active_jobs: ['SELECT', 'UPDATE', 'DELETE'],
     job_steps: ['SELECT', 'INSERT'],
     paused_queues: ['SELECT'],
+    job_events: ['INSERT'],
+    job_counts: ['SELECT', 'INSERT', 'UPDATE'],
   },
-  /** `prune` and `stats` (prune locks its victims FOR UPDATE, which needs UPDATE). */
-  maintainer: { jobs: ['SELECT', 'UPDATE', 'DELETE'], active_jobs: ['SELECT'], job_steps: ['SELECT', 'DELETE'], paused_queues: ['SELECT'] },
+  /**
+   * `prune` (with the timelines of what it deletes), `compactActivity` and `stats` (prune locks its
+   * victims FOR UPDATE, which needs UPDATE).
+   */
+  maintainer: {
+    jobs: ['SELECT', 'UPDATE', 'DELETE'],
+    active_jobs: ['SELECT'],
+    job_steps: ['SELECT', 'DELETE'],
+    paused_queues: ['SELECT'],
+    job_events: ['SELECT', 'DELETE'],
+    job_counts: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  },
 } as const satisfies Record<string, Partial<Record<Table, readonly Privilege[]>>>;
 
 export type AccessProfile = keyof typeof ACCESS_PROFILES;
 
 /** The tables the profiles cover: every table a migration creates, except the migrations' own record. */
-export const ACCESS_TABLES: readonly Table[] = ['jobs', 'active_jobs', 'job_steps', 'paused_queues'];
+export const ACCESS_TABLES: readonly Table[] = ['jobs', 'active_jobs', 'job_steps', 'paused_queues', 'job_events', 'job_counts'];
 
 function quoteRole(name: string): string {
   if (!SQL_IDENTIFIER.test(name)) throw new ConfigError(`database user name must match ${SQL_IDENTIFIER}, got ${JSON.stringify(name)}`);

@@ -1,4 +1,5 @@
 export { ACCESS_PROFILES, type AccessProfile, type GrantAccessOptions, grantAccess, privilegesOf } from './access.js';
+export type { ActivityPoint, QueueActivity } from './activity.js';
 export { type Backoff, backoffCeilingMs, backoffDelayMs, DEFAULT_BACKOFF, retryPresets } from './backoff.js';
 export { type SluiceSettings, type SluiceSettingsInput, sluiceOptionsSchema } from './config.js';
 export { type ConnectionSource, type Queryable, quoteSchema } from './db.js';
@@ -20,5 +21,6 @@ export { chain, loggingMiddleware, type MetricsCallbacks, metricsMiddleware } fr
 export { loadMigrations, type MigrateResult, type Migration, migrate } from './migrate.js';
 export { type DeadLetterListOptions, type QueueStats, Sluice, type WithClient } from './sluice.js';
 export type { DeadLetterFilter } from './sql/deadLetters.js';
+export { type AttemptOutcome, type TimelineEntry, timelineTime } from './timeline.js';
 export type { DrainSummary, OutcomeEvent } from './worker/drainer.js';
 export { type DrainOptions, Worker, type WorkerOptions, workerOptionsSchema } from './worker/worker.js';

@@ -14,9 +14,9 @@ export interface JobAttemptError {
  * A job as stored, with its current state.
  *
  * `attempt` counts attempts started (a snooze or a release at a deadline gives its attempt back).
- * `finishedAt` is recorded for jobs that ended dead or cancelled, or that succeeded after a failed attempt;
- * a job that succeeds on its first attempt is not rewritten (that keeps the hot path to one delete), so its
- * `finishedAt` is null.
+ * `finishedAt` is when a finished job (succeeded, dead or cancelled) ended, null while it is live. A job
+ * that succeeds on its first attempt is not rewritten (that keeps its record out of the hot path): its
+ * finish time comes from its timeline (`sluice.jobTimeline(id)`), which also tells how long each attempt ran.
  */
 export interface JobView {
   id: string;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type QueueActivity, toActivity } from './activity.js';
 import { parseInput, parseOptions, type SluiceSettings, type SluiceSettingsInput, sluiceOptionsSchema } from './config.js';
 import { type Queryable, quoteSchema, type SchemaName } from './db.js';
 import { type JobDefinition, type PayloadInput, QUEUE_NAME } from './define.js';
@@ -6,12 +7,15 @@ import { type EnqueuedJob, type EnqueueItem, type EnqueueOptions, enqueueBatch, 
 import { ValidationError } from './errors.js';
 import { type JobView, toJobView } from './job.js';
 import { type CancelResult, cancelJobs } from './sql/cancel.js';
+import { compactCounts, readCounts, readDurationBuckets } from './sql/counts.js';
 import { countDeadLetters, type DeadLetterFilter, listDeadLetters, purgeDeadLetters, redriveDeadLetters } from './sql/deadLetters.js';
 import { getJobsById } from './sql/getJobs.js';
 import { pauseQueues, resumeQueues } from './sql/pause.js';
 import { pruneFinished } from './sql/prune.js';
 import { queueStats } from './sql/stats.js';
+import { loadTimeline } from './sql/timeline.js';
 import { jobIdSchema } from './text.js';
+import { type TimelineEntry, toTimeline } from './timeline.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 
 /** Per-queue counts from `stats()`. */
@@ -51,6 +55,20 @@ const filterSchema = filterFields.refine(
   (f) => f.ids !== undefined || f.queue !== undefined || f.type !== undefined,
   'give ids, or a queue and/or type filter',
 );
+
+const MINUTE = 60_000;
+const activitySchema = z
+  .object({
+    sinceMs: z
+      .number()
+      .int()
+      .min(MINUTE)
+      .max(7 * 86_400_000)
+      .default(3_600_000),
+    stepMs: z.number().int().min(MINUTE).max(86_400_000).multipleOf(MINUTE).default(MINUTE),
+    queue: z.string().optional(),
+  })
+  .strict();
 
 /** The most rows one statement of redrive, purge or prune touches. */
 const BULK = 1000;
@@ -110,6 +128,18 @@ export class Sluice {
   /** A job with its current state, or null if there is none (never enqueued, or pruned). */
   async getJob(id: string): Promise<JobView | null> {
     return (await this.getJobs([id]))[0] ?? null;
+  }
+
+  /**
+   * A job's history, oldest first: each attempt with its start, end, duration, outcome and error; the
+   * durable steps it completed; compensations after it died; cancel and redrive markers. Empty for an
+   * unknown (or pruned) job.
+   *
+   * @example
+   * for (const e of await sluice.jobTimeline(id)) if (e.kind === 'attempt') console.log(e.attempt, e.outcome, e.durationMs);
+   */
+  async jobTimeline(id: string): Promise<TimelineEntry[]> {
+    return toTimeline(await loadTimeline(this.db, this.s, parseInput(ID, id, 'job id')));
   }
 
   /** Jobs by id; unknown ids are left out. */
@@ -249,6 +279,51 @@ export class Sluice {
       paused: false,
     });
     return [...known.map((q) => found.find((s) => s.queue === q) ?? empty(q)), ...found.filter((s) => !known.includes(s.queue))];
+  }
+
+  /**
+   * Finished attempts per queue over the last `sinceMs` (default an hour) in steps of `stepMs` (default a
+   * minute; whole minutes): succeeded, failed (to be retried), dead and cancelled, and the p50/p95/p99 of
+   * attempt durations. The counts are written by the outcome statements themselves, so they hold whatever
+   * worker or Lambda did the work. With the `queues` option, each of them is listed first, idle ones too.
+   *
+   * @example
+   * const [emails] = await sluice.activity({ sinceMs: 86_400_000, stepMs: 900_000 }); // the last day, by quarter hour
+   * console.log(emails.points.at(-1)?.succeeded, emails.p95Ms);
+   */
+  async activity(options: { sinceMs?: number; stepMs?: number; queue?: string } = {}): Promise<QueueActivity[]> {
+    const o = parseInput(activitySchema, options, 'activity options');
+    const queue = o.queue === undefined ? undefined : this.#queueName(o.queue);
+    const now = Date.now();
+    const first = Math.floor((now - o.sinceMs) / o.stepMs);
+    const window = { from: new Date(first * o.stepMs), stepMs: o.stepMs, steps: Math.floor(now / o.stepMs) - first + 1 };
+    const args = { sinceSeconds: o.sinceMs / 1000, queue };
+    const [counts, buckets] = await Promise.all([
+      readCounts(this.db, this.s, { ...args, stepSeconds: o.stepMs / 1000 }),
+      readDurationBuckets(this.db, this.s, args),
+    ]);
+    return toActivity(counts, buckets, window, queue ? [queue] : (this.settings.queues ?? []));
+  }
+
+  /**
+   * Keep the per-minute counts behind `activity()` small: fold each finished minute's rows into one, and
+   * delete minutes older than `keepMs` (default two days). Maintenance runs it.
+   */
+  async compactActivity(options: { keepMs?: number } = {}): Promise<{ rows: number }> {
+    const o = parseInput(
+      z
+        .object({
+          keepMs: z
+            .number()
+            .int()
+            .min(3_600_000)
+            .default(2 * 86_400_000),
+        })
+        .strict(),
+      options,
+      'compactActivity options',
+    );
+    return { rows: await compactCounts(this.db, this.s, { keepSeconds: o.keepMs / 1000 }) };
   }
 
   /**

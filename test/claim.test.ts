@@ -48,16 +48,26 @@ describe('claim', async () => {
     const [second] = await claimJobs(pool, sluice.s, { queue: 'rescue', limit: 1, leaseSeconds: 30, token: t2 });
     assert.equal(second?.id, job.id);
     assert.equal(second?.attempt, 2);
-    const late = await recordOutcomes(pool, sluice.s, [{ id: job.id, token: t1, kind: 'success', delaySeconds: 0, error: null }], {
-      maxErrorsKept: 20,
-      retentionSeconds: 86_400,
-    });
+    const late = await recordOutcomes(
+      pool,
+      sluice.s,
+      [{ id: job.id, token: t1, type: job.type, kind: 'success', delaySeconds: 0, error: null }],
+      {
+        maxErrorsKept: 20,
+        retentionSeconds: 86_400,
+      },
+    );
     assert.equal(late.size, 0, 'the first worker lost its lease: its outcome changes nothing');
     assert.equal((await sluice.getJob(job.id))?.state, 'running');
-    const ok = await recordOutcomes(pool, sluice.s, [{ id: job.id, token: t2, kind: 'success', delaySeconds: 0, error: null }], {
-      maxErrorsKept: 20,
-      retentionSeconds: 86_400,
-    });
+    const ok = await recordOutcomes(
+      pool,
+      sluice.s,
+      [{ id: job.id, token: t2, type: job.type, kind: 'success', delaySeconds: 0, error: null }],
+      {
+        maxErrorsKept: 20,
+        retentionSeconds: 86_400,
+      },
+    );
     assert.deepEqual([...ok], [job.id]);
     const done = await sluice.getJob(job.id);
     assert.equal(done?.state, 'succeeded');

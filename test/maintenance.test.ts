@@ -122,7 +122,7 @@ describe('migrations', async () => {
       );
       assert.deepEqual((await migrate({ db: pool, schema })).applied, []);
       const { rows } = await pool.query(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1`, [schema]);
-      assert.equal(rows[0].n, 5); // jobs, active_jobs, job_steps, paused_queues, sluice_migrations
+      assert.equal(rows[0].n, 7); // jobs, active_jobs, job_steps, paused_queues, job_events, job_counts, sluice_migrations
     } finally {
       await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await pool.end();

@@ -8,6 +8,7 @@ import type { JobDefinition } from '../../src/define.js';
 import { type EnqueueOptions, enqueueItem, type EnqueuedJob as LibEnqueuedJob } from '../../src/enqueue.js';
 import { JobNotFoundError } from '../../src/errors.js';
 import type { JobView } from '../../src/job.js';
+import type { TimelineEntry as LibTimelineEntry } from '../../src/timeline.js';
 import type { ApiOptions } from './app.js';
 import {
   type ApiResult,
@@ -32,8 +33,10 @@ import {
   EnqueueRequest,
   IdempotencyKey,
   type JobDetail,
+  type JobWithTimeline,
   MAX_BATCH,
   RedriveRequest,
+  type TimelineEntry,
 } from './schemas.js';
 import { type OperationId, ROUTES } from './spec.js';
 
@@ -132,9 +135,9 @@ export function createRoutes(options: ApiOptions) {
 
   const getJob: Route = async (req) => {
     const id = pathId(req.params.id);
-    const job = await sluice.getJob(id);
+    const [job, timeline] = await Promise.all([sluice.getJob(id), sluice.jobTimeline(id)]);
     if (!job) throw new JobNotFoundError(`no job with id ${id}`);
-    return json(200, detailView(job));
+    return json(200, { ...detailView(job), timeline: timeline.map(timelineView) } satisfies JobWithTimeline);
   };
 
   const cancelJob: Route = async (req) => {
@@ -290,6 +293,12 @@ function enqueuedView(j: Omit<LibEnqueuedJob, 'replayed'>): EnqueuedJob {
     createdAt: iso(j.createdAt),
     idempotencyKey: j.idempotencyKey,
   };
+}
+
+/** A timeline entry as JSON: its times as ISO strings. */
+function timelineView(e: LibTimelineEntry): TimelineEntry {
+  if (e.kind !== 'attempt') return { ...e, at: iso(e.at) } as TimelineEntry;
+  return { ...e, startedAt: e.startedAt && iso(e.startedAt), finishedAt: e.finishedAt && iso(e.finishedAt) };
 }
 
 function detailView(j: JobView): JobDetail {

@@ -136,6 +136,42 @@ export const JobDetail = EnqueuedJob.extend({
 }).meta({ id: 'JobDetail', description: 'A job as stored, with its current state, payload and error history.' });
 export type JobDetail = z.output<typeof JobDetail>;
 
+const Attempt = z.number().int();
+export const TimelineEntry = z
+  .union([
+    z.object({
+      kind: z.literal('attempt'),
+      attempt: Attempt,
+      outcome: z.enum(['succeeded', 'failed', 'dead', 'cancelled', 'snoozed', 'running']),
+      startedAt: IsoDate.nullable(),
+      finishedAt: IsoDate.nullable(),
+      durationMs: z.number().int().nullable(),
+      error: JobAttemptError.nullable(),
+    }),
+    z.object({ kind: z.literal('step'), name: z.string(), at: IsoDate }),
+    z.object({
+      kind: z.literal('compensation'),
+      step: z.string(),
+      result: z.enum(['compensated', 'failed', 'not_reached']),
+      at: IsoDate,
+      error: z.unknown().optional(),
+    }),
+    z.object({ kind: z.enum(['cancel_requested', 'cancelled']), attempt: Attempt, at: IsoDate }),
+    z.object({ kind: z.literal('redriven'), attempt: Attempt, at: IsoDate, fromQueue: z.string(), toQueue: z.string() }),
+  ])
+  .meta({
+    id: 'TimelineEntry',
+    description:
+      'One entry of a job history: an attempt (start, end, duration, outcome, error), a completed step, a compensation after the job died, or an operator marker (cancel_requested, cancelled, redriven).',
+  });
+export type TimelineEntry = z.output<typeof TimelineEntry>;
+
+export const JobWithTimeline = JobDetail.extend({ timeline: z.array(TimelineEntry) }).meta({
+  id: 'JobWithTimeline',
+  description: 'A job as stored, with its current state, payload, error history and timeline (oldest first).',
+});
+export type JobWithTimeline = z.output<typeof JobWithTimeline>;
+
 export const CancelResponse = z.object({ id: JobId, result: z.enum(['cancelled', 'cancelling']) }).meta({
   id: 'CancelResponse',
   description:

@@ -74,9 +74,9 @@ export const ROUTES = [
     method: 'GET',
     path: '/v1/jobs/{id}',
     operationId: 'getJob',
-    summary: 'A job with its current state, payload and error history',
+    summary: 'A job with its current state, payload, error history and timeline',
     parameters: [idParam],
-    responses: { '200': { description: 'The job.', schema: 'JobDetail' }, '404': { description: 'No such job.' } },
+    responses: { '200': { description: 'The job.', schema: 'JobWithTimeline' }, '404': { description: 'No such job.' } },
   },
   {
     method: 'POST',

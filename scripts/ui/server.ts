@@ -2,7 +2,8 @@
  * The web console (`sluice ui`, and served by `sluice dev`): queues with pause and resume, dead letters with
  * redrive and purge (a count first, then a confirmation), and a job's page. Every action goes through the
  * same library calls as the API. Loopback only by default; bound elsewhere, it needs a token. `readOnly`
- * hides every action and refuses them. Server-rendered HTML, no script, nothing loaded from elsewhere.
+ * hides every action and refuses them. Server-rendered HTML; the overview's charts are the one script
+ * (uPlot, served from the package itself); nothing is loaded from elsewhere.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -11,18 +12,9 @@ import { jobIdSchema } from '../../src/text.js';
 import { actOnDeadLetters } from '../deadLetters.js';
 import { nextCronRun, parseCron } from '../dev/cron.js';
 import { loopbackHosts } from '../dev/net.js';
-import {
-  confirmPage,
-  deadLettersPage,
-  donePage,
-  esc,
-  findJobPage,
-  jobPage,
-  layout,
-  overviewPage,
-  type PageContext,
-  periodicPage,
-} from './pages.js';
+import { assets } from './charts.js';
+import { findJobPage, jobPage } from './jobPages.js';
+import { confirmPage, deadLettersPage, donePage, esc, layout, overviewPage, type PageContext, periodicPage } from './pages.js';
 
 export interface ConsoleOptions {
   sluice: Sluice;
@@ -40,11 +32,16 @@ export interface ConsoleOptions {
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+const WINDOWS = {
+  hour: { name: 'hour', label: 'the last hour', sinceMs: 3_600_000 },
+  day: { name: 'day', label: 'the last day', sinceMs: 86_400_000 },
+} as const;
 const PAGE = 50;
 const MAX_FORM = 16 * 1024;
 const HEADERS = {
   'content-type': 'text/html; charset=utf-8',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy':
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   // same-origin: the console's own forms carry their Origin (no-referrer would make it `null`); other sites see nothing.
   'referrer-policy': 'same-origin',
@@ -97,6 +94,7 @@ export async function startConsole(options: ConsoleOptions): Promise<{ url: stri
     throw new ConfigError(`the console listens on ${host}, beyond this machine: give it a token (--token) so that only you can use it`);
   }
   const { sluice } = options;
+  const files = assets();
   const periodic = options.periodicJobs ?? [];
   const ctx: PageContext = {
     readOnly: options.readOnly ?? false,
@@ -168,7 +166,20 @@ export async function startConsole(options: ConsoleOptions): Promise<{ url: stri
     }
     const path = url.pathname;
     if (req.method === 'GET') {
-      if (path === '/') return send(res, 200, overviewPage(await sluice.stats(), ctx));
+      const file = files[path];
+      if (file) {
+        res.writeHead(200, { ...HEADERS, 'content-type': file.type, 'cache-control': 'max-age=3600' });
+        return res.end(file.body);
+      }
+      if (path === '/favicon.ico') {
+        res.writeHead(204, HEADERS);
+        return res.end();
+      }
+      if (path === '/') {
+        const window = url.searchParams.get('window') === 'day' ? WINDOWS.day : WINDOWS.hour;
+        const [stats, activity] = await Promise.all([sluice.stats(), sluice.activity({ sinceMs: window.sinceMs })]);
+        return send(res, 200, overviewPage(stats, activity, window, ctx));
+      }
       if (path === '/jobs') {
         const id = url.searchParams.get('id');
         if (id === null) return send(res, 200, findJobPage(ctx));
@@ -178,9 +189,10 @@ export async function startConsole(options: ConsoleOptions): Promise<{ url: stri
       const job = /^\/jobs\/([^/]+)$/.exec(path);
       if (job) {
         const id = job[1] as string;
-        const found: JobView | null = jobIdSchema.safeParse(id).success ? await sluice.getJob(id) : null;
+        const valid = jobIdSchema.safeParse(id).success;
+        const [found, timeline] = valid ? await Promise.all([sluice.getJob(id), sluice.jobTimeline(id)]) : [null, []];
         if (!found) return send(res, 404, findJobPage(ctx, `no job ${id}`));
-        return send(res, 200, jobPage(found, url.searchParams.get('payload') === '1', ctx));
+        return send(res, 200, jobPage(found, timeline, url.searchParams.get('payload') === '1', ctx));
       }
       if (path === '/periodic') {
         const now = options.now?.() ?? new Date();
@@ -212,6 +224,13 @@ export async function startConsole(options: ConsoleOptions): Promise<{ url: stri
       const queue = decodeURIComponent(queueAction[1] as string);
       await (queueAction[2] === 'pause' ? sluice.pauseQueue(queue) : sluice.resumeQueue(queue));
       return redirect(res, '/');
+    }
+    const cancel = /^\/jobs\/([^/]+)\/cancel$/.exec(path);
+    if (cancel) {
+      const id = cancel[1] as string;
+      if (!jobIdSchema.safeParse(id).success) throw new HttpProblem(400, 'not a job id');
+      await sluice.cancel([id]);
+      return redirect(res, `/jobs/${id}`);
     }
     const dead = /^\/dead-letters\/(redrive|purge)$/.exec(path);
     if (dead) {

@@ -5,7 +5,7 @@ export type CancelResult = 'cancelled' | 'cancelling';
 /**
  * Cancel jobs in one round trip. A job not running (available, scheduled, or its lease lapsed) is
  * cancelled at once; a running one is flagged, and its worker aborts `ctx.signal` at its next heartbeat.
- * Ids that are not live (finished, or unknown) are absent from the result.
+ * Ids that are not live (finished, or unknown) are absent from the result. Each writes its timeline marker.
  */
 export async function cancelJobs(db: Queryable, s: SchemaName, ids: readonly string[]): Promise<Map<string, CancelResult>> {
   const res = await db.query<{ id: string; result: CancelResult }>(
@@ -22,11 +22,17 @@ export async function cancelJobs(db: Queryable, s: SchemaName, ids: readonly str
      flagged AS (
        UPDATE ${s}.active_jobs a SET cancel_requested = true
        FROM target t WHERE a.id = t.id AND t.running
-       RETURNING a.id
+       RETURNING a.id, a.attempt
      ),
      record AS (
        UPDATE ${s}.jobs j SET state = 'cancelled', attempts = g.attempt, finished_at = now()
        FROM gone g WHERE j.id = g.id
+     ),
+     events AS (
+       INSERT INTO ${s}.job_events (job_id, attempt, kind)
+       SELECT id, attempt, 'cancelled' FROM gone
+       UNION ALL
+       SELECT id, attempt, 'cancel_requested' FROM flagged
      )
      SELECT id::text AS id, 'cancelled' AS result FROM gone
      UNION ALL

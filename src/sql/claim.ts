@@ -16,7 +16,7 @@ export interface ClaimedRow {
 /**
  * Claim up to `limit` due jobs of one queue in one statement: lowest priority value first, then earliest
  * due, skipping rows other claimers hold (FOR UPDATE SKIP LOCKED). Each claimed row gets a lease (expiry
- * and this claim's token) and its attempt counted. A row whose lease has lapsed is due again, so a job
+ * and this claim's token) and its attempt counted, and its start is noted for the timeline. A row whose lease has lapsed is due again, so a job
  * whose worker died is rescued by this same claim: no separate reaper.
  *
  * Why the recursive CTE: the index is (queue, priority, run_at). A plain `ORDER BY priority, run_at` scan
@@ -60,7 +60,8 @@ export async function claimJobs(
      UPDATE ${s}.active_jobs a
      SET attempt = a.attempt + 1,
          lease_expires_at = now() + make_interval(secs => $3),
-         lease_token = $4::uuid
+         lease_token = $4::uuid,
+         started_at = now()
      FROM picked
      CROSS JOIN LATERAL (
        SELECT j.type, j.queue, j.max_attempts, j.created_at, j.payload FROM ${s}.jobs j WHERE j.id = picked.id LIMIT 1

@@ -39,8 +39,8 @@ export async function listDeadLetters(
 
 /**
  * Put up to `limit` dead letters back in the queue (optionally another queue), due now, attempts reset,
- * error history kept, stored step results cleared (their compensations ran when the job died).
- * Returns the ids redriven.
+ * error history kept, stored step results cleared (their compensations ran when the job died; the
+ * timeline keeps them), a `redriven` marker on the timeline. Returns the ids redriven.
  */
 export async function redriveDeadLetters(
   db: Queryable,
@@ -54,8 +54,13 @@ export async function redriveDeadLetters(
      revived AS (
        UPDATE ${s}.jobs j
        SET state = NULL, attempts = 0, finished_at = NULL, queue = COALESCE($4, j.queue), run_at = now()
-       FROM picked WHERE j.id = picked.id
-       RETURNING j.id, j.queue, j.priority, j.run_at
+       FROM picked JOIN ${s}.jobs old ON old.id = picked.id
+       WHERE j.id = picked.id
+       RETURNING j.id, j.queue, j.priority, j.run_at, old.queue AS from_queue, old.attempts
+     ),
+     marked AS (
+       INSERT INTO ${s}.job_events (job_id, attempt, kind, detail)
+       SELECT id, attempts, 'redriven', jsonb_build_object('fromQueue', from_queue, 'toQueue', queue) FROM revived
      ),
      live AS (
        INSERT INTO ${s}.active_jobs (id, queue, priority, run_at)
@@ -63,6 +68,11 @@ export async function redriveDeadLetters(
      ),
      steps AS (
        DELETE FROM ${s}.job_steps st USING revived r WHERE st.job_id = r.id
+       RETURNING st.job_id, st.name, st.seq, st.created_at
+     ),
+     kept AS (
+       INSERT INTO ${s}.job_events (job_id, attempt, kind, at, detail)
+       SELECT job_id, 0, 'step', created_at, jsonb_build_object('name', name, 'seq', seq) FROM steps
      )
      SELECT id::text AS id FROM revived ORDER BY id`,
     [...filterParams(f), f.toQueue ?? null, f.limit],
@@ -70,7 +80,7 @@ export async function redriveDeadLetters(
   return res.rows.map((r) => r.id);
 }
 
-/** Delete up to `limit` dead letters for good, with their stored steps. Returns the ids purged. */
+/** Delete up to `limit` dead letters for good, with their stored steps and timeline. Returns the ids purged. */
 export async function purgeDeadLetters(db: Queryable, s: SchemaName, f: DeadLetterFilter & { limit: number }): Promise<string[]> {
   const res = await db.query<{ id: string }>(
     `WITH picked AS (
@@ -78,6 +88,9 @@ export async function purgeDeadLetters(db: Queryable, s: SchemaName, f: DeadLett
      ),
      steps AS (
        DELETE FROM ${s}.job_steps st USING picked p WHERE st.job_id = p.id
+     ),
+     events AS (
+       DELETE FROM ${s}.job_events e USING picked p WHERE e.job_id = p.id
      )
      DELETE FROM ${s}.jobs j USING picked p WHERE j.id = p.id
      RETURNING j.id::text AS id`,

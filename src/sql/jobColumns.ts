@@ -3,7 +3,8 @@ import type { SchemaName } from '../db.js';
 /**
  * The select list and join that read a job with its current state, shared by the read operations.
  * A record with state NULL and no live row has succeeded; a lapsed lease reads as available (it is
- * claimable again).
+ * claimable again). A job that succeeded on its first attempt has no finish time in its record (it is
+ * not rewritten on the hot path): it is read from its timeline.
  */
 export function jobSelect(s: SchemaName): string {
   return `
@@ -17,7 +18,11 @@ export function jobSelect(s: SchemaName): string {
       END AS state,
       COALESCE(a.priority, j.priority) AS priority,
       CASE WHEN a.id IS NOT NULL THEN a.attempt WHEN j.state IS NULL THEN GREATEST(j.attempts, 1) ELSE j.attempts END AS attempt,
-      j.max_attempts, j.created_at, COALESCE(a.run_at, j.run_at) AS run_at, j.finished_at,
+      j.max_attempts, j.created_at, COALESCE(a.run_at, j.run_at) AS run_at,
+      CASE
+        WHEN j.finished_at IS NOT NULL OR a.id IS NOT NULL THEN j.finished_at
+        ELSE (SELECT max(e.at) FROM ${s}.job_events e WHERE e.job_id = j.id AND e.kind = 'succeeded')
+      END AS finished_at,
       j.idempotency_key, j.errors, j.payload
     FROM ${s}.jobs j
     LEFT JOIN ${s}.active_jobs a ON a.id = j.id`;

@@ -3,7 +3,7 @@ import type { Queryable, SchemaName } from '../db.js';
 /**
  * Delete up to `limit` finished records (succeeded or cancelled, never dead letters) whose end (or, for a
  * job that succeeded on its first attempt, its due time) is older than the retention, with their stored
- * steps. Walks the `jobs_prunable` index oldest first. Returns how many were deleted.
+ * steps and timeline. Walks the `jobs_prunable` index oldest first. Returns how many were deleted.
  */
 export async function pruneFinished(db: Queryable, s: SchemaName, args: { retentionSeconds: number; limit: number }): Promise<number> {
   const res = await db.query<{ n: number }>(
@@ -19,6 +19,9 @@ export async function pruneFinished(db: Queryable, s: SchemaName, args: { retent
      ),
      steps AS (
        DELETE FROM ${s}.job_steps st USING victims v WHERE st.job_id = v.id
+     ),
+     events AS (
+       DELETE FROM ${s}.job_events e USING victims v WHERE e.job_id = v.id
      ),
      deleted AS (
        DELETE FROM ${s}.jobs j USING victims v WHERE j.id = v.id RETURNING 1

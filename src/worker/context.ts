@@ -14,6 +14,8 @@ interface CompletedStep {
 
 /** What running the compensations of a dying job did. */
 export interface CompensationReport {
+  /** Steps whose compensation ran and returned, newest first. */
+  compensated: string[];
   failures: Array<{ step: string; error: ReturnType<typeof errorFields> }>;
   /** Stored steps the final attempt did not reach: not compensated. */
   notReached: string[];
@@ -106,6 +108,7 @@ export class AttemptContext implements JobContext {
    */
   async compensate(boundMs: number): Promise<CompensationReport> {
     const failures: CompensationReport['failures'] = [];
+    const compensated: string[] = [];
     const steps = [...this.#completed].sort((a, b) => b.seq - a.seq);
     for (const step of steps) {
       if (!step.compensate) continue;
@@ -115,6 +118,7 @@ export class AttemptContext implements JobContext {
           boundMs,
           `compensation of step ${step.name}`,
         );
+        compensated.push(step.name);
         this.logger.info('step compensated', { step: step.name });
       } catch (err) {
         const error = errorFields(err);
@@ -128,7 +132,7 @@ export class AttemptContext implements JobContext {
       .sort((a, b) => b[1].seq - a[1].seq)
       .map(([name]) => name);
     if (notReached.length > 0) this.logger.error('steps left uncompensated: the final attempt never reached them', { steps: notReached });
-    return { failures, notReached };
+    return { compensated, failures, notReached };
   }
 }
 

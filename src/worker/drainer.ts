@@ -316,7 +316,8 @@ export class Drainer {
   async #fail(job: HeldJob, ctx: AttemptContext, err: unknown, decision: Decision): Promise<void> {
     if (decision.kind === 'dead') {
       const bound = Math.min(this.#compensationBoundMs(job), this.#timeLeft() - this.#c.reserveMs);
-      const { failures, notReached } = await ctx.compensate(Math.max(0, bound));
+      const { compensated, failures, notReached } = await ctx.compensate(Math.max(0, bound));
+      if (compensated.length > 0) decision.error = { ...decision.error, compensated };
       if (failures.length > 0) decision.error = { ...decision.error, compensationFailures: failures };
       if (notReached.length > 0) decision.error = { ...decision.error, uncompensatedSteps: notReached };
     }
@@ -343,6 +344,7 @@ export class Drainer {
       durationMs: job.startedAt === undefined ? null : Math.round(performance.now() - job.startedAt),
       id: job.row.id,
       token: job.token,
+      type: job.row.type,
       kind: decision.kind,
       delaySeconds: decision.delaySeconds,
       error: decision.error,

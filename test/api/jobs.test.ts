@@ -1,7 +1,7 @@
 /** GET /v1/jobs/{id} and POST /v1/jobs/{id}/cancel. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CancelResponse, JobDetail } from '../../functions/api/schemas.js';
+import { CancelResponse, JobWithTimeline } from '../../functions/api/schemas.js';
 import { call, email, paths, testApi } from '../helpers/api.js';
 import { insertJob } from '../helpers/jobs.js';
 
@@ -13,11 +13,21 @@ describe('enqueue API', async () => {
       const created = await call(api, 'POST', '/v1/jobs', { body: email('get') });
       const r = await call(api, 'GET', `/v1/jobs/${created.body.id}`);
       assert.equal(r.status, 200);
-      const job = JobDetail.strict().parse(r.body);
+      const job = JobWithTimeline.strict().parse(r.body);
       assert.equal(job.id, created.body.id);
       assert.deepEqual(job.payload, { userId: 'get', to: 'get@example.com', template: 'welcome' });
       assert.deepEqual(job.errors, []);
       assert.equal(job.finishedAt, null);
+      assert.deepEqual(job.timeline, []);
+      // A finished job: its finish time, and its attempt on the timeline with ISO times.
+      const done = await insertJob(pool, schema, { state: 'succeeded' });
+      const finished = JobWithTimeline.strict().parse((await call(api, 'GET', `/v1/jobs/${done}`)).body);
+      assert.equal(finished.state, 'succeeded');
+      assert.ok(finished.finishedAt && !Number.isNaN(Date.parse(finished.finishedAt)));
+      assert.deepEqual(
+        finished.timeline.map((e) => [e.kind, e.kind === 'attempt' && e.outcome, e.kind === 'attempt' && typeof e.startedAt]),
+        [['attempt', 'succeeded', 'string']],
+      );
       const missing = await call(api, 'GET', '/v1/jobs/9223372036854775807');
       assert.equal(missing.status, 404);
       assert.equal(missing.body.error.code, 'NOT_FOUND');

@@ -1,7 +1,7 @@
 import { after } from 'node:test';
 import pg from 'pg';
 import type { SluiceSettingsInput } from '../../src/config.js';
-import { migrate } from '../../src/migrate.js';
+import { loadMigrations, migrate } from '../../src/migrate.js';
 import { Sluice } from '../../src/sluice.js';
 
 /**
@@ -30,3 +30,7 @@ export function q(schema: string) {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The versions of the migrations this checkout ships, oldest first, and the newest: what a fresh migrate applies. */
+export const MIGRATION_VERSIONS: readonly number[] = (await loadMigrations()).map((m) => m.version);
+export const LATEST_MIGRATION = MIGRATION_VERSIONS.at(-1) as number;

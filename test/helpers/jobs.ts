@@ -91,6 +91,11 @@ export async function insertJob(db: pg.Pool | pg.ClientBase, schema: string, ini
      steps AS (
        INSERT INTO ${s}.job_steps (job_id, name, seq, result)
        SELECT ins.id, st.name, st.seq, st.result FROM ins CROSS JOIN jsonb_to_recordset($17::jsonb) AS st(name text, seq int, result jsonb)
+     ),
+     ended AS (
+       INSERT INTO ${s}.job_events (job_id, attempt, kind, started_at, detail)
+       SELECT id, $13::int, $18::text, CASE WHEN $18::text <> 'cancelled' THEN now() END, CASE WHEN $18::text = 'dead' THEN $19::jsonb END
+       FROM ins WHERE $18::text IS NOT NULL
      )
      SELECT id::text AS id FROM ins`,
     [
@@ -111,6 +116,8 @@ export async function insertJob(db: pg.Pool | pg.ClientBase, schema: string, ini
       state === 'running' ? randomUUID() : null,
       LIVE.includes(state),
       JSON.stringify(Object.entries(init.steps ?? {}).map(([name, v], i) => ({ name, seq: i + 1, result: { v } }))),
+      LIVE.includes(state) ? null : state, // the timeline's last event, as the outcome statement writes it
+      JSON.stringify(errors.at(-1) ?? null),
     ],
   );
   return res.rows[0]?.id as string;

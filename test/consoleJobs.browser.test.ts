@@ -1,0 +1,121 @@
+/**
+ * The console's activity charts and a job's timeline, in Chromium, with figures made the real way: jobs
+ * drained by a worker, so the per-minute counts and the timeline are what the outcome statements wrote.
+ * Screenshots of the overview and a job page go to a temporary folder, or to docs/ with
+ * SLUICE_SCREENSHOTS=docs (how the README's pictures are made).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { z } from 'zod';
+import { startConsole } from '../scripts/ui/server.js';
+import { defineHandler, defineJob, Sluice } from '../src/index.js';
+import { launchChromium, screenshotDir, skipWithoutChromium } from './helpers/browser.js';
+import { sleep, testSluice } from './helpers/db.js';
+
+const shots = screenshotDir();
+
+describe('the console: charts and timelines, in Chromium', { skip: skipWithoutChromium, concurrency: 1 }, async () => {
+  const { pool, schema } = await testSluice();
+  const sluice = new Sluice({ db: pool, schema, queues: ['emails', 'reports'] });
+  const sendEmail = defineJob({
+    type: 'send_email',
+    queue: 'emails',
+    schema: z.object({ to: z.string(), n: z.number() }),
+    backoff: { baseMs: 0, maxMs: 0 },
+    maxAttempts: 2,
+    timeout: 2_000,
+  });
+  const report = defineJob({ type: 'build_report', queue: 'reports', schema: z.object({ n: z.number() }), timeout: 2_000 });
+  // 40 emails: every 8th fails its first attempt; n = 0 fails both and dies. Reports take about 40 ms.
+  await sluice.enqueueMany(Array.from({ length: 40 }, (_, n) => ({ job: sendEmail, payload: { to: `u${n}@example.com`, n } })));
+  await sluice.enqueueMany(Array.from({ length: 6 }, (_, n) => ({ job: report, payload: { n } })));
+  const emailHandler = defineHandler(sendEmail, async ({ n }, ctx) => {
+    await ctx.step('render', () => `template-${n}`);
+    await sleep(2 + (n % 5));
+    if (n === 0 || (n % 8 === 0 && ctx.attempt === 1)) throw new Error(`the mail server said 451 (try ${ctx.attempt})`);
+    await ctx.step('send', () => `message-${n}`);
+  });
+  await sluice.worker({ queue: 'emails', handlers: [emailHandler], concurrency: 8 }).drain({ remainingTimeMs: 10_000 });
+  await sluice.worker({ queue: 'reports', handlers: [defineHandler(report, () => sleep(40))] }).drain({ remainingTimeMs: 10_000 });
+  const [emailJob] = (
+    await pool.query<{ id: string }>(`SELECT id::text FROM "${schema}".jobs WHERE payload->>'n' = '8' AND type = 'send_email'`)
+  ).rows as [{ id: string }];
+
+  const ui = await startConsole({ sluice });
+  let browser: Browser;
+  let page: Page;
+  before(async () => {
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1200, height: 820 } });
+  });
+  after(async () => {
+    await browser?.close();
+    await ui.close();
+    if (process.env.SLUICE_SCREENSHOTS !== 'docs') rmSync(shots, { recursive: true, force: true });
+  });
+
+  it('draws the last hour per queue from the database’s counts, with duration percentiles', async () => {
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    await page.goto(ui.url);
+    await page.waitForFunction("window.sluiceCharts && window.sluiceCharts['chart-failures']");
+    // (Expressions as strings: the page runs them as they are, not as this file's compiled code.)
+    const drawn = (await page.evaluate(`(() => {
+      const charts = window.sluiceCharts;
+      const sums = (id) => charts[id].data.slice(1).map((s) => s.reduce((a, b) => a + (b ?? 0), 0));
+      return {
+        labels: charts['chart-throughput'].series.slice(1).map((s) => s.label),
+        throughput: sums('chart-throughput'),
+        failures: sums('chart-failures'),
+        points: charts['chart-throughput'].data[0].length,
+        canvases: document.querySelectorAll('.uplot canvas').length,
+      };
+    })()`)) as { labels: string[]; throughput: number[]; failures: number[]; points: number; canvases: number };
+    assert.deepEqual(errors, [], 'no script error, nothing refused by the content security policy');
+    assert.deepEqual(drawn.labels, ['emails', 'reports']);
+    // emails: 39 succeeded; failures: 4 first attempts (n = 8, 16, 24, 32) + n = 0 twice (failed, then dead).
+    assert.deepEqual(drawn.throughput, [39, 6]);
+    assert.deepEqual(drawn.failures, [6, 0]);
+    assert.equal(drawn.points, 61, 'a point a minute over the hour');
+    assert.equal(drawn.canvases, 2);
+    const row = (queue: string, stat: string) => page.locator(`tr[data-queue="${queue}"] [data-stat="${stat}"]`).innerText();
+    assert.deepEqual([await row('emails', 'succeeded'), await row('emails', 'failures')], ['39', '6']);
+    assert.match(await row('reports', 'p50'), /^\d+ ms$/);
+    const p50 = Number.parseInt(await row('reports', 'p50'), 10);
+    assert.ok(p50 >= 40 && p50 < 400, `reports take about 40 ms: p50 ${p50}`);
+    await page.screenshot({ path: join(shots, 'console-overview.png'), fullPage: true });
+
+    await page.click('#window-other');
+    await page.waitForFunction("window.sluiceCharts && window.sluiceCharts['chart-throughput']");
+    assert.match(await page.locator('h2').first().innerText(), /the last day/);
+    assert.equal(await page.evaluate("window.sluiceCharts['chart-throughput'].data[0].length"), 1441);
+  });
+
+  it('shows a job’s timeline: attempts with durations and errors, and its steps', async () => {
+    await page.goto(`${ui.url}jobs/${emailJob.id}`);
+    assert.equal(await page.locator('[data-fact="state"]').innerText(), 'succeeded');
+    assert.match(await page.locator('[data-fact="finished"]').innerText(), /^\d{4}-\d\d-\d\dT/);
+    assert.match(await page.locator('[data-fact="ran for"]').innerText(), /^\d+ ms$/);
+    const what = await page.locator('#timeline tbody tr td:nth-child(2)').allInnerTexts();
+    assert.deepEqual(what, [
+      'enqueued on emails',
+      'attempt 1 failed: Error: the mail server said 451 (try 1)',
+      'step render completed',
+      'attempt 2 succeeded',
+      'step send completed',
+    ]);
+    await page.screenshot({ path: join(shots, 'console-job.png'), fullPage: true });
+  });
+
+  it('left real PNG screenshots of the overview and a job page', () => {
+    for (const name of ['console-overview.png', 'console-job.png']) {
+      const png = readFileSync(join(shots, name));
+      assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], `${name} is a PNG`);
+      assert.ok(png.length > 5_000, `${name} shows something`);
+    }
+  });
+});
