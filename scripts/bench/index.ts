@@ -12,6 +12,7 @@ import { baselineDrain, baselineEnqueueBulk, baselineEnqueueOne, setupBaseline }
 import { lambdaFigures } from './lambda.js';
 import { median, paired } from './measure.js';
 import { drain, drainWithHistory, enqueueBulk, enqueueOne, latency, reset, SCHEMA, setupSluice } from './sluiceBench.js';
+import { outcomeLoop } from './timelineCost.js';
 
 const { values: args } = parseArgs({
   options: { json: { type: 'string' }, quick: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
@@ -134,6 +135,13 @@ try {
   }
   const sBestBatch = batches.reduce((a, b) => (b.jobsPerSec > a.jobsPerSec ? b : a));
 
+  log('sluice: the timeline and counts, their cost per job (claim + outcome statements, with and without)');
+  const [without, withTimeline] = await paired(
+    REPEATS,
+    () => outcomeLoop(sluice, db, N.drain, false),
+    () => outcomeLoop(sluice, db, N.drain, true),
+  );
+
   log('sluice: enqueue → start latency');
   const lat = await latency(sluice, db, N.latency);
 
@@ -182,6 +190,10 @@ try {
       walBytesPerJobEnqueued: sOne.walBytesPerJob,
       walBytesPerJobEnqueuedBulk: sBulk.walBytesPerJob,
       walBytesPerJobProcessed: sDrain1.walBytesPerJob,
+      outcomeSqlJobsPerSec: withTimeline.jobsPerSec,
+      outcomeSqlJobsPerSecWithoutTimeline: without.jobsPerSec,
+      outcomeSqlWalBytesPerJob: withTimeline.walBytesPerJob,
+      outcomeSqlWalBytesPerJobWithoutTimeline: without.walBytesPerJob,
       ...lambda,
     },
     durationSeconds: (Date.now() - started) / 1000,
@@ -221,6 +233,14 @@ try {
     vs('enqueue in batches of 1,000 (jobs/s)', s.enqueueBulkJobsPerSec, b.enqueueBulkJobsPerSec, '≥ 50%'),
     vs('WAL per job processed (bytes)', s.walBytesPerJobProcessed, b.walBytesPerJobProcessed, '≤ 120%'),
     vs('WAL per job enqueued, one by one (bytes)', s.walBytesPerJobEnqueued, b.walBytesPerJobEnqueued),
+    vs(
+      'claim + outcome SQL at batch 100, with the timeline (jobs/s)',
+      s.outcomeSqlJobsPerSec,
+      s.outcomeSqlJobsPerSecWithoutTimeline,
+      '',
+      ' without',
+    ),
+    vs('  WAL per job, with the timeline (bytes)', s.outcomeSqlWalBytesPerJob, s.outcomeSqlWalBytesPerJobWithoutTimeline, '', ' without'),
     [
       'enqueue → start p50 / p95 / p99 (ms)',
       `${f(s.latencyP50Ms, 1)} / ${f(s.latencyP95Ms, 1)} / ${f(s.latencyP99Ms, 1)}`,

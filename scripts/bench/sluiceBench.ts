@@ -5,7 +5,7 @@ import { defineHandler, defineJob, enqueueItem, migrate, Sluice } from '../../sr
 import { inParallel, median, quantile, settle, timed, walBytes } from './measure.js';
 
 export const SCHEMA = 'bench_sluice';
-const TABLES = [`${SCHEMA}.jobs`, `${SCHEMA}.active_jobs`, `${SCHEMA}.job_steps`];
+export const TABLES = ['jobs', 'active_jobs', 'job_steps', 'job_events', 'job_counts'].map((t) => `${SCHEMA}.${t}`);
 
 export const noopJob = defineJob({ type: 'bench_noop', schema: z.object({ n: z.number().int() }), queue: 'bench', timeout: 5_000 });
 const noop = defineHandler(noopJob, () => {});
