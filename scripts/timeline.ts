@@ -30,7 +30,7 @@ export function describeEntry(e: TimelineEntry, options: { withDuration?: boolea
     case 'cancel_requested':
       return `cancel requested during attempt ${e.attempt}`;
     case 'cancelled':
-      return 'cancelled before it ran again';
+      return e.attempt === 0 ? 'cancelled before it ran' : 'cancelled before it ran again';
     case 'redriven':
       return e.fromQueue === e.toQueue ? `redriven (attempts reset)` : `redriven from ${e.fromQueue} to ${e.toQueue} (attempts reset)`;
   }

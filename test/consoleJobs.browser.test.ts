@@ -111,6 +111,20 @@ describe('the console: charts and timelines, in Chromium', { skip: skipWithoutCh
     await page.screenshot({ path: join(shots, 'console-job.png'), fullPage: true });
   });
 
+  it('cancels a waiting job from its page; the timeline shows it', async () => {
+    const later = await sluice.enqueue(report, { n: 99 }, { delayMs: 3_600_000 });
+    await page.goto(`${ui.url}jobs/${later.id}`);
+    assert.equal(await page.locator('[data-fact="state"]').innerText(), 'scheduled');
+    await page.click('button:has-text("Cancel")');
+    await page.waitForURL(`${ui.url}jobs/${later.id}`);
+    assert.equal(await page.locator('[data-fact="state"]').innerText(), 'cancelled');
+    assert.deepEqual(await page.locator('#timeline tbody tr td:nth-child(2)').allInnerTexts(), [
+      'enqueued on reports',
+      'cancelled before it ran',
+    ]);
+    assert.equal(await page.locator('button:has-text("Cancel")').count(), 0, 'nothing to cancel any more');
+  });
+
   it('left real PNG screenshots of the overview and a job page', () => {
     for (const name of ['console-overview.png', 'console-job.png']) {
       const png = readFileSync(join(shots, name));

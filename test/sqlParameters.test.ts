@@ -18,7 +18,8 @@ const SQL = /\b(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|GRANT|REVOKE|DROP|TRUNC
 const ALLOWED: Record<string, string> = {
   'src/sql/deadLetters.ts: jobSelect(s)': 'the job columns for schema s: a SchemaName and constant text',
   'src/sql/getJobs.ts: jobSelect(s)': 'the job columns for schema s: a SchemaName and constant text',
-  "src/sql/outcomes.ts: options.history === false ? '' : history(s)": 'the timeline and counts CTEs for schema s: a SchemaName and constant text',
+  "src/sql/outcomes.ts: options.history === false ? '' : history(s)":
+    'the timeline and counts CTEs for schema s: a SchemaName and constant text',
   'src/access.ts: e.role': 'a role name checked against SQL_IDENTIFIER and double-quoted by quoteRole',
   'src/access.ts: m.role': 'a role name checked against SQL_IDENTIFIER and double-quoted by quoteRole',
   "src/access.ts: privileges.join(', ')": 'privilege keywords from the constant ACCESS_PROFILES',
