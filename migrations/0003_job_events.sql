@@ -8,7 +8,8 @@ ALTER TABLE active_jobs ADD COLUMN started_at timestamptz;
 -- The timeline: one narrow row per finished attempt and per marker, appended, never updated.
 -- - attempt outcomes: succeeded, failed (to be retried), dead, cancelled, snoozed (attempt given back),
 --   written by the outcome statement itself (src/sql/outcomes.ts), in the same statement that deletes or
---   reschedules the live row, so the timeline can never disagree with the job's state;
+--   reschedules the live row, so the timeline can never disagree with the job's state; and lost (its
+--   worker died: the claim that rescues the job notes it, ended when its lease did);
 -- - markers: cancel_requested (a running job was asked to stop), cancelled (by an admin, not running),
 --   redriven (dead → ready; detail holds the queues);
 -- - step: a durable step of an earlier life, kept when a redrive clears the stored step results (a step
@@ -22,7 +23,7 @@ CREATE TABLE job_events (
   job_id     bigint      NOT NULL,
   attempt    integer     NOT NULL,
   kind       text        NOT NULL
-             CHECK (kind IN ('succeeded', 'failed', 'dead', 'cancelled', 'snoozed', 'cancel_requested', 'redriven', 'step')),
+             CHECK (kind IN ('succeeded', 'failed', 'dead', 'cancelled', 'snoozed', 'lost', 'cancel_requested', 'redriven', 'step')),
   started_at timestamptz,
   at         timestamptz NOT NULL DEFAULT now(),
   detail     jsonb

@@ -17,7 +17,9 @@ export function describeEntry(e: TimelineEntry, options: { withDuration?: boolea
     case 'attempt': {
       const took = e.durationMs === null || options.withDuration === false ? '' : ` after ${humanMs(e.durationMs)}`;
       const error = e.error ? `: ${e.error.name}: ${e.error.message}` : '';
-      return e.outcome === 'running' ? `attempt ${e.attempt} running` : `attempt ${e.attempt} ${e.outcome}${took}${error}`;
+      if (e.outcome === 'running') return `attempt ${e.attempt} running`;
+      if (e.outcome === 'lost') return `attempt ${e.attempt} lost: its worker stopped answering, and its lease lapsed${took}`;
+      return `attempt ${e.attempt} ${e.outcome}${took}${error}`;
     }
     case 'step':
       return `step ${e.name} completed`;

@@ -1,8 +1,8 @@
 import type { JobAttemptError } from './job.js';
 import type { TimelineRow } from './sql/timeline.js';
 
-/** How an attempt ended; `running` is the attempt in progress now. */
-export type AttemptOutcome = 'succeeded' | 'failed' | 'dead' | 'cancelled' | 'snoozed' | 'running';
+/** How an attempt ended; `lost`: its worker died and its lease lapsed; `running`: in progress now. */
+export type AttemptOutcome = 'succeeded' | 'failed' | 'dead' | 'cancelled' | 'snoozed' | 'lost' | 'running';
 
 /**
  * One entry of a job's timeline (`sluice.jobTimeline(id)`), oldest first:
@@ -26,7 +26,7 @@ export type TimelineEntry =
   | { kind: 'cancel_requested' | 'cancelled'; attempt: number; at: Date }
   | { kind: 'redriven'; attempt: number; at: Date; fromQueue: string; toQueue: string };
 
-const ATTEMPT_KINDS = new Set(['succeeded', 'failed', 'dead', 'snoozed', 'running']);
+const ATTEMPT_KINDS = new Set(['succeeded', 'failed', 'dead', 'snoozed', 'lost', 'running']);
 const COMPENSATION_FIELDS = ['compensated', 'compensationFailures', 'uncompensatedSteps'] as const;
 
 /** When an entry happened: an attempt when it started (or, start unknown, ended), any other entry its time. */

@@ -142,7 +142,7 @@ export const TimelineEntry = z
     z.object({
       kind: z.literal('attempt'),
       attempt: Attempt,
-      outcome: z.enum(['succeeded', 'failed', 'dead', 'cancelled', 'snoozed', 'running']),
+      outcome: z.enum(['succeeded', 'failed', 'dead', 'cancelled', 'snoozed', 'lost', 'running']),
       startedAt: IsoDate.nullable(),
       finishedAt: IsoDate.nullable(),
       durationMs: z.number().int().nullable(),

@@ -17,7 +17,9 @@ export interface ClaimedRow {
  * Claim up to `limit` due jobs of one queue in one statement: lowest priority value first, then earliest
  * due, skipping rows other claimers hold (FOR UPDATE SKIP LOCKED). Each claimed row gets a lease (expiry
  * and this claim's token) and its attempt counted, and its start is noted for the timeline. A row whose lease has lapsed is due again, so a job
- * whose worker died is rescued by this same claim: no separate reaper.
+ * whose worker died is rescued by this same claim: no separate reaper. Such a row still holds its old
+ * token (an outcome clears it), so the claim notes the lost attempt on the timeline (`lost`, ended when
+ * its lease did).
  *
  * Why the recursive CTE: the index is (queue, priority, run_at). A plain `ORDER BY priority, run_at` scan
  * with `run_at <= now()` would walk through every future-scheduled row of a priority before reaching the
@@ -45,9 +47,9 @@ export async function claimJobs(
        FROM prio WHERE prio.p IS NOT NULL
      ),
      picked AS (
-       SELECT due.id, due.ctid FROM prio
+       SELECT due.id, due.ctid, due.lease_token, due.attempt, due.started_at, due.lease_expires_at FROM prio
        CROSS JOIN LATERAL (
-         SELECT a.id, a.ctid FROM ${s}.active_jobs a
+         SELECT a.id, a.ctid, a.lease_token, a.attempt, a.started_at, a.lease_expires_at FROM ${s}.active_jobs a
          WHERE a.queue = $1 AND a.priority = prio.p AND a.run_at <= now()
            AND (a.lease_expires_at IS NULL OR a.lease_expires_at <= now())
          ORDER BY a.run_at
@@ -56,6 +58,10 @@ export async function claimJobs(
        ) due
        WHERE prio.p IS NOT NULL
        LIMIT $2
+     ),
+     lost AS (
+       INSERT INTO ${s}.job_events (job_id, attempt, kind, started_at, at)
+       SELECT id, attempt, 'lost', started_at, lease_expires_at FROM picked WHERE lease_token IS NOT NULL
      )
      UPDATE ${s}.active_jobs a
      SET attempt = a.attempt + 1,

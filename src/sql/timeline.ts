@@ -1,7 +1,7 @@
 import type { Queryable, SchemaName } from '../db.js';
 
 export interface TimelineRow {
-  kind: 'succeeded' | 'failed' | 'dead' | 'cancelled' | 'snoozed' | 'cancel_requested' | 'redriven' | 'step' | 'running';
+  kind: 'succeeded' | 'failed' | 'dead' | 'cancelled' | 'snoozed' | 'lost' | 'cancel_requested' | 'redriven' | 'step' | 'running';
   attempt: number | null;
   started_at: Date | null;
   at: Date;
