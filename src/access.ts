@@ -2,7 +2,7 @@ import { type ConnectionSource, quoteSchema, SQL_IDENTIFIER, withLockedTransacti
 import { ConfigError } from './errors.js';
 
 type Privilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
-type Table = 'jobs' | 'active_jobs' | 'job_steps' | 'paused_queues';
+type Table = 'jobs' | 'active_jobs' | 'job_steps' | 'paused_queues' | 'bulk_requests';
 
 /**
  * What each kind of caller does to the queue's tables: the least that sluice's SQL needs. A database user
@@ -14,12 +14,16 @@ export const ACCESS_PROFILES = {
    * existing job when a key replays (a job's view joins its live row).
    */
   producer: { jobs: ['SELECT', 'INSERT', 'UPDATE'], active_jobs: ['SELECT', 'INSERT'] },
-  /** `getJob(s)`, `cancel`, `stats`, pause and resume, and the dead-letter operations (list, redrive, purge). */
+  /**
+   * `getJob(s)`, listing and counting jobs, `cancel`, `stats`, pause and resume, the dead-letter operations
+   * (list, redrive, purge) and the bulk actions, with their idempotency records.
+   */
   operator: {
     jobs: ['SELECT', 'UPDATE', 'DELETE'],
     active_jobs: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
     job_steps: ['SELECT', 'DELETE'],
     paused_queues: ['SELECT', 'INSERT', 'DELETE'],
+    bulk_requests: ['SELECT', 'INSERT', 'UPDATE'],
   },
   /** A worker's claim (which skips a paused queue), heartbeats, durable steps and outcomes. */
   consumer: {
@@ -28,14 +32,20 @@ export const ACCESS_PROFILES = {
     job_steps: ['SELECT', 'INSERT'],
     paused_queues: ['SELECT'],
   },
-  /** `prune` and `stats` (prune locks its victims FOR UPDATE, which needs UPDATE). */
-  maintainer: { jobs: ['SELECT', 'UPDATE', 'DELETE'], active_jobs: ['SELECT'], job_steps: ['SELECT', 'DELETE'], paused_queues: ['SELECT'] },
+  /** `prune` (with expired bulk-request keys) and `stats` (prune locks its victims FOR UPDATE, which needs UPDATE). */
+  maintainer: {
+    jobs: ['SELECT', 'UPDATE', 'DELETE'],
+    active_jobs: ['SELECT'],
+    job_steps: ['SELECT', 'DELETE'],
+    paused_queues: ['SELECT'],
+    bulk_requests: ['SELECT', 'UPDATE', 'DELETE'],
+  },
 } as const satisfies Record<string, Partial<Record<Table, readonly Privilege[]>>>;
 
 export type AccessProfile = keyof typeof ACCESS_PROFILES;
 
 /** The tables the profiles cover: every table a migration creates, except the migrations' own record. */
-export const ACCESS_TABLES: readonly Table[] = ['jobs', 'active_jobs', 'job_steps', 'paused_queues'];
+export const ACCESS_TABLES: readonly Table[] = ['jobs', 'active_jobs', 'job_steps', 'paused_queues', 'bulk_requests'];
 
 function quoteRole(name: string): string {
   if (!SQL_IDENTIFIER.test(name)) throw new ConfigError(`database user name must match ${SQL_IDENTIFIER}, got ${JSON.stringify(name)}`);

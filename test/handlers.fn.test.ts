@@ -50,14 +50,18 @@ describe('Lambda entry points', async () => {
     assert.ok(res.queues.some((q) => q.queue === 'emails' && q.dead === 1));
     const migrateFn = await import('../functions/migrate/entry.js');
     const again = await migrateFn.handler({}, lambdaContext(10_000, 'sluice-migrate'));
-    assert.deepEqual(again, { applied: [], current: 2, users: [] });
+    assert.deepEqual(again, { applied: [], current: 5, users: [] });
     await pool.query('DROP SCHEMA IF EXISTS fresh_migrate CASCADE');
     process.env.SLUICE_SCHEMA = 'fresh_migrate';
     try {
       // A new container reads its configuration anew: load the module again under a fresh URL.
       const fresh = await import(`../functions/migrate/entry.js?fresh=${Date.now()}`);
       await closePool();
-      assert.deepEqual(await fresh.handler({}, lambdaContext(10_000, 'sluice-migrate')), { applied: [1, 2], current: 2, users: [] });
+      assert.deepEqual(await fresh.handler({}, lambdaContext(10_000, 'sluice-migrate')), {
+        applied: [1, 2, 3, 4, 5],
+        current: 5,
+        users: [],
+      });
     } finally {
       process.env.SLUICE_SCHEMA = schema;
       await pool.query('DROP SCHEMA IF EXISTS fresh_migrate CASCADE');
@@ -99,7 +103,7 @@ describe('migrate at deploy time', () => {
     try {
       const { handler } = await import(`../functions/migrate/entry.js?secret=${Date.now()}`);
       const res = await handler({}, lambdaContext(10_000, 'sluice-migrate'));
-      assert.deepEqual(res, { applied: [], current: 2, users: [users.api, users.worker] });
+      assert.deepEqual(res, { applied: [], current: 5, users: [users.api, users.worker] });
       assert.equal(secrets.commandCalls(GetSecretValueCommand).length, 1);
       const grants = await pool.query<{ grantee: string; n: number }>(
         `SELECT grantee, count(*)::int AS n FROM information_schema.role_table_grants WHERE table_schema = $1 AND grantee = ANY($2) GROUP BY grantee ORDER BY grantee`,
