@@ -12,9 +12,10 @@
 --   anti-join on active_jobs (each probe one primary-key lookup). No index needed.
 -- * an id range is a range of the primary key; an idempotency key reads jobs_idempotency_key (0001).
 -- * created ranges are read from the primary key backwards (ids follow creation). An index on created_at
---   was measured and left out: for ORDER BY id DESC LIMIT n the planner walked the primary key anyway (it
---   cannot know that created_at follows id), so the index would cost every enqueue for nothing. A range
---   far back in a day's history reads up to the whole table (~40 ms a page at 3 days back of 1M records).
+--   (btree, then BRIN) was measured and left out: for ORDER BY id DESC LIMIT n the planner walked the
+--   primary key anyway (it cannot know that created_at follows id), so it would cost every enqueue for
+--   nothing. The first page of a range far back walks to it (39 ms at 420,000 records back); the next
+--   pages start at their cursor (under 1 ms).
 -- * finished ranges read jobs.finished_at (TODO(job_events): the finish time of a first-try success is in
 --   job_events, by its BRIN index on `at`, once 0003 is merged).
 
@@ -24,10 +25,11 @@
 CREATE INDEX jobs_cancelled ON jobs (queue, type, id) WHERE state = 'cancelled';
 
 -- A queue's and a type's jobs in id order. Without them, a page of a small queue or a rare type walks the
--- primary key through every other record: 60-120 ms at 1M records for a type holding 0.01% of them,
--- against well under 1 ms with the index. Each costs every enqueue one btree entry (at the right edge of
--- its queue's or type's range, since ids grow): measured alternately, 16 enqueues in flight, the
--- throughput did not move beyond the noise and WAL per job grew by about a third (docs/performance.md).
--- Kept: listing by queue and type is what the console, the API and the CLI ask for most.
+-- primary key through every other record: 61-81 ms at 1M records for a type holding 0.003-0.01% of them,
+-- against under 1 ms with the index. Each costs every enqueue one btree entry (at the right edge of its
+-- queue's or type's range, since ids grow): measured alternately, one-by-one enqueue (16 in flight) did
+-- not move beyond the noise, batches of 1,000 lost 13%, and WAL per job grew by about a quarter
+-- (docs/performance.md). Kept: listing by queue and type is what the console, the API and the CLI ask for
+-- most, and a rare queue's page would otherwise read the whole table.
 CREATE INDEX jobs_queue_id ON jobs (queue, id);
 CREATE INDEX jobs_type_id ON jobs (type, id);
