@@ -256,6 +256,7 @@ const namesSomethingError = {
 };
 const bulkFields = {
   ...filterFields,
+  queue: QueueName.optional(),
   all: z
     .literal(true)
     .optional()
