@@ -39,7 +39,7 @@ export const FILTER_OPTIONS = {
 
 export const FILTER_USAGE = `filters: [--state S]... (available|scheduled|running|succeeded|dead|cancelled, repeat or comma-separate)
          [--queue Q] [--type T] [--created-after ISO] [--created-before ISO] [--finished-after ISO]
-         [--finished-before ISO] [--key K] (the job's idempotency key) [--id-from ID] [--id-to ID]`;
+         [--finished-before ISO] [--key K] (the job's idempotency key) [--id-from ID] [--id-to ID] [--id ID]...`;
 
 export const JOBS_HELP = `usage: sluice jobs get <id> [--json]
        sluice jobs list [filters] [--before ID] [--limit N] [--json]
@@ -93,7 +93,8 @@ export async function listOrCount(
   o: FilterFlags & { before?: string | undefined },
   limit: number | undefined,
 ): Promise<Result> {
-  const { all: _all, ids: _ids, ...filter } = filterFromFlags({ ...o, all: false, id: undefined });
+  if (o.all) throw new UsageError(`--all is for a bulk action; sluice jobs ${sub} without a filter covers every job`);
+  const filter = filterFromFlags(o);
   if (sub === 'count') {
     const count = await sluice.countJobs(filter);
     return { out: { count }, text: String(count) };
@@ -113,7 +114,7 @@ export async function cancelByFilter(
   o: FilterFlags & { yes?: boolean | undefined; 'idempotency-key'?: string | undefined },
   confirm: Confirm | undefined,
 ): Promise<Result> {
-  const { ids: _ids, ...filter } = filterFromFlags({ ...o, id: undefined });
+  const filter = filterFromFlags(o);
   if (Object.keys(filter).length === 0)
     throw new UsageError('name which jobs to cancel (see sluice jobs --help), or --all for every live job');
   const key = o['idempotency-key'];

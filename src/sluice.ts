@@ -296,7 +296,7 @@ export class Sluice {
    * const n = await sluice.countDeadLetters({ queue: 'emails' }); // "Redrive 12 dead letters?"
    */
   async countDeadLetters(filter: DeadLetterFilter = {}): Promise<number> {
-    const { all: _all, ...f } = parseInput(deadLetterFilterSchema, { all: true, ...filter }, 'dead-letter filter');
+    const { all: _all, ...f } = parseInput(deadLetterFilterSchema, { ...filter, all: true }, 'dead-letter filter');
     return countJobs(this.db, this.s, { ...f, state: 'dead' });
   }
 

@@ -49,6 +49,7 @@ describe('sluice jobs list, count and cancel by filter', { concurrency: 1 }, asy
     assert.deepEqual(await ids('--state', 'dead', '--state', 'cancelled'), newestFirst([...dead, cancelled]));
     assert.deepEqual(await ids('--state', 'dead,cancelled', '--type', 'cli_a'), newestFirst([dead[0] as string, cancelled]));
     assert.deepEqual(await ids('--key', 'cli-list-key'), [ready[0]]);
+    assert.deepEqual(await ids('--id', ready[1] as string, '--id', cancelled), [cancelled, ready[1]]);
     assert.deepEqual(await ids('--id-from', dead[0] as string, '--id-to', dead[1] as string), newestFirst(dead));
     assert.deepEqual(await ids('--created-after', '2000-01-01T00:00:00Z', '--created-before', '2000-01-02T00:00:00Z'), []);
     assert.deepEqual(await ids('--finished-after', '2000-01-01T00:00:00Z'), newestFirst([...dead, cancelled]));
@@ -89,6 +90,7 @@ describe('sluice jobs list, count and cancel by filter', { concurrency: 1 }, asy
       assert.match(JSON.parse(r.out).error.code, /VALIDATION|USAGE/);
     }
     assert.equal((await cli(['jobs', 'list', 'extra', ...s])).code, 2);
+    assert.match((await cli(['jobs', 'list', '--all', ...s])).err, /--all is for a bulk action/);
   });
 
   it('cancels by filter after a count and a confirmation; --yes skips it; nothing named is refused', async () => {
