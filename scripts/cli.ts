@@ -11,7 +11,9 @@ import { createWakeUp } from '../functions/shared/wakeUp.js';
 import { refuseUnknownQueue } from '../src/enqueue.js';
 import {
   ConfigError,
+  type DeadLetterFilter,
   type EnqueuedJob,
+  IdempotencyConflictError,
   isTransientDatabaseError,
   JobRegistry,
   type JobView,
@@ -23,13 +25,21 @@ import {
   ValidationError,
 } from '../src/index.js';
 import { describeIssues } from '../src/text.js';
+import {
+  type Confirm,
+  cancelByFilter,
+  FILTER_OPTIONS,
+  FILTER_USAGE,
+  filterFromFlags,
+  JOBS_HELP,
+  listOrCount,
+  UsageError,
+} from './cliJobs.js';
 import { appRoot, ConfigFileError, findConfigFile, type LoadedConfig, loadAppConfig } from './config/load.js';
 import { actOnDeadLetters } from './deadLetters.js';
 import { devBus, devDatabaseUrl, toolPool } from './dev/database.js';
 import { alignColumns, STATUS_HEADER, statusCells } from './table.js';
 import { timelineLines } from './timeline.js';
-
-class UsageError extends Error {}
 
 const COMMANDS = `usage: sluice <command> [options]
 
@@ -38,13 +48,16 @@ commands:
   ui                           the web console (sluice ui --help)
   enqueue <type> <json>        enqueue a job      [--queue Q] [--delay 30s|500ms|5m] [--priority N] [--key K]
   jobs get <id>                show a job
+  jobs list                    list jobs, newest first   [--state S]... [--queue Q] [--type T] [--key K] …
+  jobs count                   count the jobs a filter matches
   jobs cancel <id>             cancel a job (at once, or flagged if it is running)
+  jobs cancel (filter | --all) cancel the live jobs that match, after a count and a confirmation [--yes]
   status                       per queue: ready, scheduled, running, dead, oldest ready age, paused
   queues pause <queue>         pause a queue: workers claim nothing (running jobs finish); enqueue still works
   queues resume <queue>        resume a paused queue
   dead-letters list            list dead letters  [--queue Q] [--type T] [--limit N] [--after ID]
-  dead-letters redrive         requeue them       (--queue Q | --type T | --id ID… | --all) [--to-queue Q]
-  dead-letters purge           delete them        (--queue Q | --type T | --id ID… | --all)
+  dead-letters redrive         requeue them       (--queue Q | --type T | --id ID… | filters | --all) [--to-queue Q]
+  dead-letters purge           delete them        (--queue Q | --type T | --id ID… | filters | --all)
   migrate                      apply pending migrations
   prune                        delete finished jobs past retention
 
@@ -60,8 +73,7 @@ Validates <json> against the type's schema (the config's jobs) and enqueues it.
   --delay D      run later: 30s, 500ms, 5m, 2h, or plain seconds
   --priority N   -100 (first) to 100 (last), default 0
   --key K        idempotency key: the same key again returns the first job`,
-  jobs: `usage: sluice jobs get <id> [--json]
-       sluice jobs cancel <id> [--json]`,
+  jobs: JOBS_HELP,
   status: 'usage: sluice status [--json]',
   queues: `usage: sluice queues pause <queue> [--json]
        sluice queues resume <queue> [--json]
@@ -69,8 +81,13 @@ Validates <json> against the type's schema (the config's jobs) and enqueues it.
 A paused queue's workers claim nothing until it is resumed (jobs already running finish); enqueue still
 works, and the state survives restarts. Exit code 1 when the queue was in that state already.`,
   'dead-letters': `usage: sluice dead-letters list [--queue Q] [--type T] [--limit N] [--after ID] [--json]
-       sluice dead-letters redrive (--queue Q | --type T | --id ID… | --all) [--to-queue Q] [--json]
-       sluice dead-letters purge (--queue Q | --type T | --id ID… | --all) [--json]`,
+       sluice dead-letters redrive (--id ID… | filters | --all) [--to-queue Q] [--idempotency-key K] [--json]
+       sluice dead-letters purge (--id ID… | filters | --all) [--idempotency-key K] [--json]
+
+${FILTER_USAGE.replace(/\[--state S\]\.\.\. \([^)]*\)\n\s*/, '')}
+
+redrive and purge act 1,000 dead letters per statement. --idempotency-key K: the same key again answers
+the first answer (or finishes an interrupted redrive or purge and answers the union).`,
   migrate: 'usage: sluice migrate [--json]',
   prune: 'usage: sluice prune [--json]',
 };
@@ -90,6 +107,7 @@ const OPTIONS = {
   all: { type: 'boolean', default: false },
   'to-queue': { type: 'string' },
   config: { type: 'string' },
+  ...FILTER_OPTIONS,
 } as const;
 
 type Options = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -140,14 +158,15 @@ function statusTable(stats: QueueStats[]): string {
   return alignColumns([[...STATUS_HEADER], ...stats.map(statusCells)]).join('\n');
 }
 
-function deadLetterFilter(o: Options): { ids?: string[]; queue?: string; type?: string } {
-  const filter = { ...(o.id ? { ids: o.id } : {}), ...(o.queue ? { queue: o.queue } : {}), ...(o.type ? { type: o.type } : {}) };
+function deadLetterFilter(o: Options): DeadLetterFilter {
+  if (o.state) throw new UsageError('dead letters take no --state: they are dead');
+  const { all: _all, ...filter } = filterFromFlags(o);
   if (Object.keys(filter).length === 0 && !o.all)
-    throw new UsageError('name what to act on: --queue, --type, --id, or --all for every dead letter');
-  return filter;
+    throw new UsageError('name what to act on: --queue, --type, --id, another filter, or --all for every dead letter');
+  return filter as DeadLetterFilter;
 }
 
-async function run(argv: string[]): Promise<{ out: unknown; text: string; code?: number }> {
+async function run(argv: string[], confirm: Confirm | undefined): Promise<{ out: unknown; text: string; code?: number }> {
   const { values: o, positionals } = parseArgs({ args: withNegativeValues(argv), options: OPTIONS, allowPositionals: true, strict: true });
   if (o.key === '') throw new UsageError('--key must not be empty');
   const [command, ...rest] = positionals;
@@ -184,7 +203,9 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
     }
     enqueueArgs = { def, payload };
   }
-  if (command === 'jobs' && (rest.length !== 2 || (sub !== 'get' && sub !== 'cancel'))) throw new UsageError(HELP.jobs as string);
+  const jobsByFilter = command === 'jobs' && rest.length === 1 && (sub === 'list' || sub === 'count' || sub === 'cancel');
+  if (command === 'jobs' && !jobsByFilter && (rest.length !== 2 || (sub !== 'get' && sub !== 'cancel')))
+    throw new UsageError(HELP.jobs as string);
   if (command === 'queues' && (rest.length !== 2 || (sub !== 'pause' && sub !== 'resume'))) throw new UsageError(HELP.queues as string);
   if (command === 'dead-letters' && !['list', 'redrive', 'purge'].includes(sub ?? '')) throw new UsageError(HELP['dead-letters'] as string);
   if (['status', 'migrate', 'prune'].includes(command)) arity(0, HELP[command] as string);
@@ -226,6 +247,8 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
         return { out: { queue, paused, changed }, text, ...(changed ? {} : { code: 1 }) };
       }
       case 'jobs': {
+        if (jobsByFilter && sub === 'cancel') return await cancelByFilter(sluice, o, confirm);
+        if (jobsByFilter) return await listOrCount(sluice, sub as 'list' | 'count', o, limit);
         const id = rest[1] as string;
         if (sub === 'get') {
           const [job, timeline] = await Promise.all([sluice.getJob(id), sluice.jobTimeline(id)]);
@@ -261,7 +284,10 @@ async function run(argv: string[]): Promise<{ out: unknown; text: string; code?:
         }
         const filter = deadLetterFilter(o);
         // --all: every dead letter, queue by queue.
-        const ids = await actOnDeadLetters(sluice, sub as 'redrive' | 'purge', filter, o['to-queue'] ? { toQueue: o['to-queue'] } : {});
+        const ids = await actOnDeadLetters(sluice, sub as 'redrive' | 'purge', filter, {
+          ...(o['to-queue'] ? { toQueue: o['to-queue'] } : {}),
+          ...(o['idempotency-key'] !== undefined ? { idempotencyKey: o['idempotency-key'] } : {}),
+        });
         const verb = sub === 'redrive' ? 'redriven' : 'purged';
         // Exit 1 when nothing matched: "nothing to act on", as for a job that does not exist.
         return {
@@ -331,10 +357,24 @@ function locateDevDir(file: string | undefined): void {
   }
 }
 
+/** A yes/no question on the terminal, or undefined when stdin is not one (then --yes is required). */
+function terminalConfirm(): Confirm | undefined {
+  if (!process.stdin.isTTY) return undefined;
+  return async (question) => {
+    const { createInterface } = await import('node:readline/promises');
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      return /^y(es)?$/i.test((await rl.question(question)).trim());
+    } finally {
+      rl.close();
+    }
+  };
+}
+
 /** Runs the CLI; returns the exit code. Output goes through `write` (stdout) and `fail` (stderr). */
 export async function main(
   argv: string[],
-  io: { write: (s: string) => unknown; fail: (s: string) => unknown } = {
+  io: { write: (s: string) => unknown; fail: (s: string) => unknown; confirm?: Confirm } = {
     write: (s) => process.stdout.write(s),
     fail: (s) => process.stderr.write(s),
   },
@@ -365,7 +405,7 @@ export async function main(
     return code;
   };
   try {
-    const { out, text, code } = await run(argv);
+    const { out, text, code } = await run(argv, io.confirm ?? terminalConfirm());
     io.write(json && out !== null ? `${JSON.stringify(out, null, 2)}\n` : `${text}\n`);
     return code ?? 0;
   } catch (err) {
@@ -374,6 +414,7 @@ export async function main(
       return error(2, 'USAGE', (err as Error).message);
     if (err instanceof UnknownJobTypeError) return error(2, 'UNKNOWN_TYPE', err.message);
     if (err instanceof ValidationError) return error(2, 'VALIDATION', err.message, err.issues);
+    if (err instanceof IdempotencyConflictError) return error(2, 'IDEMPOTENCY_CONFLICT', err.message);
     if ((err as Error).message?.startsWith('no database:')) return error(3, 'NO_DATABASE', (err as Error).message);
     if (err instanceof ConfigError || (err instanceof TypeError && /schema name must match|Invalid URL/.test(err.message)))
       return error(2, 'USAGE', (err as Error).message);

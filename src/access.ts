@@ -2,7 +2,7 @@ import { type ConnectionSource, quoteSchema, SQL_IDENTIFIER, withLockedTransacti
 import { ConfigError } from './errors.js';
 
 type Privilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
-type Table = 'jobs' | 'active_jobs' | 'job_steps' | 'paused_queues' | 'job_events' | 'job_counts';
+type Table = 'jobs' | 'active_jobs' | 'job_steps' | 'paused_queues' | 'job_events' | 'job_counts' | 'bulk_requests';
 
 /**
  * What each kind of caller does to the queue's tables: the least that sluice's SQL needs. A database user
@@ -15,8 +15,9 @@ export const ACCESS_PROFILES = {
    */
   producer: { jobs: ['SELECT', 'INSERT', 'UPDATE'], active_jobs: ['SELECT', 'INSERT'], job_events: ['SELECT'] },
   /**
-   * `getJob(s)`, `jobTimeline`, `cancel`, `stats`, `activity`, pause and resume, and the dead-letter
-   * operations (list, redrive, purge); cancel and redrive write their markers on the timeline.
+   * `getJob(s)`, `jobTimeline`, listing and counting jobs, `cancel`, `stats`, `activity`, pause and resume,
+   * the dead-letter operations (list, redrive, purge) and the bulk actions with their idempotency records;
+   * cancel and redrive write their markers on the timeline.
    */
   operator: {
     jobs: ['SELECT', 'UPDATE', 'DELETE'],
@@ -25,6 +26,7 @@ export const ACCESS_PROFILES = {
     paused_queues: ['SELECT', 'INSERT', 'DELETE'],
     job_events: ['SELECT', 'INSERT', 'DELETE'],
     job_counts: ['SELECT'],
+    bulk_requests: ['SELECT', 'INSERT', 'UPDATE'],
   },
   /**
    * A worker's claim (which skips a paused queue), heartbeats, durable steps and outcomes; an outcome
@@ -39,8 +41,8 @@ export const ACCESS_PROFILES = {
     job_counts: ['SELECT', 'INSERT', 'UPDATE'],
   },
   /**
-   * `prune` (with the timelines of what it deletes), `compactActivity` and `stats` (prune locks its
-   * victims FOR UPDATE, which needs UPDATE).
+   * `prune` (with the timelines of what it deletes, and expired bulk-request keys), `compactActivity` and
+   * `stats` (prune locks its victims FOR UPDATE, which needs UPDATE).
    */
   maintainer: {
     jobs: ['SELECT', 'UPDATE', 'DELETE'],
@@ -49,13 +51,22 @@ export const ACCESS_PROFILES = {
     paused_queues: ['SELECT'],
     job_events: ['SELECT', 'DELETE'],
     job_counts: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+    bulk_requests: ['SELECT', 'UPDATE', 'DELETE'],
   },
 } as const satisfies Record<string, Partial<Record<Table, readonly Privilege[]>>>;
 
 export type AccessProfile = keyof typeof ACCESS_PROFILES;
 
 /** The tables the profiles cover: every table a migration creates, except the migrations' own record. */
-export const ACCESS_TABLES: readonly Table[] = ['jobs', 'active_jobs', 'job_steps', 'paused_queues', 'job_events', 'job_counts'];
+export const ACCESS_TABLES: readonly Table[] = [
+  'jobs',
+  'active_jobs',
+  'job_steps',
+  'paused_queues',
+  'job_events',
+  'job_counts',
+  'bulk_requests',
+];
 
 function quoteRole(name: string): string {
   if (!SQL_IDENTIFIER.test(name)) throw new ConfigError(`database user name must match ${SQL_IDENTIFIER}, got ${JSON.stringify(name)}`);

@@ -34,6 +34,29 @@ export function quoteSchema(name: string): SchemaName {
 }
 
 /**
+ * A piece of SQL text made only of constant text, quoted identifiers (`SchemaName`), `$n` placeholders
+ * (`SqlParams` in src/sql/jobFilter.ts) and other fragments: never a value. Only the `sql` tag makes one,
+ * and its signature refuses anything else, so a fragment may be placed into SQL text as a schema name is.
+ */
+export type SqlFragment = string & { readonly __fragment: unique symbol; readonly __quoted: true };
+
+/**
+ * Build a `SqlFragment`: the compiler refuses an interpolated value that is not itself a quoted
+ * identifier or a fragment.
+ *
+ * @example
+ * const live = sql`${s}.active_jobs a JOIN ${s}.jobs j ON j.id = a.id`;
+ */
+export function sql(text: TemplateStringsArray, ...parts: ReadonlyArray<SchemaName | SqlFragment>): SqlFragment {
+  return text.reduce((out, chunk, i) => out + chunk + (i < parts.length ? parts[i] : ''), '') as SqlFragment;
+}
+
+/** Fragments joined by a constant separator. */
+export function joinSql(parts: readonly SqlFragment[], separator: ' AND ' | ' OR ' | ', '): SqlFragment {
+  return parts.join(separator) as SqlFragment;
+}
+
+/**
  * Run `fn` in one transaction on a dedicated connection, after taking the transaction-scoped advisory lock
  * `lockKey` (released at commit or rollback, so nothing stays pinned). Rolls back and rethrows on error.
  *

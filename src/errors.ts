@@ -107,6 +107,15 @@ export class JobNotFoundError extends SluiceError {
 }
 
 /**
+ * An idempotency key sent again with a different request than the one it was first sent with (within its
+ * window). Nothing was done; use a new key for a new request.
+ */
+export class IdempotencyConflictError extends SluiceError {
+  override name = 'IdempotencyConflictError';
+  override readonly code = 'IDEMPOTENCY_CONFLICT';
+}
+
+/**
  * node-postgres raises a few connection failures of its own without any code; these are matched by their
  * fixed texts, as the one exception to classifying by code.
  */

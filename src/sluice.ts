@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type QueueActivity, toActivity } from './activity.js';
+import { BULK, type BulkOutcome, runBulk } from './bulk.js';
 import { parseInput, parseOptions, type SluiceSettings, type SluiceSettingsInput, sluiceOptionsSchema } from './config.js';
 import { type Queryable, quoteSchema, type SchemaName } from './db.js';
 import { type JobDefinition, type PayloadInput, QUEUE_NAME } from './define.js';
@@ -7,11 +8,28 @@ import { type EnqueuedJob, type EnqueueItem, type EnqueueOptions, enqueueBatch, 
 import { ValidationError } from './errors.js';
 import { type JobView, toJobView } from './job.js';
 import { type CancelResult, cancelJobs } from './sql/cancel.js';
+import { cancelMatching } from './sql/cancelMatching.js';
+import { countJobs } from './sql/countJobs.js';
 import { compactCounts, readCounts, readDurationBuckets } from './sql/counts.js';
-import { countDeadLetters, type DeadLetterFilter, listDeadLetters, purgeDeadLetters, redriveDeadLetters } from './sql/deadLetters.js';
+import { listDeadLetters, purgeDeadLetters, redriveDeadLetters } from './sql/deadLetters.js';
 import { getJobsById } from './sql/getJobs.js';
+import {
+  type BulkFilter,
+  bulkFilterSchema,
+  canonicalFilter,
+  type DeadLetterFilter,
+  deadLetterFilterSchema,
+  idOrder,
+  idOrderError,
+  type JobFilter,
+  jobFilterFields,
+  jobFilterSchema,
+  LIVE_STATES,
+  statesOf,
+} from './sql/jobFilter.js';
+import { listJobs } from './sql/listJobs.js';
 import { pauseQueues, resumeQueues } from './sql/pause.js';
-import { pruneFinished } from './sql/prune.js';
+import { pruneBulkRequests, pruneFinished } from './sql/prune.js';
 import { queueStats } from './sql/stats.js';
 import { loadTimeline } from './sql/timeline.js';
 import { jobIdSchema } from './text.js';
@@ -50,11 +68,17 @@ const deadLetterListSchema = z
 /** Which dead letters to list, and how many at a time. */
 export type DeadLetterListOptions = z.input<typeof deadLetterListSchema>;
 
-const filterFields = z.object({ ids: ids.optional(), queue: z.string().min(1).optional(), type: z.string().min(1).optional() }).strict();
-const filterSchema = filterFields.refine(
-  (f) => f.ids !== undefined || f.queue !== undefined || f.type !== undefined,
-  'give ids, or a queue and/or type filter',
-);
+/** A page of jobs: `jobFilterSchema`'s fields, and where the page starts. */
+const jobListSchema = z
+  .object({
+    ...jobFilterFields,
+    before: ID.optional(),
+    limit: z.number().int().min(1).max(1000).default(50),
+  })
+  .strict()
+  .refine(idOrder, idOrderError);
+/** Which jobs to list (any filter field of `JobFilter`), before which id, and how many. */
+export type JobListOptions = JobFilter & { before?: string; limit?: number };
 
 const MINUTE = 60_000;
 const activitySchema = z
@@ -70,8 +94,18 @@ const activitySchema = z
   })
   .strict();
 
-/** The most rows one statement of redrive, purge or prune touches. */
-const BULK = 1000;
+/** What an idempotent bulk action takes: a key under which its answer is kept (24 h by default). */
+export interface BulkOptions {
+  idempotencyKey?: string;
+}
+const bulkOptions = {
+  idempotencyKey: z
+    .string()
+    .min(1)
+    .max(255)
+    .refine((k) => !k.includes('\u0000'), 'the key may not contain NUL')
+    .optional(),
+};
 
 /**
  * The producer and admin side of sluice: enqueue, look up, cancel, dead letters, maintenance.
@@ -181,25 +215,108 @@ export class Sluice {
   }
 
   /**
-   * Put dead letters back in the queue with their attempts reset: by ids, or every one matching a queue
-   * and/or type. `toQueue` moves them to another queue. Returns the ids redriven.
+   * Jobs matching a filter, newest first (id descending), `limit` at a time (default 50, at most 1000);
+   * pass the last id as `before` for the next page. Filters: `state` (one or several), `queue`, `type`,
+   * `createdAfter`/`createdBefore`, `finishedAfter`/`finishedBefore` (an instant is a Date or ISO text;
+   * after is inclusive, before exclusive), `idempotencyKey`, `idFrom`/`idTo` (inclusive), `ids`.
+   *
+   * @example
+   * const jobs = await sluice.listJobs({ state: ['dead', 'cancelled'], queue: 'emails', limit: 20 });
+   */
+  async listJobs(options: JobListOptions = {}): Promise<JobView[]> {
+    const o = parseInput(jobListSchema, options, 'job list options');
+    return (await listJobs(this.db, this.s, o)).map(toJobView);
+  }
+
+  /**
+   * A page of `listJobs` and the `before` of the next page (null on the last one): one more row is read
+   * to tell. Each page is one index range however deep it is (keyset pagination).
+   *
+   * @example
+   * const { jobs, next } = await sluice.jobPage({ type: 'send_email', state: 'succeeded' }); // then { before: next }
+   */
+  async jobPage(options: JobListOptions = {}): Promise<{ jobs: JobView[]; next: string | null }> {
+    const o = parseInput(jobListSchema, options, 'job list options');
+    const rows = await listJobs(this.db, this.s, { ...o, limit: o.limit + 1 });
+    const jobs = rows.slice(0, o.limit).map(toJobView);
+    return { jobs, next: rows.length > o.limit ? (jobs.at(-1)?.id ?? null) : null };
+  }
+
+  /**
+   * How many jobs a filter matches (`listJobs`' filters; none: every job).
+   *
+   * @example
+   * const n = await sluice.countJobs({ queue: 'emails', state: ['available', 'scheduled'] }); // "Cancel 12 jobs?"
+   */
+  async countJobs(filter: JobFilter = {}): Promise<number> {
+    return countJobs(this.db, this.s, parseInput(jobFilterSchema, filter, 'job filter'));
+  }
+
+  /**
+   * Cancel every live job a filter matches (its `state`, if any, may name only available, scheduled and
+   * running; a filter naming nothing needs `all: true`), at most 1,000 per statement: one not running is
+   * cancelled at once, a running one is asked to stop (as `cancel`). With `idempotencyKey`, a retry gets
+   * the first answer again, or finishes the work of an interrupted call and answers the union.
+   *
+   * @example
+   * const n = await sluice.countJobs({ queue: 'emails', state: ['available', 'scheduled', 'running'] });
+   * const { cancelled, cancelling } = await sluice.cancelMatching({ queue: 'emails' }, { idempotencyKey: 'stop-emails-1' });
+   */
+  async cancelMatching(
+    filter: BulkFilter,
+    options: BulkOptions = {},
+  ): Promise<{ cancelled: string[]; cancelling: string[]; replayed: boolean }> {
+    const f = parseInput(bulkFilterSchema, filter, 'cancel filter');
+    const o = parseInput(z.object(bulkOptions).strict(), options, 'cancel options');
+    const states = statesOf(f) ?? [...LIVE_STATES];
+    const notLive = states.filter((s) => !(LIVE_STATES as readonly string[]).includes(s));
+    if (notLive.length > 0) {
+      throw new ValidationError(`invalid cancel filter: only live jobs can be cancelled, not ${notLive.join(', ')}`, [
+        { path: ['state'], message: 'only available, scheduled and running jobs can be cancelled', code: 'invalid_value' },
+      ]);
+    }
+    const { all: _all, ...named } = f;
+    const live = { ...named, state: states };
+    const r = await this.#bulk('cancel', { filter: canonicalFilter(live) }, o.idempotencyKey, async (key, hash) => {
+      const done = await cancelMatching(this.db, this.s, live, { limit: BULK, key, hash });
+      return { ids: [...done.cancelled, ...done.cancelling], cancelling: done.cancelling };
+    });
+    const flagged = new Set(r.cancelling);
+    return { cancelled: r.ids.filter((id) => !flagged.has(id)), cancelling: r.cancelling, replayed: r.replayed };
+  }
+
+  /**
+   * Put dead letters back in the queue with their attempts reset: by ids, or every one matching a filter
+   * (`listJobs`' filters but `state`; `all: true` for every one). `toQueue` moves them to another queue.
+   * Returns the ids redriven, in id order.
    *
    * @example
    * await sluice.redriveDeadLetters({ type: 'send_email' }, { toQueue: 'emails-slow' });
    */
-  async redriveDeadLetters(filter: DeadLetterFilter, options: { toQueue?: string } = {}): Promise<string[]> {
-    const f = parseInput(filterSchema, filter, 'dead-letter filter');
-    const to = parseInput(
-      z
-        .object({
-          toQueue: z.string().regex(QUEUE_NAME).optional(),
-        })
-        .strict(),
+  async redriveDeadLetters(filter: DeadLetterFilter, options: { toQueue?: string } & BulkOptions = {}): Promise<string[]> {
+    return (await this.redriveMatching(filter, options)).redriven;
+  }
+
+  /**
+   * `redriveDeadLetters`, and whether the answer is a replay: with `idempotencyKey`, a retry gets the
+   * first answer again (or resumes an interrupted redrive and answers the union), flagged `replayed`.
+   */
+  async redriveMatching(
+    filter: DeadLetterFilter,
+    options: { toQueue?: string } & BulkOptions = {},
+  ): Promise<{ redriven: string[]; replayed: boolean }> {
+    const { all: _all, ...f } = parseInput(deadLetterFilterSchema, filter, 'dead-letter filter');
+    const o = parseInput(
+      z.object({ toQueue: z.string().regex(QUEUE_NAME).optional(), ...bulkOptions }).strict(),
       options,
       'redrive options',
     );
-    refuseUnknownQueue(to.toQueue, this.settings.queues, 'redrive options');
-    return this.#bulk((limit) => redriveDeadLetters(this.db, this.s, { ...f, toQueue: to.toQueue, limit }));
+    refuseUnknownQueue(o.toQueue, this.settings.queues, 'redrive options');
+    const request = { filter: canonicalFilter(f), toQueue: o.toQueue ?? null };
+    const r = await this.#bulk('redrive', request, o.idempotencyKey, async (key, hash) => ({
+      ids: await redriveDeadLetters(this.db, this.s, { ...f, toQueue: o.toQueue }, { limit: BULK, key, hash }),
+    }));
+    return { redriven: r.ids, replayed: r.replayed };
   }
 
   /**
@@ -209,29 +326,40 @@ export class Sluice {
    * const n = await sluice.countDeadLetters({ queue: 'emails' }); // "Redrive 12 dead letters?"
    */
   async countDeadLetters(filter: DeadLetterFilter = {}): Promise<number> {
-    return countDeadLetters(this.db, this.s, parseInput(filterFields, filter, 'dead-letter filter'));
+    const { all: _all, ...f } = parseInput(deadLetterFilterSchema, { ...filter, all: true }, 'dead-letter filter');
+    return countJobs(this.db, this.s, { ...f, state: 'dead' });
   }
 
-  /** Delete dead letters for good: by ids, or by queue and/or type. Returns the ids purged. */
-  async purgeDeadLetters(filter: DeadLetterFilter): Promise<string[]> {
-    const f = parseInput(filterSchema, filter, 'dead-letter filter');
-    return this.#bulk((limit) => purgeDeadLetters(this.db, this.s, { ...f, limit }));
+  /** Delete dead letters for good: by ids, or by a filter as `redriveDeadLetters` takes. Returns the ids purged. */
+  async purgeDeadLetters(filter: DeadLetterFilter, options: BulkOptions = {}): Promise<string[]> {
+    return (await this.purgeMatching(filter, options)).purged;
   }
 
-  async #bulk(step: (limit: number) => Promise<string[]>): Promise<string[]> {
-    const all: string[] = [];
-    for (;;) {
-      const done = await step(BULK);
-      all.push(...done);
-      if (done.length < BULK) return all;
-    }
+  /** `purgeDeadLetters`, and whether the answer is a replay (see `redriveMatching`). */
+  async purgeMatching(filter: DeadLetterFilter, options: BulkOptions = {}): Promise<{ purged: string[]; replayed: boolean }> {
+    const { all: _all, ...f } = parseInput(deadLetterFilterSchema, filter, 'dead-letter filter');
+    const o = parseInput(z.object(bulkOptions).strict(), options, 'purge options');
+    const r = await this.#bulk('purge', { filter: canonicalFilter(f) }, o.idempotencyKey, async (key, hash) => ({
+      ids: await purgeDeadLetters(this.db, this.s, f, { limit: BULK, key, hash }),
+    }));
+    return { purged: r.ids, replayed: r.replayed };
+  }
+
+  #bulk(
+    action: 'cancel' | 'redrive' | 'purge',
+    request: unknown,
+    idempotencyKey: string | undefined,
+    step: (key: string | null, hash: string | null) => Promise<{ ids: string[]; cancelling?: string[] }>,
+  ): Promise<BulkOutcome> {
+    return runBulk(this.db, this.s, { action, request, idempotencyKey, ttlSeconds: this.settings.idempotencyWindowMs / 1000, step });
   }
 
   /**
    * Delete succeeded and cancelled records older than `retentionMs`, `batchSize` rows per statement, until
-   * none is left or `maxBatches` ran. Dead letters are kept until redriven or purged.
+   * none is left or `maxBatches` ran. Dead letters are kept until redriven or purged. Then the records of
+   * bulk requests whose idempotency key expired (`idempotencyWindowMs`), as many batches at most.
    */
-  async prune(options: { batchSize?: number; maxBatches?: number } = {}): Promise<{ deleted: number }> {
+  async prune(options: { batchSize?: number; maxBatches?: number } = {}): Promise<{ deleted: number; expiredBulkKeys: number }> {
     const o = parseInput(
       z
         .object({ batchSize: z.number().int().min(1).max(100_000).default(BULK), maxBatches: z.number().int().min(1).default(1000) })
@@ -245,7 +373,13 @@ export class Sluice {
       deleted += n;
       if (n < o.batchSize) break;
     }
-    return { deleted };
+    let expiredBulkKeys = 0;
+    for (let i = 0; i < o.maxBatches; i++) {
+      const n = await pruneBulkRequests(this.db, this.s, o.batchSize);
+      expiredBulkKeys += n;
+      if (n < o.batchSize) break;
+    }
+    return { deleted, expiredBulkKeys };
   }
 
   /**

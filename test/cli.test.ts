@@ -90,7 +90,7 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
       [['enqueue', 'send_email'], /usage: sluice enqueue/],
       [['frobnicate'], /unknown command "frobnicate"/],
       [['jobs', 'frob', '1'], /usage: sluice jobs get/],
-      [['dead-letters', 'purge'], /--queue, --type, --id, or --all/],
+      [['dead-letters', 'purge'], /--queue, --type, --id, another filter, or --all/],
       [['status', '--bogus'], /Unknown option '--bogus'/],
       [['enqueue', 'process_order', '{"orderId":"k"}', '--key', ''], /--key must not be empty/],
       [

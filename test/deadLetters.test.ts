@@ -243,7 +243,7 @@ describe('dead letters', async () => {
     assert.equal((await sluice.getJob(live.id))?.state, 'scheduled');
   });
 
-  it('a filter without ids, queue or type is rejected and changes nothing', async () => {
+  it('a filter that names nothing is rejected (all: true is needed for every one) and changes nothing', async () => {
     const f = job('dl_filter', 'dl-filter');
     const ids = await deadLetters(f, [1, 2]);
     const before = await sluice.listDeadLetters({ queue: 'dl-filter' });
@@ -252,11 +252,11 @@ describe('dead letters', async () => {
 
     await assert.rejects(
       sluice.redriveDeadLetters({}),
-      (err: unknown) => err instanceof ValidationError && /give ids, or a queue/.test(err.message),
+      (err: unknown) => err instanceof ValidationError && /name which jobs .*or give all: true/.test(err.message),
     );
     await assert.rejects(
       sluice.purgeDeadLetters({}),
-      (err: unknown) => err instanceof ValidationError && /give ids, or a queue/.test(err.message),
+      (err: unknown) => err instanceof ValidationError && /name which jobs .*or give all: true/.test(err.message),
     );
     await assert.rejects(sluice.redriveDeadLetters({ ids: undefined, queue: undefined, type: undefined }), ValidationError);
     await assert.rejects(sluice.purgeDeadLetters({ queue: '' }), ValidationError);

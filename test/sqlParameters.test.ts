@@ -1,8 +1,10 @@
 /**
  * SQL only with bound parameters: a static scan of every module that builds SQL (src/ and functions/).
  * Each `${…}` inside a template literal that reads as SQL must be an identifier sluice quoted itself (the
- * `SchemaName` type, which only `quoteSchema` makes), a string-literal type (a constant), or one of the few
- * quoted fragments listed below with the reason each is safe. Concatenating SQL with `+` is refused outright.
+ * `SchemaName` type, which only `quoteSchema` makes), a `SqlFragment` (which only the `sql` tag of src/db.ts
+ * makes, from constant text, quoted identifiers, `$n` placeholders and other fragments: its signature refuses
+ * a value), a string-literal type (a constant), or one of the few quoted fragments listed below with the
+ * reason each is safe. Concatenating SQL with `+` is refused outright.
  * Values of any kind go through `$n` parameters; test/faults/security.test.ts checks that at run time.
  */
 import assert from 'node:assert/strict';
@@ -20,6 +22,7 @@ const ALLOWED: Record<string, string> = {
   'src/sql/getJobs.ts: jobSelect(s)': 'the job columns for schema s: a SchemaName and constant text',
   "src/sql/outcomes.ts: options.history === false ? '' : history(s)":
     'the timeline and counts CTEs for schema s: a SchemaName and constant text',
+  'src/sql/listJobs.ts: jobSelect(s)': 'the job columns for schema s: a SchemaName and constant text',
   'src/access.ts: e.role': 'a role name checked against SQL_IDENTIFIER and double-quoted by quoteRole',
   'src/access.ts: m.role': 'a role name checked against SQL_IDENTIFIER and double-quoted by quoteRole',
   "src/access.ts: privileges.join(', ')": 'privilege keywords from the constant ACCESS_PROFILES',

@@ -7,6 +7,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import type { z } from 'zod';
 import {
   BatchTooLargeError,
+  IdempotencyConflictError,
   isTransientDatabaseError,
   JobNotFoundError,
   PayloadTooLargeError,
@@ -169,8 +170,11 @@ function badBody(path: Array<string | number>, message: string, code: string): H
   return new HttpError(400, 'INVALID_JSON', message, [{ path, message, code }]);
 }
 
-/** Query parameters; an empty value counts as absent, a repeated one is an error. */
-export function parseQuery(raw: string): Record<string, string> {
+/**
+ * Query parameters; an empty value counts as absent, a repeated one is an error unless it is `repeatable`
+ * (its values are then joined with commas: `state=a&state=b` reads as `state=a,b`).
+ */
+export function parseQuery(raw: string, repeatable: readonly string[] = []): Record<string, string> {
   const out = new Map<string, string>();
   const dupes: ApiIssue[] = [];
   for (const [k, v] of new URLSearchParams(raw)) {
@@ -178,8 +182,12 @@ export function parseQuery(raw: string): Record<string, string> {
     if (unstorableText(`${k}${v}`)) {
       throw validation([{ path: ['query', k], message: 'query parameters must be valid text without NUL', code: 'invalid_string' }]);
     }
-    if (out.has(k)) dupes.push({ path: ['query', k], message: `${JSON.stringify(k)} given more than once`, code: 'duplicate' });
-    out.set(k, v);
+    const held = out.get(k);
+    if (held !== undefined && repeatable.includes(k)) out.set(k, `${held},${v}`);
+    else {
+      if (held !== undefined) dupes.push({ path: ['query', k], message: `${JSON.stringify(k)} given more than once`, code: 'duplicate' });
+      out.set(k, v);
+    }
   }
   if (dupes.length > 0) throw validation(dupes);
   return Object.fromEntries(out);
@@ -233,6 +241,7 @@ export function errorResponse(
     return respond(400, err instanceof BatchTooLargeError ? 'BATCH_TOO_LARGE' : 'VALIDATION', err.message, issues);
   }
   if (err instanceof JobNotFoundError) return respond(404, 'NOT_FOUND', err.message);
+  if (err instanceof IdempotencyConflictError) return respond(422, 'IDEMPOTENCY_CONFLICT', err.message);
   if (isTransientDatabaseError(err)) {
     ctx.logger.warn('database unavailable', { ...where, error: errorFields(err) });
     return respond(503, 'UNAVAILABLE', 'the service is temporarily unavailable; retry later', undefined, { 'retry-after': '5' });

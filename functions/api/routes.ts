@@ -1,6 +1,6 @@
 /**
  * The routes of the enqueue API (`/v1`): the route table and each route's handler (enqueue, batch enqueue,
- * get and cancel a job, queues, dead letters list/redrive/purge), the checking of enqueue requests before
+ * list, count, get and cancel jobs, queues, dead letters list/redrive/purge), the checking of enqueue requests before
  * the library enqueues them, and the JSON views of jobs.
  */
 import type { z } from 'zod';
@@ -28,13 +28,17 @@ import {
   type ApiIssue,
   type BatchEnqueuedJob,
   BatchEnqueueItem,
+  CancelMatchingRequest,
   DeadLetterListQuery,
   type EnqueuedJob,
   EnqueueRequest,
   IdempotencyKey,
+  JobCountQuery,
   type JobDetail,
+  JobListQuery,
   type JobWithTimeline,
   MAX_BATCH,
+  PurgeRequest,
   RedriveRequest,
   type TimelineEntry,
 } from './schemas.js';
@@ -169,12 +173,58 @@ export function createRoutes(options: ApiOptions) {
     return json(200, { deadLetters: page.jobs.map(detailView), next: page.next });
   };
 
+  /** A query's job filter, or a 400 naming each bad parameter. */
+  function filterQuery<S extends typeof JobListQuery | typeof JobCountQuery>(req: Request, schema: S): z.output<S> {
+    const parsed = schema.safeParse(parseQuery(req.event.rawQueryString ?? '', ['state']), { error: requiredMessage });
+    if (!parsed.success) throw validation(toIssues(parsed.error, ['query']));
+    return parsed.data as z.output<S>;
+  }
+
+  /** A body, or a 400 with its issues; and the Idempotency-Key header, or a 400 naming it. */
+  function bulkRequest<S extends typeof CancelMatchingRequest | typeof RedriveRequest | typeof PurgeRequest>(
+    req: Request,
+    schema: S,
+  ): { body: z.output<S>; idempotencyKey?: string } {
+    const rawKey = req.headers['idempotency-key'];
+    const key = rawKey === undefined ? undefined : IdempotencyKey.safeParse(rawKey);
+    const parsed = schema.safeParse(req.body, { error: requiredMessage });
+    const issues = [
+      ...(key && !key.success ? toIssues(key.error, ['headers', 'idempotency-key']) : []),
+      ...(parsed.success ? [] : toIssues(parsed.error, [])),
+    ];
+    if (issues.length > 0 || !parsed.success) throw validation(issues);
+    return { body: parsed.data as z.output<S>, ...(key?.success ? { idempotencyKey: key.data } : {}) };
+  }
+
+  const answer = (body: unknown, replayed: boolean) => json(200, body, replayed ? { 'idempotent-replayed': 'true' } : {});
+
+  const listJobs: Route = async (req) => {
+    const page = await sluice.jobPage(filterQuery(req, JobListQuery));
+    return json(200, { jobs: page.jobs.map(detailView), next: page.next });
+  };
+
+  const countJobs: Route = async (req) => json(200, { count: await sluice.countJobs(filterQuery(req, JobCountQuery)) });
+
+  const cancelMatching: Route = async (req) => {
+    const { body, idempotencyKey } = bulkRequest(req, CancelMatchingRequest);
+    const r = await sluice.cancelMatching(body, idempotencyKey === undefined ? {} : { idempotencyKey });
+    return answer({ cancelled: r.cancelled, cancelling: r.cancelling }, r.replayed);
+  };
+
   const redrive: Route = async (req) => {
-    const parsed = RedriveRequest.safeParse(req.body, { error: requiredMessage });
-    if (!parsed.success) throw validation(toIssues(parsed.error, []));
-    const { toQueue, ...filter } = parsed.data;
-    const redriven = await sluice.redriveDeadLetters(filter, toQueue === undefined ? {} : { toQueue });
-    return json(200, { redriven });
+    const { body, idempotencyKey } = bulkRequest(req, RedriveRequest);
+    const { toQueue, ...filter } = body;
+    const r = await sluice.redriveMatching(filter, {
+      ...(toQueue === undefined ? {} : { toQueue }),
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    });
+    return answer({ redriven: r.redriven }, r.replayed);
+  };
+
+  const purgeMatching: Route = async (req) => {
+    const { body, idempotencyKey } = bulkRequest(req, PurgeRequest);
+    const r = await sluice.purgeMatching(body, idempotencyKey === undefined ? {} : { idempotencyKey });
+    return answer({ purged: r.purged }, r.replayed);
   };
 
   const purge: Route = async (req) => {
@@ -187,6 +237,9 @@ export function createRoutes(options: ApiOptions) {
   /** One handler per route of the spec (functions/api/spec.ts): the compiler refuses a missing or an extra one. */
   const handlers: Record<OperationId, Route> = {
     enqueueJob: enqueueOne,
+    listJobs,
+    countJobs,
+    cancelMatchingJobs: cancelMatching,
     enqueueJobs: enqueueBatch,
     getJob,
     cancelJob,
@@ -195,6 +248,7 @@ export function createRoutes(options: ApiOptions) {
     resumeQueue: setPaused(false),
     listDeadLetters,
     redriveDeadLetters: redrive,
+    purgeDeadLetters: purgeMatching,
     purgeDeadLetter: purge,
   };
   const routes = routeTable(handlers);

@@ -226,25 +226,138 @@ export const DeadLetterListResponse = z
   })
   .meta({ id: 'DeadLetterListResponse', description: 'A page of dead letters in id order.' });
 
+const FILTER_LIMIT = 'limit is a whole number from 1 to 1000';
+const filterDate = (what: string) =>
+  z.iso.datetime({ offset: true, message: `${what} must be an ISO 8601 date-time with a time zone, e.g. 2030-01-01T00:00:00Z` }).optional();
+
+/** The fields of a job filter, shared by the listing's query and the bulk actions' bodies. */
+const filterFields = {
+  queue: z.string().min(1).max(63).optional(),
+  type: z.string().min(1).max(128).optional(),
+  createdAfter: filterDate('createdAfter').meta({ description: 'Created at or after this instant.' }),
+  createdBefore: filterDate('createdBefore').meta({ description: 'Created before this instant.' }),
+  finishedAfter: filterDate('finishedAfter').meta({ description: 'Finished (succeeded, dead or cancelled) at or after this instant.' }),
+  finishedBefore: filterDate('finishedBefore').meta({ description: 'Finished before this instant.' }),
+  idempotencyKey: z.string().min(1).max(255).optional().meta({ description: "The job's own idempotency key." }),
+  idFrom: JobId.optional().meta({ description: 'The lowest id, inclusive.' }),
+  idTo: JobId.optional().meta({ description: 'The highest id, inclusive.' }),
+};
+const idOrder = (f: { idFrom?: string | undefined; idTo?: string | undefined }) =>
+  f.idFrom === undefined || f.idTo === undefined || BigInt(f.idFrom) <= BigInt(f.idTo);
+const idOrderError = { message: 'idFrom must be <= idTo', path: ['idTo'] };
+
+/** `state=dead&state=cancelled` or `state=dead,cancelled` (the query reader joins repeats with commas). */
+const stateList = z
+  .string()
+  .transform((v) => v.split(',').filter((s) => s !== ''))
+  .pipe(z.array(JobState).min(1, 'name at least one state'));
+
+export const JobCountQuery = z
+  .strictObject({ ...filterFields, state: stateList.optional() })
+  .refine(idOrder, idOrderError)
+  .meta({ id: 'JobCountQuery', description: 'A job filter; no field means every job.' });
+
+export const JobListQuery = z
+  .strictObject({
+    ...filterFields,
+    state: stateList.optional(),
+    before: JobId.optional().meta({ description: 'The `next` of the previous page.' }),
+    limit: z
+      .string()
+      .regex(/^[0-9]{1,4}$/, FILTER_LIMIT)
+      .transform(Number)
+      .pipe(z.number().int().min(1, FILTER_LIMIT).max(1000, FILTER_LIMIT))
+      .default(50),
+  })
+  .refine(idOrder, idOrderError)
+  .meta({ id: 'JobListQuery', description: 'A job filter and keyset pagination, newest first.' });
+
+export const JobListResponse = z
+  .object({
+    jobs: z.array(JobDetail),
+    next: JobId.nullable().meta({ description: 'Pass as `before` for the next page; null when this is the last page.' }),
+  })
+  .meta({ id: 'JobListResponse', description: 'A page of jobs, newest first (id descending).' });
+
+export const JobCountResponse = z
+  .object({ count: z.number().int() })
+  .meta({ id: 'JobCountResponse', description: 'How many jobs the filter matches.' });
+
+/** A bulk action's filter must name something, or say `all: true`. */
+const namesSomething = (r: Record<string, unknown>) =>
+  Object.entries(r).some(([k, v]) => v !== undefined && k !== 'toQueue' && (k !== 'all' || v === true));
+const namesSomethingError = {
+  message: 'name which jobs (ids, queue, type, a time or id range, a key), or give all: true for every one',
+  path: [],
+};
+const bulkFields = {
+  ...filterFields,
+  queue: QueueName.optional(),
+  all: z
+    .literal(true)
+    .optional()
+    .meta({ description: 'Every job (of the state the action applies to): required when nothing else is named.' }),
+};
+
+export const CancelMatchingRequest = z
+  .strictObject({
+    ...bulkFields,
+    state: z
+      .array(z.enum(['available', 'scheduled', 'running']))
+      .min(1)
+      .optional()
+      .meta({ description: 'Which live states; default all three.' }),
+  })
+  .refine(idOrder, idOrderError)
+  .refine(namesSomething, namesSomethingError)
+  .meta({
+    id: 'CancelMatchingRequest',
+    description: 'Which live jobs to cancel. Send an `Idempotency-Key` header to make a retry answer the first answer.',
+  });
+
+export const CancelMatchingResponse = z
+  .object({
+    cancelled: z.array(JobId).meta({ description: 'Cancelled at once (they were not running).' }),
+    cancelling: z.array(JobId).meta({ description: 'Running: each stops at its next heartbeat.' }),
+  })
+  .meta({ id: 'CancelMatchingResponse', description: 'The jobs cancelled, in id order.' });
+
+const idsAlone = {
+  message: 'give ids, or a filter, not both',
+  path: ['ids'],
+};
+const alone = (r: Record<string, unknown>) =>
+  r.ids === undefined || Object.entries(r).every(([k, v]) => v === undefined || k === 'ids' || k === 'toQueue');
+
 export const RedriveRequest = z
   .strictObject({
     ids: z.array(JobId).min(1).max(1000).optional(),
-    queue: QueueName.optional(),
-    type: z.string().min(1).max(128).optional(),
+    ...bulkFields,
     toQueue: QueueName.optional().meta({ description: 'Move the redriven jobs to this queue.' }),
   })
-  .refine((r) => r.ids !== undefined || r.queue !== undefined || r.type !== undefined, {
-    message: 'give ids, or a queue and/or type filter',
-    path: [],
-  })
-  .refine((r) => r.ids === undefined || (r.queue === undefined && r.type === undefined), {
-    message: 'give ids, or a queue and/or type filter, not both',
-    path: ['ids'],
-  })
+  .refine(idOrder, idOrderError)
+  .refine(namesSomething, namesSomethingError)
+  .refine(alone, idsAlone)
   .meta({
     id: 'RedriveRequest',
-    description: 'Which dead letters to put back in the queue (attempts reset): by ids, or all matching a queue and/or type.',
+    description:
+      'Which dead letters to put back in the queue (attempts reset): by ids, or all matching a filter. Send an `Idempotency-Key` header to make a retry answer the first answer.',
   });
+
+export const PurgeRequest = z
+  .strictObject({ ids: z.array(JobId).min(1).max(1000).optional(), ...bulkFields })
+  .refine(idOrder, idOrderError)
+  .refine(namesSomething, namesSomethingError)
+  .refine(alone, idsAlone)
+  .meta({
+    id: 'PurgeRequest',
+    description:
+      'Which dead letters to delete for good: by ids, or all matching a filter. Send an `Idempotency-Key` header, as for a redrive.',
+  });
+
+export const PurgeMatchingResponse = z
+  .object({ purged: z.array(JobId) })
+  .meta({ id: 'PurgeMatchingResponse', description: 'The ids purged, in id order.' });
 
 export const RedriveResponse = z.object({ redriven: z.array(JobId) }).meta({ id: 'RedriveResponse', description: 'The ids redriven.' });
 
@@ -264,7 +377,7 @@ export const ErrorResponse = z
     error: z.object({
       code: z.string().meta({
         description:
-          'Stable: VALIDATION, UNKNOWN_TYPE, INVALID_JSON, FORBIDDEN_KEY, UNSUPPORTED_MEDIA_TYPE, REQUEST_TOO_LARGE, PAYLOAD_TOO_LARGE, BATCH_TOO_LARGE, NOT_FOUND, ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED, NOT_CANCELLABLE, UNAVAILABLE, INTERNAL.',
+          'Stable: VALIDATION, UNKNOWN_TYPE, INVALID_JSON, FORBIDDEN_KEY, UNSUPPORTED_MEDIA_TYPE, REQUEST_TOO_LARGE, PAYLOAD_TOO_LARGE, BATCH_TOO_LARGE, NOT_FOUND, ROUTE_NOT_FOUND, METHOD_NOT_ALLOWED, NOT_CANCELLABLE, IDEMPOTENCY_CONFLICT, UNAVAILABLE, INTERNAL.',
       }),
       message: z.string(),
       issues: z.array(ApiIssue).optional(),

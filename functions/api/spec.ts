@@ -15,6 +15,10 @@ export interface ParameterSpec {
   in: 'path' | 'query' | 'header';
   required: boolean;
   schema: Record<string, unknown>;
+  description?: string;
+  /** For a repeatable query parameter (`state=a&state=b`). */
+  style?: 'form';
+  explode?: boolean;
 }
 
 export interface ResponseSpec {
@@ -44,6 +48,44 @@ const queueParam: ParameterSpec = {
   schema: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,62}$' },
 };
 const query = (name: string, type: 'string' | 'integer'): ParameterSpec => ({ name, in: 'query', required: false, schema: { type } });
+const dateQuery = (name: string, description: string): ParameterSpec => ({
+  name,
+  in: 'query',
+  required: false,
+  schema: { type: 'string', format: 'date-time' },
+  description,
+});
+/** The job filter as query parameters (GET /v1/jobs and /v1/jobs/count). */
+const filterQuery: readonly ParameterSpec[] = [
+  {
+    name: 'state',
+    in: 'query',
+    required: false,
+    schema: { type: 'array', items: schemaRef('JobState') },
+    style: 'form',
+    explode: true,
+    description: 'One state or several: repeat it (`state=dead&state=cancelled`) or separate with commas (`state=dead,cancelled`).',
+  },
+  query('queue', 'string'),
+  query('type', 'string'),
+  dateQuery('createdAfter', 'Created at or after this instant (ISO 8601 with a time zone).'),
+  dateQuery('createdBefore', 'Created before this instant.'),
+  dateQuery('finishedAfter', 'Finished (succeeded, dead or cancelled) at or after this instant.'),
+  dateQuery('finishedBefore', 'Finished before this instant.'),
+  { ...query('idempotencyKey', 'string'), description: "The job's own idempotency key." },
+  { name: 'idFrom', in: 'query', required: false, schema: schemaRef('JobId'), description: 'The lowest id, inclusive.' },
+  { name: 'idTo', in: 'query', required: false, schema: schemaRef('JobId'), description: 'The highest id, inclusive.' },
+];
+const bulkKey: ParameterSpec = {
+  name: 'Idempotency-Key',
+  in: 'header',
+  required: false,
+  schema: schemaRef('IdempotencyKey'),
+  description:
+    'The same key again (within 24 h) with the same request answers the first answer (or finishes an interrupted action and answers the union), with Idempotent-Replayed: true; with another request, a 422.',
+};
+const replayed = { 'Idempotent-Replayed': { schema: { type: 'string', const: 'true' } } };
+const conflict = { description: 'The Idempotency-Key was used for another request (IDEMPOTENCY_CONFLICT); nothing was done.' };
 
 export const ROUTES = [
   {
@@ -60,6 +102,38 @@ export const ROUTES = [
         headers: { 'Idempotent-Replayed': { schema: { type: 'string', const: 'true' } } },
         schema: 'EnqueuedJob',
       },
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/jobs',
+    operationId: 'listJobs',
+    summary: 'Jobs matching a filter, newest first, a page at a time',
+    parameters: [...filterQuery, query('before', 'string'), query('limit', 'integer')],
+    responses: { '200': { description: 'A page.', schema: 'JobListResponse' } },
+  },
+  {
+    method: 'GET',
+    path: '/v1/jobs/count',
+    operationId: 'countJobs',
+    summary: 'How many jobs a filter matches (ask before a bulk action)',
+    parameters: filterQuery,
+    responses: { '200': { description: 'The count.', schema: 'JobCountResponse' } },
+  },
+  {
+    method: 'POST',
+    path: '/v1/jobs/cancel',
+    operationId: 'cancelMatchingJobs',
+    summary: 'Cancel every live job a filter matches, at most 1,000 per statement',
+    parameters: [bulkKey],
+    requestBody: 'CancelMatchingRequest',
+    responses: {
+      '200': {
+        description: 'The jobs cancelled, or (a replay) those of the first answer.',
+        headers: replayed,
+        schema: 'CancelMatchingResponse',
+      },
+      '422': conflict,
     },
   },
   {
@@ -125,9 +199,19 @@ export const ROUTES = [
     method: 'POST',
     path: '/v1/dead-letters/redrive',
     operationId: 'redriveDeadLetters',
-    summary: 'Put dead letters back in the queue, attempts reset: by ids or by queue and/or type',
+    summary: 'Put dead letters back in the queue, attempts reset: by ids or by a filter, at most 1,000 per statement',
+    parameters: [bulkKey],
     requestBody: 'RedriveRequest',
-    responses: { '200': { description: 'The ids redriven.', schema: 'RedriveResponse' } },
+    responses: { '200': { description: 'The ids redriven.', headers: replayed, schema: 'RedriveResponse' }, '422': conflict },
+  },
+  {
+    method: 'POST',
+    path: '/v1/dead-letters/purge',
+    operationId: 'purgeDeadLetters',
+    summary: 'Delete dead letters for good: by ids or by a filter, at most 1,000 per statement',
+    parameters: [bulkKey],
+    requestBody: 'PurgeRequest',
+    responses: { '200': { description: 'The ids purged.', headers: replayed, schema: 'PurgeMatchingResponse' }, '422': conflict },
   },
   {
     method: 'DELETE',

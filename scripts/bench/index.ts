@@ -10,6 +10,7 @@ import pg from 'pg';
 import { startEmbeddedPostgres } from '../dev/embedded.js';
 import { baselineDrain, baselineEnqueueBulk, baselineEnqueueOne, setupBaseline } from './baseline.js';
 import { lambdaFigures } from './lambda.js';
+import { listingFigures } from './listing.js';
 import { median, paired } from './measure.js';
 import { drain, drainWithHistory, enqueueBulk, enqueueOne, latency, reset, SCHEMA, setupSluice } from './sluiceBench.js';
 import { outcomeLoop } from './timelineCost.js';
@@ -33,6 +34,7 @@ const N = {
   history: q ? 50_000 : 1_000_000,
   scheduled: q ? 50_000 : 1_000_000,
   rss: q ? 2_000 : 10_000,
+  listing: q ? 50_000 : 1_000_000,
   coldStarts: q ? 2 : 5,
 };
 const IN_FLIGHT = 16;
@@ -150,6 +152,10 @@ try {
   const withHistory = await drainWithHistory(sluice, db, N.drain, N.history, N.scheduled, REPEATS);
   await reset(db);
 
+  log(`sluice: list a filtered page at ${N.listing} job records; what 0004's indexes cost an enqueue`);
+  const listing = await listingFigures(sluice, db, { records: N.listing, enqueue: N.one, bulk: N.bulk, repeats: REPEATS });
+  await reset(db);
+
   log('Lambda: bundles, cold start, peak memory');
   const lambda = await lambdaFigures({ url, schema: SCHEMA, sluice, db, drainJobs: N.rss, coldStarts: N.coldStarts });
 
@@ -196,6 +202,7 @@ try {
       outcomeSqlWalBytesPerJobWithoutTimeline: without.walBytesPerJob,
       ...lambda,
     },
+    listing,
     durationSeconds: (Date.now() - started) / 1000,
   };
 
@@ -267,6 +274,43 @@ try {
     `sluice bench — PostgreSQL ${version}, Node ${process.version}, ${figures.machine.cpus} CPUs; baseline best at batch ${b.drainBest.batch} × ${b.drainBest.claimers} claimers; ${f(figures.durationSeconds)} s\n`,
   );
   console.log(table.join('\n'));
+  const pageRows = [
+    [`list a filtered page at ${f(listing.records)} job records (median ms)`, 'first page', 'next pages', 'rows/page'],
+    ...Object.entries(listing.pages).map(([name, r]) => [
+      name,
+      f(r.firstPageMs, 2),
+      r.nextPagesMs === null ? '' : f(r.nextPagesMs, 2),
+      f(r.rowsPerPage),
+    ]),
+    [
+      "enqueue one by one without / with 0004's queue and type indexes (jobs/s)",
+      `${f(listing.enqueueWithoutListingIndexes.jobsPerSec)} / ${f(listing.enqueueWithListingIndexes.jobsPerSec)}`,
+      '',
+      '',
+    ],
+    [
+      '  WAL per job enqueued, without / with them (bytes)',
+      `${f(listing.enqueueWithoutListingIndexes.walBytesPerJob)} / ${f(listing.enqueueWithListingIndexes.walBytesPerJob)}`,
+      '',
+      '',
+    ],
+    [
+      '  in batches of 1,000, without / with them (jobs/s)',
+      `${f(listing.bulkWithoutListingIndexes.jobsPerSec)} / ${f(listing.bulkWithListingIndexes.jobsPerSec)}`,
+      '',
+      '',
+    ],
+    [
+      '  WAL per job, in batches, without / with them (bytes)',
+      `${f(listing.bulkWithoutListingIndexes.walBytesPerJob)} / ${f(listing.bulkWithListingIndexes.walBytesPerJob)}`,
+      '',
+      '',
+    ],
+  ];
+  const pw = pageRows[0]?.map((_, i) => Math.max(...pageRows.map((r) => (r[i] ?? '').length))) ?? [];
+  const pageTable = pageRows.map((r) => `| ${r.map((c, i) => c.padEnd(pw[i] ?? 0)).join(' | ')} |`);
+  pageTable.splice(1, 0, `| ${pw.map((w) => '-'.repeat(w)).join(' | ')} |`);
+  console.log(`\n${pageTable.join('\n')}`);
   if (args.json) {
     writeFileSync(args.json, `${JSON.stringify(figures, null, 2)}\n`);
     log(`figures written to ${args.json}`);

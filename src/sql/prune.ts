@@ -31,3 +31,18 @@ export async function pruneFinished(db: Queryable, s: SchemaName, args: { retent
   );
   return res.rows[0]?.n ?? 0;
 }
+
+/** Delete up to `limit` bulk-request records whose idempotency key has expired. Returns how many. */
+export async function pruneBulkRequests(db: Queryable, s: SchemaName, limit: number): Promise<number> {
+  const res = await db.query<{ n: number }>(
+    `WITH victims AS (
+       SELECT b.key FROM ${s}.bulk_requests b WHERE b.expires_at <= now() ORDER BY b.expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
+     ),
+     deleted AS (
+       DELETE FROM ${s}.bulk_requests b USING victims v WHERE b.key = v.key RETURNING 1
+     )
+     SELECT count(*)::int AS n FROM deleted`,
+    [limit],
+  );
+  return res.rows[0]?.n ?? 0;
+}

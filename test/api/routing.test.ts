@@ -17,9 +17,12 @@ describe('enqueue API', async () => {
 
     it('405 with Allow for a wrong method on a known path', async () => {
       for (const [method, path, allow] of [
-        ['PUT', '/v1/jobs', 'POST'],
-        ['GET', '/v1/jobs', 'POST'],
+        ['PUT', '/v1/jobs', 'POST, GET'],
+        ['DELETE', '/v1/jobs', 'POST, GET'],
         ['GET', '/v1/jobs/batch', 'POST'],
+        ['POST', '/v1/jobs/count', 'GET'],
+        ['GET', '/v1/jobs/cancel', 'POST'],
+        ['GET', '/v1/dead-letters/purge', 'POST'],
         ['DELETE', '/v1/jobs/1', 'GET'],
         ['GET', '/v1/jobs/1/cancel', 'POST'],
         ['POST', '/v1/queues', 'GET'],

@@ -20,14 +20,18 @@ import type { Logger } from '../../src/index.js';
 import { testSluice } from '../helpers/db.js';
 import {
   batchRequests,
+  cancelRequests,
   deadLetterRequests,
   goodQuery,
   headerRequests,
   idRequests,
+  purgeRequests,
   redriveRequests,
   routeRequests,
   singleRequests,
   validBatch,
+  validCancel,
+  validPurge,
   validRedrive,
 } from './fixtures/hostile-cases.js';
 import { documented, STABLE_CODES, STATUS_OF_CODE } from './fixtures/hostile-expect.js';
@@ -138,6 +142,8 @@ describe('hostile input: the API refuses bad requests in the documented shape an
     ['Idempotency-Key headers', headerRequests, 500],
     ['POST /v1/jobs/batch', batchRequests, 2000],
     ['POST /v1/dead-letters/redrive', redriveRequests, 1000],
+    ['POST /v1/dead-letters/purge', purgeRequests, 500],
+    ['POST /v1/jobs/cancel', cancelRequests, 500],
   ];
 
   it('control: the unmutated requests are accepted (on another schema), so every refusal below is the mutation', async (t) => {
@@ -155,6 +161,8 @@ describe('hostile input: the API refuses bad requests in the documented shape an
         .map(([v, b, h, k]) => [post('/v1/jobs', v, b, k ? { ...h, 'Idempotency-Key': k } : h), [200, 201]] as const),
       fc.tuple(validBatch, fc.boolean(), goodHeaders).map(([v, b, h]) => [post('/v1/jobs/batch', v, b, h), [200, 201]] as const),
       fc.tuple(validRedrive, fc.boolean(), goodHeaders).map(([v, b, h]) => [post('/v1/dead-letters/redrive', v, b, h), [200]] as const),
+      fc.tuple(validPurge, fc.boolean(), goodHeaders).map(([v, b, h]) => [post('/v1/dead-letters/purge', v, b, h), [200]] as const),
+      fc.tuple(validCancel, fc.boolean(), goodHeaders).map(([v, b, h]) => [post('/v1/jobs/cancel', v, b, h), [200]] as const),
       goodQuery.map(
         (q) =>
           [
