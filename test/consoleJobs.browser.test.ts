@@ -56,6 +56,7 @@ describe('the console: charts and timelines, in Chromium', { skip: skipWithoutCh
     await ui.close();
     if (process.env.SLUICE_SCREENSHOTS !== 'docs') rmSync(shots, { recursive: true, force: true });
   });
+  const cells = (selector: string) => page.locator(selector).allInnerTexts();
 
   it('draws the last hour per queue from the database’s counts, with duration percentiles', async () => {
     const errors: string[] = [];
@@ -123,6 +124,61 @@ describe('the console: charts and timelines, in Chromium', { skip: skipWithoutCh
       'cancelled before it ran',
     ]);
     assert.equal(await page.locator('button:has-text("Cancel")').count(), 0, 'nothing to cancel any more');
+  });
+
+  it('filters the jobs list, pages through it, and opens a job', async () => {
+    await page.goto(`${ui.url}jobs`);
+    assert.equal(await page.locator('h1').innerText(), 'Jobs (47)', '40 emails, 6 reports and the cancelled one');
+    const ids = await cells('#jobs tbody tr td:first-child');
+    assert.deepEqual(
+      ids,
+      [...ids].sort((a, b) => Number(b) - Number(a)),
+      'newest first',
+    );
+    await page.selectOption('select[name="state"]', 'dead');
+    await page.click('button:has-text("Filter")');
+    assert.equal(await page.locator('h1').innerText(), 'Jobs (1 matching)');
+    assert.match((await cells('#jobs tbody tr td:last-child'))[0] ?? '', /the mail server said 451 \(try 2\)/);
+    await page.click('#jobs tbody tr a');
+    assert.equal(await page.locator('[data-fact="state"]').innerText(), 'dead');
+    await page.goto(`${ui.url}jobs?queue=reports&state=succeeded`);
+    assert.equal(await page.locator('#jobs tbody tr').count(), 6);
+    await page.goto(`${ui.url}jobs?createdAfter=2999-01-01T00:00`);
+    assert.equal(await page.locator('#none').innerText(), 'No job matches.');
+    await page.goto(`${ui.url}jobs?idFrom=9&idTo=3`);
+    assert.match(await page.locator('.err').innerText(), /idFrom must be <= idTo/);
+  });
+
+  it('cancels every live job a filter names after showing how many, once however often the form is sent', async () => {
+    await sluice.enqueueMany(Array.from({ length: 55 }, (_, n) => ({ job: report, payload: { n }, options: { delayMs: 3_600_000 } })));
+    await page.goto(`${ui.url}jobs?state=scheduled&queue=reports`);
+    assert.equal(await page.locator('h1').innerText(), 'Jobs (55 matching)');
+    assert.equal(await page.locator('#jobs tbody tr').count(), 50);
+    const first = await cells('#jobs tbody tr td:first-child');
+    await page.click('#next');
+    const second = await cells('#jobs tbody tr td:first-child');
+    assert.equal(second.length, 5);
+    assert.equal(new Set([...first, ...second]).size, 55, 'no job twice across the pages');
+    await page.goto(`${ui.url}jobs?state=scheduled&queue=reports`);
+    await page.click('button:has-text("Cancel the 55 live jobs matching")');
+    assert.match(await page.locator('#confirm-count').innerText(), /^Cancel 55 live jobs \(state scheduled, queue reports\)\?/);
+    assert.equal(await sluice.countJobs({ state: 'scheduled', queue: 'reports' }), 55, 'nothing changed before the confirmation');
+    const form = await page.evaluate(`new URLSearchParams(new FormData(document.querySelector('form[action="/jobs/cancel"]'))).toString()`);
+    await page.click('button:has-text("Cancel 55")');
+    assert.equal(await page.locator('#done').innerText(), 'Cancelled: 55 jobs.');
+    assert.equal(await sluice.countJobs({ state: 'scheduled', queue: 'reports' }), 0);
+    // The same confirmation sent again (a double click, a reload): the first answer, nothing more changed.
+    const again = await fetch(`${ui.url}jobs/cancel`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: String(form),
+    }).then((r) => r.text());
+    assert.match(String(again), /Already done: Cancelled: 55 jobs\./);
+    const [one] = second;
+    assert.deepEqual(await page.goto(`${ui.url}jobs/${one}`).then(() => cells('#timeline tbody tr td:nth-child(2)')), [
+      'enqueued on reports',
+      'cancelled before it ran',
+    ]);
   });
 
   it('left real PNG screenshots of the overview and a job page', () => {

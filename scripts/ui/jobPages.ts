@@ -1,4 +1,4 @@
-/** The console's job pages: a job with its timeline, and finding one. */
+/** The console's job page: a job with its facts, its actions and its timeline. */
 import { type JobView, type TimelineEntry, timelineTime } from '../../src/index.js';
 import { describeEntry, humanMs } from '../timeline.js';
 import { action, esc, layout, type PageContext } from './html.js';
@@ -53,11 +53,4 @@ export function jobPage(job: JobView, timeline: readonly TimelineEntry[], showPa
         ? `<p>${action(ctx, `/jobs/${job.id}/cancel`, job.state === 'running' ? 'Ask it to stop (cancel)' : 'Cancel', {}, true)}</p>`
         : '';
   return layout(`Job ${job.id}`, `${list}${actions}${timelineTable(job, timeline)}${payload}`, ctx);
-}
-export function findJobPage(ctx: PageContext, message = ''): string {
-  return layout(
-    'Find a job',
-    `${message ? `<p class="err">${esc(message)}</p>` : ''}<form method="get" action="/jobs"><label>Job id <input name="id" inputmode="numeric"></label><button type="submit">Open</button></form>`,
-    ctx,
-  );
 }

@@ -7,13 +7,14 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { ConfigError, type JobView, type Sluice, ValidationError } from '../../src/index.js';
+import { ConfigError, type JobFilter, type JobView, LIVE_STATES, type Sluice, ValidationError } from '../../src/index.js';
 import { jobIdSchema } from '../../src/text.js';
 import { actOnDeadLetters } from '../deadLetters.js';
 import { nextCronRun, parseCron } from '../dev/cron.js';
 import { loopbackHosts } from '../dev/net.js';
 import { assets } from './charts.js';
-import { findJobPage, jobPage } from './jobPages.js';
+import { jobPage } from './jobPages.js';
+import { confirmCancelPage, filterOf, jobsListPage, listFieldsOf } from './jobsList.js';
 import { confirmPage, deadLettersPage, donePage, esc, layout, overviewPage, type PageContext, periodicPage } from './pages.js';
 
 export interface ConsoleOptions {
@@ -136,6 +137,16 @@ export async function startConsole(options: ConsoleOptions): Promise<{ url: stri
     return { fields, filter: id ? { ids: [id] } : { ...(queue ? { queue } : {}), ...(type ? { type } : {}) } };
   };
 
+  /** A filter narrowed to live jobs (what a cancel changes): its own live states, or all three. */
+  const liveOnly = (filter: JobFilter) => {
+    const asked: readonly string[] = typeof filter.state === 'string' ? [filter.state] : (filter.state ?? LIVE_STATES);
+    return { ...filter, state: LIVE_STATES.filter((x) => asked.includes(x)) };
+  };
+  const liveCount = async (filter: JobFilter) => {
+    const f = liveOnly(filter);
+    return f.state.length === 0 ? 0 : sluice.countJobs(f);
+  };
+
   /**
    * Without a token the console trusts loopback alone, so the request must name this machine: a page of
    * another site that rebinds its name to 127.0.0.1 (DNS rebinding) would otherwise be same-origin with
@@ -181,17 +192,30 @@ export async function startConsole(options: ConsoleOptions): Promise<{ url: stri
         return send(res, 200, overviewPage(stats, activity, window, ctx));
       }
       if (path === '/jobs') {
-        const id = url.searchParams.get('id');
-        if (id === null) return send(res, 200, findJobPage(ctx));
-        if (!jobIdSchema.safeParse(id).success) return send(res, 400, findJobPage(ctx, `${id} is not a job id`));
-        return redirect(res, `/jobs/${id}`);
+        const id = url.searchParams.get('id')?.trim();
+        if (id && jobIdSchema.safeParse(id).success) return redirect(res, `/jobs/${id}`);
+        const fields = listFieldsOf(url.searchParams);
+        const before = url.searchParams.get('before') || undefined;
+        const filter = filterOf(fields);
+        try {
+          const [page, total, live] = await Promise.all([
+            sluice.jobPage({ ...filter, ...(before ? { before } : {}), limit: PAGE }),
+            sluice.countJobs(filter),
+            liveCount(filter),
+          ]);
+          const message = id ? `${id} is not a job id` : '';
+          return send(res, id ? 400 : 200, jobsListPage({ ...page, fields, total, live }, ctx, message));
+        } catch (err) {
+          if (!(err instanceof ValidationError)) throw err;
+          return send(res, 400, jobsListPage({ jobs: [], next: null, fields, total: 0, live: 0 }, ctx, err.message));
+        }
       }
       const job = /^\/jobs\/([^/]+)$/.exec(path);
       if (job) {
         const id = job[1] as string;
         const valid = jobIdSchema.safeParse(id).success;
         const [found, timeline] = valid ? await Promise.all([sluice.getJob(id), sluice.jobTimeline(id)]) : [null, []];
-        if (!found) return send(res, 404, findJobPage(ctx, `no job ${id}`));
+        if (!found) return send(res, 404, layout('Not found', `<p class="err">No job ${esc(id)}.</p><p><a href="/jobs">Jobs</a></p>`, ctx));
         return send(res, 200, jobPage(found, timeline, url.searchParams.get('payload') === '1', ctx));
       }
       if (path === '/periodic') {
@@ -224,6 +248,26 @@ export async function startConsole(options: ConsoleOptions): Promise<{ url: stri
       const queue = decodeURIComponent(queueAction[1] as string);
       await (queueAction[2] === 'pause' ? sluice.pauseQueue(queue) : sluice.resumeQueue(queue));
       return redirect(res, '/');
+    }
+    if (path === '/jobs/cancel') {
+      const fields = listFieldsOf(form);
+      if (Object.keys(fields).length === 0) throw new HttpProblem(400, 'name which jobs to cancel: filter the list first');
+      const filter = filterOf(fields);
+      if (form.get('confirm') !== '1')
+        return send(res, 200, confirmCancelPage(await liveCount(filter), fields, randomBytes(12).toString('base64url'), ctx));
+      const key = form.get('requestKey') || undefined; // the confirmation's own idempotency key (not the `key` filter)
+      const done = await sluice.cancelMatching(liveOnly(filter), key ? { idempotencyKey: `console:${key}` } : {});
+      const n = done.cancelled.length + done.cancelling.length;
+      const running = done.cancelling.length > 0 ? ` (${done.cancelling.length} running, asked to stop)` : '';
+      return send(
+        res,
+        200,
+        donePage(
+          `${done.replayed ? 'Already done: ' : ''}Cancelled: ${n} job${n === 1 ? '' : 's'}${running}.`,
+          `/jobs?${new URLSearchParams(fields)}`,
+          ctx,
+        ),
+      );
     }
     const cancel = /^\/jobs\/([^/]+)\/cancel$/.exec(path);
     if (cancel) {
