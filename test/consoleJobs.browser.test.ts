@@ -135,6 +135,7 @@ describe('the console: charts and timelines, in Chromium', { skip: skipWithoutCh
       [...ids].sort((a, b) => Number(b) - Number(a)),
       'newest first',
     );
+    await page.screenshot({ path: join(shots, 'console-jobs.png') });
     await page.selectOption('select[name="state"]', 'dead');
     await page.click('button:has-text("Filter")');
     assert.equal(await page.locator('h1').innerText(), 'Jobs (1 matching)');
@@ -182,7 +183,7 @@ describe('the console: charts and timelines, in Chromium', { skip: skipWithoutCh
   });
 
   it('left real PNG screenshots of the overview and a job page', () => {
-    for (const name of ['console-overview.png', 'console-job.png']) {
+    for (const name of ['console-overview.png', 'console-jobs.png', 'console-job.png']) {
       const png = readFileSync(join(shots, name));
       assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], `${name} is a PNG`);
       assert.ok(png.length > 5_000, `${name} shows something`);

@@ -25,7 +25,7 @@ button.danger{border-color:#b3261e;color:#b3261e}.paused{color:#b3261e;font-weig
 pre{background:#fff;border:1px solid #e3e6ec;padding:10px;overflow:auto}.box{background:#fff;border:1px solid #e3e6ec;padding:12px 16px;margin:8px 0}
 .err{color:#b3261e}label{margin-right:10px}input,select{font:inherit;padding:2px 6px}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:12px}.chart{min-height:220px}
-.ok{color:#1f7a3d}.timeline td{vertical-align:top}`;
+.ok{color:#1f7a3d}form.filters{display:flex;flex-wrap:wrap;gap:8px 18px;align-items:center}form.filters input:not([type]),form.filters input[type=text]{width:11em}.timeline td{vertical-align:top}`;
 
 export function layout(title: string, body: string, ctx: PageContext): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">

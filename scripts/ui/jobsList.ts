@@ -61,12 +61,12 @@ export function jobsListPage(page: JobsListPage, ctx: PageContext, message = '')
   const states = ['', ...JOB_STATES]
     .map((s) => `<option value="${s}"${(f.state ?? '') === s ? ' selected' : ''}>${s || 'any state'}</option>`)
     .join('');
-  const form = `<form method="get" action="/jobs" class="box" id="filter"><label>state <select name="state">${states}</select></label>
-${input('queue', 'queue')}${input('type', 'type')}${input('key', 'idempotency key')}<br>
-${input('createdAfter', 'created after (UTC)', 'datetime-local')}${input('createdBefore', 'before', 'datetime-local')}
-${input('finishedAfter', 'finished after (UTC)', 'datetime-local')}${input('finishedBefore', 'before', 'datetime-local')}<br>
-${input('idFrom', 'ids from')}${input('idTo', 'to')}<button type="submit">Filter</button> <a href="/jobs">Clear</a></form>
-<form method="get" action="/jobs" class="box"><label>Open job id <input name="id" inputmode="numeric"></label><button type="submit">Open</button></form>`;
+  const form = `<form method="get" action="/jobs" class="box filters" id="filter"><label>state <select name="state">${states}</select></label>
+${input('queue', 'queue')}${input('type', 'type')}${input('key', 'idempotency key')}
+${input('createdAfter', 'created after (UTC)', 'datetime-local')}${input('createdBefore', 'created before', 'datetime-local')}
+${input('finishedAfter', 'finished after (UTC)', 'datetime-local')}${input('finishedBefore', 'finished before', 'datetime-local')}
+${input('idFrom', 'ids from')}${input('idTo', 'ids to')}<span><button type="submit">Filter</button> <a href="/jobs">Clear</a></span></form>
+<form method="get" action="/jobs" class="box filters"><label>Open job id <input name="id" inputmode="numeric"></label><button type="submit">Open</button></form>`;
   const filtered = Object.keys(f).length > 0;
   const bulk =
     filtered && page.live > 0
