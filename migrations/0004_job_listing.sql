@@ -28,7 +28,7 @@ CREATE INDEX jobs_cancelled ON jobs (queue, type, id) WHERE state = 'cancelled';
 -- primary key through every other record: 61-81 ms at 1M records for a type holding 0.003-0.01% of them,
 -- against under 1 ms with the index. Each costs every enqueue one btree entry (at the right edge of its
 -- queue's or type's range, since ids grow): measured alternately, one-by-one enqueue (16 in flight) did
--- not move beyond the noise, batches of 1,000 lost 13%, and WAL per job grew by about a quarter
+-- not move beyond the noise, batches of 1,000 lost 0-19%, and WAL per job grew by about a quarter
 -- (docs/performance.md). Kept: listing by queue and type is what the console, the API and the CLI ask for
 -- most, and a rare queue's page would otherwise read the whole table.
 CREATE INDEX jobs_queue_id ON jobs (queue, id);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Queryable, SchemaName } from './db.js';
 import { IdempotencyConflictError } from './errors.js';
-import { type BulkAction, openBulkRequest } from './sql/bulkRequests.js';
+import { type BulkAction, bulkRequestIds, openBulkRequest } from './sql/bulkRequests.js';
 
 /** The most rows one statement of a bulk action (cancel, redrive, purge, prune) touches. */
 export const BULK = 1000;
@@ -63,11 +63,21 @@ export async function runBulk(
     replayed = held.seen;
     finished = held.finished;
   }
+  let stepped = false;
   while (!finished) {
     const done = await o.step(o.idempotencyKey ?? null, hash);
     ids.push(...done.ids);
     cancelling.push(...(done.cancelling ?? []));
     finished = done.ids.length < BULK;
+    stepped = true;
+  }
+  if (stepped && o.idempotencyKey !== undefined && hash !== null) {
+    // The stored answer, which also holds the steps of a concurrent retry with the same key.
+    const stored = await bulkRequestIds(db, s, { key: o.idempotencyKey, hash });
+    if (stored) {
+      ids.push(...stored.ids);
+      cancelling.push(...stored.cancelling);
+    }
   }
   return { ids: [...new Set(ids)].sort(byId), cancelling: [...new Set(cancelling)].sort(byId), replayed };
 }

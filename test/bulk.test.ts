@@ -173,6 +173,22 @@ describe('bulk actions by filter', async () => {
       assert.deepEqual((await sluice.redriveMatching({ queue: 'bulk-crash' }, { idempotencyKey: 'crash-1' })).redriven, dead);
     });
 
+    it('two calls with one key at once act on each job once, and a retry answers all of it', async () => {
+      const dead = await many(pool, schema, 2_200, { queue: 'bulk-race' });
+      const [a, b] = await Promise.all([
+        sluice.redriveMatching({ queue: 'bulk-race' }, { idempotencyKey: 'race-1' }),
+        sluice.redriveMatching({ queue: 'bulk-race' }, { idempotencyKey: 'race-1' }),
+      ]);
+      assert.ok(a.redriven.every((id) => dead.includes(id)) && b.redriven.every((id) => dead.includes(id)));
+      assert.equal(await sluice.countJobs({ queue: 'bulk-race', state: 'available' }), 2_200);
+      const stored = await pool.query(`SELECT cardinality(ids) AS n FROM "${schema}".bulk_requests WHERE key = 'race-1'`);
+      assert.equal(stored.rows[0].n, 2_200, 'each id recorded once: no job was redriven twice');
+      assert.deepEqual(await sluice.redriveMatching({ queue: 'bulk-race' }, { idempotencyKey: 'race-1' }), {
+        redriven: dead,
+        replayed: true,
+      });
+    });
+
     it('the same key with another request is an IdempotencyConflictError, and nothing is done', async () => {
       const [a, b] = [await many(pool, schema, 1, { queue: 'bulk-conflict-a' }), await many(pool, schema, 1, { queue: 'bulk-conflict-b' })];
       await sluice.redriveMatching({ queue: 'bulk-conflict-a' }, { idempotencyKey: 'conflict-1' });

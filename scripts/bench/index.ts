@@ -282,6 +282,7 @@ try {
       r.nextPagesMs === null ? '' : f(r.nextPagesMs, 2),
       f(r.rowsPerPage),
     ]),
+    ...Object.entries(listing.counts).map(([name, c]) => [`count: ${name} (${f(c.count)} jobs)`, f(c.ms, 1), '', '']),
     [
       "enqueue one by one without / with 0004's queue and type indexes (jobs/s)",
       `${f(listing.enqueueWithoutListingIndexes.jobsPerSec)} / ${f(listing.enqueueWithListingIndexes.jobsPerSec)}`,

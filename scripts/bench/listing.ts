@@ -90,6 +90,26 @@ export async function listingFigures(sluice: Sluice, db: pg.Pool, o: { records: 
     await pageTimes(sluice, filter, 1, 1); // warm the cache as a console in use would have it
     pages[name] = await pageTimes(sluice, filter, 10, 3);
   }
+  // countJobs reads every match (the count before a bulk action): its time grows with the matches.
+  const counts: Record<string, { ms: number; count: number }> = {};
+  for (const name of [
+    'queue (smallest, ~0.2%)',
+    'state dead',
+    'state cancelled',
+    'state available/scheduled',
+    'state succeeded',
+    'no filter',
+  ]) {
+    const filter = filters[name] as JobListOptions;
+    const ms: number[] = [];
+    let count = 0;
+    for (let i = 0; i < 4; i++) {
+      const t0 = performance.now();
+      count = await sluice.countJobs(filter);
+      if (i > 0) ms.push(performance.now() - t0); // the first warms the cache
+    }
+    counts[name] = { ms: quantile(ms, 0.5), count };
+  }
   // What 0004's indexes cost an enqueue: one by one, 16 in flight, without and with them, alternately.
   const drop = async () => {
     for (const name of Object.keys(LISTING_INDEXES)) await db.query(`DROP INDEX IF EXISTS ${SCHEMA}.${name}`);
@@ -126,6 +146,7 @@ export async function listingFigures(sluice: Sluice, db: pg.Pool, o: { records: 
   return {
     records: o.records,
     pages,
+    counts,
     enqueueWithoutListingIndexes: without,
     enqueueWithListingIndexes: withIndexes,
     bulkWithoutListingIndexes: bulkWithout,

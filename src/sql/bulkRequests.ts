@@ -46,6 +46,22 @@ export async function openBulkRequest(
   }
 }
 
+/**
+ * The ids a bulk request holds now (null if its record is gone or now holds another request): its answer
+ * once its last step ran, whoever ran them (two retries of one key may run at once).
+ */
+export async function bulkRequestIds(
+  db: Queryable,
+  s: SchemaName,
+  args: { key: string; hash: string },
+): Promise<{ ids: string[]; cancelling: string[] } | null> {
+  const res = await db.query<{ ids: string[]; cancelling: string[] }>(
+    `SELECT b.ids::text[] AS ids, b.cancelling::text[] AS cancelling FROM ${s}.bulk_requests b WHERE b.key = $1 AND b.request_hash = $2`,
+    [args.key, args.hash],
+  );
+  return res.rows[0] ?? null;
+}
+
 /** A bulk step's placeholders: its request's key (NULL: no record) and hash, and its row limit. */
 export interface BulkStepParams {
   key: SqlFragment;
