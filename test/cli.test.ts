@@ -10,23 +10,11 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { sendEmail } from '../examples/definitions.js';
 import { sendEmailHandler } from '../examples/handlers.js';
-import { main } from '../scripts/cli.js';
+import { runCli } from './helpers/cli.js';
 import { MIGRATION_VERSIONS, testSluice } from './helpers/db.js';
 import { insertJob } from './helpers/jobs.js';
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, {
-    write: (s) => {
-      out += s;
-    },
-    fail: (s) => {
-      err += s;
-    },
-  });
-  return { code, out, err };
-}
+const cli = (...argv: string[]) => runCli(argv);
 
 describe('sluice CLI', { concurrency: 1 }, async () => {
   const { sluice, schema, pool } = await testSluice();

@@ -4,24 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { main } from '../scripts/cli.js';
+import { runCli } from './helpers/cli.js';
 import { testSluice } from './helpers/db.js';
 import { insertJob } from './helpers/jobs.js';
 
-async function cli(argv: string[], confirm?: (q: string) => Promise<boolean>): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, {
-    write: (s) => {
-      out += s;
-    },
-    fail: (s) => {
-      err += s;
-    },
-    ...(confirm ? { confirm } : {}),
-  });
-  return { code, out, err };
-}
+const cli = runCli;
 
 describe('sluice jobs list, count and cancel by filter', { concurrency: 1 }, async () => {
   const { sluice, schema, pool } = await testSluice();

@@ -15,7 +15,7 @@ import { testSluice } from './helpers/db.js';
 import { insertJob } from './helpers/jobs.js';
 
 describe('the web console, in Chromium', { skip: skipWithoutChromium, concurrency: 1 }, async () => {
-  const { sluice, pool, schema } = await testSluice();
+  const { pool, schema } = await testSluice();
   const known = new Sluice({ db: pool, schema, queues: ['default', 'emails', 'reports'] });
   const email = { type: 'send_email', queue: 'emails', priority: 0, maxAttempts: 5 };
   const dead: string[] = [];

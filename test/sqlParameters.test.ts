@@ -23,6 +23,8 @@ const ALLOWED: Record<string, string> = {
   "src/sql/outcomes.ts: options.history === false ? '' : history(s)":
     'the timeline and counts CTEs for schema s: a SchemaName and constant text',
   'src/sql/listJobs.ts: jobSelect(s)': 'the job columns for schema s: a SchemaName and constant text',
+  'src/sql/cancel.ts: cancelTargets(s)': 'the cancel CTEs for schema s: a SchemaName and constant text',
+  'src/sql/cancelMatching.ts: cancelTargets(s)': 'the cancel CTEs for schema s: a SchemaName and constant text',
   'src/access.ts: e.role': 'a role name checked against SQL_IDENTIFIER and double-quoted by quoteRole',
   'src/access.ts: m.role': 'a role name checked against SQL_IDENTIFIER and double-quoted by quoteRole',
   "src/access.ts: privileges.join(', ')": 'privilege keywords from the constant ACCESS_PROFILES',

@@ -211,7 +211,7 @@ describe('activity: per-minute counts from the outcome statements', async () => 
 
   it('counts succeeded, failed and dead attempts per queue, with duration percentiles', async () => {
     await sluice.enqueueMany(Array.from({ length: 20 }, (_, n) => ({ job, payload: { n } })));
-    const h = defineHandler(job, async ({ n }, ctx) => {
+    const h = defineHandler(job, async ({ n }) => {
       await sleep(n < 10 ? 5 : 80);
       if (n >= 18) throw new Error('fails'); // 18, 19: failed once, then dead
     });

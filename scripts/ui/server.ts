@@ -7,7 +7,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { ConfigError, type JobFilter, type JobView, LIVE_STATES, type Sluice, ValidationError } from '../../src/index.js';
+import { ConfigError, type JobFilter, LIVE_STATES, type Sluice, ValidationError } from '../../src/index.js';
 import { jobIdSchema } from '../../src/text.js';
 import { actOnDeadLetters } from '../deadLetters.js';
 import { nextCronRun, parseCron } from '../dev/cron.js';

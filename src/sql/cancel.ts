@@ -14,7 +14,23 @@ export async function cancelJobs(db: Queryable, s: SchemaName, ids: readonly str
        FROM ${s}.active_jobs a WHERE a.id = ANY($1::bigint[])
        FOR UPDATE
      ),
-     gone AS (
+     ${cancelTargets(s)}
+     SELECT id::text AS id, 'cancelled' AS result FROM gone
+     UNION ALL
+     SELECT id::text AS id, 'cancelling' AS result FROM flagged`,
+    [ids],
+  );
+  return new Map(res.rows.map((r) => [r.id, r.result]));
+}
+
+/**
+ * What a cancel does to the rows of a `target` CTE (id, running) that precedes it: one not running is
+ * deleted from the live table and its record made cancelled; a running one is flagged (its worker aborts
+ * `ctx.signal` at its next heartbeat); each writes its timeline marker. Leaves `gone` and `flagged` for
+ * the statement's answer. Shared by the cancel by ids and the cancel by filter.
+ */
+export function cancelTargets(s: SchemaName): string {
+  return `gone AS (
        DELETE FROM ${s}.active_jobs a USING target t
        WHERE a.id = t.id AND NOT t.running
        RETURNING a.id, a.attempt
@@ -33,11 +49,5 @@ export async function cancelJobs(db: Queryable, s: SchemaName, ids: readonly str
        SELECT id, attempt, 'cancelled' FROM gone
        UNION ALL
        SELECT id, attempt, 'cancel_requested' FROM flagged
-     )
-     SELECT id::text AS id, 'cancelled' AS result FROM gone
-     UNION ALL
-     SELECT id::text AS id, 'cancelling' AS result FROM flagged`,
-    [ids],
-  );
-  return new Map(res.rows.map((r) => [r.id, r.result]));
+     )`;
 }

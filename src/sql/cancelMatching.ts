@@ -1,5 +1,6 @@
 import type { Queryable, SchemaName } from '../db.js';
 import { bulkAppend } from './bulkRequests.js';
+import { cancelTargets } from './cancel.js';
 import { filterSql, type ParsedJobFilter, SqlParams } from './jobFilter.js';
 
 /**
@@ -25,26 +26,7 @@ export async function cancelMatching(
        ORDER BY a.id LIMIT ${bulk.limit}
        FOR UPDATE OF a SKIP LOCKED
      ),
-     gone AS (
-       DELETE FROM ${s}.active_jobs a USING target t
-       WHERE a.id = t.id AND NOT t.running
-       RETURNING a.id, a.attempt
-     ),
-     flagged AS (
-       UPDATE ${s}.active_jobs a SET cancel_requested = true
-       FROM target t WHERE a.id = t.id AND t.running
-       RETURNING a.id, a.attempt
-     ),
-     record AS (
-       UPDATE ${s}.jobs j SET state = 'cancelled', attempts = g.attempt, finished_at = now()
-       FROM gone g WHERE j.id = g.id
-     ),
-     events AS (
-       INSERT INTO ${s}.job_events (job_id, attempt, kind)
-       SELECT id, attempt, 'cancelled' FROM gone
-       UNION ALL
-       SELECT id, attempt, 'cancel_requested' FROM flagged
-     ),
+     ${cancelTargets(s)},
      acted AS (SELECT id FROM gone UNION ALL SELECT id FROM flagged),
      kept AS (${bulkAppend(s, bulk, true)})
      SELECT id::text AS id, 'cancelled' AS result FROM gone
