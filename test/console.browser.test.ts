@@ -78,8 +78,20 @@ describe('the web console, in Chromium', { skip: skipWithoutChromium, concurrenc
     await page.click('button:has-text("Redrive all 3")');
     assert.match(await page.locator('#confirm-count').innerText(), /^Redrive 3 dead letters \(queue emails\)\?/);
     assert.equal(await known.countDeadLetters({ queue: 'emails' }), 3, 'nothing changed before the confirmation');
+    const form = await page.evaluate(
+      `new URLSearchParams(new FormData(document.querySelector('form[action="/dead-letters/redrive"]'))).toString()`,
+    );
     await page.click('button:has-text("Redrive 3")');
     assert.equal(await page.locator('#done').innerText(), 'Redriven: 3 dead letters.');
+    // The confirmation sent again (a double click, a reload): the same answer, nothing redriven twice.
+    const again = await fetch(`${ui.url}dead-letters/redrive`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: String(form),
+    }).then((r) => r.text());
+    assert.match(again, /Redriven: 3 dead letters\./);
+    const timeline = await known.jobTimeline(dead[0] as string);
+    assert.equal(timeline.filter((e) => e.kind === 'redriven').length, 1, 'one redrive on the timeline');
     assert.equal(await known.countDeadLetters({ queue: 'emails' }), 0);
     assert.equal((await known.getJob(dead[0] as string))?.state, 'available');
 

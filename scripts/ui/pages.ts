@@ -85,7 +85,17 @@ export function deadLettersPage(page: DeadLetterPage, ctx: PageContext): string 
 }
 
 /** Before a bulk action: how many jobs it changes, and a button to go ahead (or a link back). */
-export function confirmPage(what: 'redrive' | 'purge', count: number, fields: Record<string, string>, ctx: PageContext): string {
+/**
+ * Before a bulk dead-letter action: how many it changes, and a button to go ahead carrying its own
+ * idempotency key, so a confirmation sent twice (a double click, a reload) acts once and answers the same.
+ */
+export function confirmPage(
+  what: 'redrive' | 'purge',
+  count: number,
+  fields: Record<string, string>,
+  requestKey: string,
+  ctx: PageContext,
+): string {
   const scope = Object.entries(fields)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
@@ -94,7 +104,7 @@ export function confirmPage(what: 'redrive' | 'purge', count: number, fields: Re
     count === 0
       ? '<p id="confirm-count">Nothing matches: no dead letter would change.</p><p><a href="/dead-letters">Back</a></p>'
       : `<p id="confirm-count">${verb} <strong>${count}</strong> dead letter${count === 1 ? '' : 's'}${scope ? ` (${esc(scope)})` : ''}?${what === 'purge' ? ' They are deleted for good.' : ' They run again, attempts reset.'}</p>
-<p>${action(ctx, `/dead-letters/${what}`, `${verb} ${count}`, { ...fields, confirm: '1' }, what === 'purge')} <a href="/dead-letters">Cancel</a></p>`;
+<p>${action(ctx, `/dead-letters/${what}`, `${verb} ${count}`, { ...fields, confirm: '1', requestKey }, what === 'purge')} <a href="/dead-letters">Cancel</a></p>`;
   return layout(`${verb} dead letters`, body, ctx);
 }
 

@@ -280,8 +280,10 @@ export async function startConsole(options: ConsoleOptions): Promise<{ url: stri
     if (dead) {
       const what = dead[1] as 'redrive' | 'purge';
       const { fields, filter } = scopeOf(form);
-      if (form.get('confirm') !== '1') return send(res, 200, confirmPage(what, await sluice.countDeadLetters(filter), fields, ctx));
-      const n = (await actOnDeadLetters(sluice, what, filter)).length;
+      if (form.get('confirm') !== '1')
+        return send(res, 200, confirmPage(what, await sluice.countDeadLetters(filter), fields, randomBytes(12).toString('base64url'), ctx));
+      const key = form.get('requestKey') || undefined;
+      const n = (await actOnDeadLetters(sluice, what, filter, key ? { idempotencyKey: `console:${key}` } : {})).length;
       return send(
         res,
         200,
