@@ -7,6 +7,17 @@ import { type JobDefinition, type PayloadInput, QUEUE_NAME } from './define.js';
 import { type EnqueuedJob, type EnqueueItem, type EnqueueOptions, enqueueBatch, refuseUnknownQueue } from './enqueue.js';
 import { ValidationError } from './errors.js';
 import { type JobView, toJobView } from './job.js';
+import {
+  activitySchema,
+  type BulkOptions,
+  bulkOptions,
+  type DeadLetterListOptions,
+  deadLetterListSchema,
+  ID,
+  ids,
+  type JobListOptions,
+  jobListSchema,
+} from './options.js';
 import { type CancelResult, cancelJobs } from './sql/cancel.js';
 import { cancelMatching } from './sql/cancelMatching.js';
 import { countJobs } from './sql/countJobs.js';
@@ -19,10 +30,7 @@ import {
   canonicalFilter,
   type DeadLetterFilter,
   deadLetterFilterSchema,
-  idOrder,
-  idOrderError,
   type JobFilter,
-  jobFilterFields,
   jobFilterSchema,
   LIVE_STATES,
   statesOf,
@@ -32,7 +40,6 @@ import { pauseQueues, resumeQueues } from './sql/pause.js';
 import { pruneBulkRequests, pruneFinished } from './sql/prune.js';
 import { queueStats } from './sql/stats.js';
 import { loadTimeline } from './sql/timeline.js';
-import { jobIdSchema } from './text.js';
 import { type TimelineEntry, toTimeline } from './timeline.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
 
@@ -53,59 +60,6 @@ export interface QueueStats {
 export interface WithClient {
   client?: Queryable | undefined;
 }
-
-const ID = jobIdSchema;
-const ids = z.array(ID).max(10_000);
-const deadLetterListSchema = z
-  .object({
-    queue: z.string().optional(),
-    type: z.string().optional(),
-    after: ID.optional(),
-    limit: z.number().int().min(1).max(1000).default(50),
-  })
-  .strict();
-
-/** Which dead letters to list, and how many at a time. */
-export type DeadLetterListOptions = z.input<typeof deadLetterListSchema>;
-
-/** A page of jobs: `jobFilterSchema`'s fields, and where the page starts. */
-const jobListSchema = z
-  .object({
-    ...jobFilterFields,
-    before: ID.optional(),
-    limit: z.number().int().min(1).max(1000).default(50),
-  })
-  .strict()
-  .refine(idOrder, idOrderError);
-/** Which jobs to list (any filter field of `JobFilter`), before which id, and how many. */
-export type JobListOptions = JobFilter & { before?: string; limit?: number };
-
-const MINUTE = 60_000;
-const activitySchema = z
-  .object({
-    sinceMs: z
-      .number()
-      .int()
-      .min(MINUTE)
-      .max(7 * 86_400_000)
-      .default(3_600_000),
-    stepMs: z.number().int().min(MINUTE).max(86_400_000).multipleOf(MINUTE).default(MINUTE),
-    queue: z.string().optional(),
-  })
-  .strict();
-
-/** What an idempotent bulk action takes: a key under which its answer is kept (24 h by default). */
-export interface BulkOptions {
-  idempotencyKey?: string;
-}
-const bulkOptions = {
-  idempotencyKey: z
-    .string()
-    .min(1)
-    .max(255)
-    .refine((k) => !k.includes('\u0000'), 'the key may not contain NUL')
-    .optional(),
-};
 
 /**
  * The producer and admin side of sluice: enqueue, look up, cancel, dead letters, maintenance.
