@@ -23,5 +23,13 @@ export const STATUS_HEADER = ['queue', 'ready', 'scheduled', 'running', 'dead', 
 /** One queue's cells in `STATUS_HEADER`'s order; the oldest ready age is blank when nothing is ready. */
 export function statusCells(q: QueueStats): string[] {
   const age = q.oldestReadyAgeSeconds === null ? '' : `${Math.round(q.oldestReadyAgeSeconds)} s`;
-  return [q.queue, String(q.ready), String(q.scheduled), String(q.running), String(q.dead), age, q.paused ? 'paused' : ''];
+  return [
+    q.queue,
+    String(q.ready),
+    `${q.scheduled}${q.scheduledCapped ? '+' : ''}`,
+    String(q.running),
+    String(q.dead),
+    age,
+    q.paused ? 'paused' : '',
+  ];
 }

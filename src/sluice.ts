@@ -47,7 +47,10 @@ import { Worker, type WorkerOptions } from './worker/worker.js';
 export interface QueueStats {
   queue: string;
   ready: number;
+  /** Jobs due later, counted up to 10,000 (`scheduledCapped`: there are at least that many). */
   scheduled: number;
+  /** True when counting the scheduled jobs stopped at 10,000, so that stats() stays cheap beside millions. */
+  scheduledCapped: boolean;
   running: number;
   dead: number;
   /** How long the oldest ready job has waited; null when nothing is ready. */
@@ -350,6 +353,7 @@ export class Sluice {
         queue: r.queue,
         ready: r.ready,
         scheduled: r.scheduled,
+        scheduledCapped: r.scheduled_capped,
         running: r.running,
         dead: r.dead,
         oldestReadyAgeSeconds: r.oldest_ready_age_seconds,
@@ -361,6 +365,7 @@ export class Sluice {
       queue,
       ready: 0,
       scheduled: 0,
+      scheduledCapped: false,
       running: 0,
       dead: 0,
       oldestReadyAgeSeconds: null,

@@ -189,7 +189,7 @@ describe('dev live view', () => {
     assert.equal(activity.rate('emails', Date.now() + 6_000), 0, 'the rate window moves on');
     const rows = viewRows(
       ['default', 'emails'],
-      [{ queue: 'emails', ready: 3, scheduled: 1, running: 2, dead: 1, oldestReadyAgeSeconds: 4, paused: true }],
+      [{ queue: 'emails', ready: 3, scheduled: 1, scheduledCapped: false, running: 2, dead: 1, oldestReadyAgeSeconds: 4, paused: true }],
       activity,
     );
     // The columns of sluice status and GET /v1/queues, in their order; no age when nothing is ready.

@@ -60,7 +60,16 @@ describe('stats', async () => {
     const a = stats.find((s) => s.queue === 'stats-a');
     assert.deepEqual(
       { ...a, oldestReadyAgeSeconds: undefined },
-      { queue: 'stats-a', ready: 2, scheduled: 1, running: 0, dead: 0, oldestReadyAgeSeconds: undefined, paused: false },
+      {
+        queue: 'stats-a',
+        ready: 2,
+        scheduled: 1,
+        scheduledCapped: false,
+        running: 0,
+        dead: 0,
+        oldestReadyAgeSeconds: undefined,
+        paused: false,
+      },
     );
     const age = a?.oldestReadyAgeSeconds ?? -1;
     assert.ok(age >= 29 && age < 120, String(age));
@@ -89,12 +98,38 @@ describe('stats', async () => {
       queue: 'stats-z',
       ready: 0,
       scheduled: 0,
+      scheduledCapped: false,
       running: 0,
       dead: 0,
       oldestReadyAgeSeconds: null,
       paused: false,
     });
     assert.deepEqual([stats[1]?.running, stats[1]?.oldestReadyAgeSeconds], [1, null]);
+  });
+
+  it('counts scheduled jobs up to 10,000 and says so, while ready and running stay exact, over several priorities', async () => {
+    const live = (queue: string, priority: number, n: number, runAt: string, leased = false) =>
+      pool.query(
+        `WITH ins AS (
+           INSERT INTO "${schema}".jobs (type, queue, priority, max_attempts, run_at, payload)
+           SELECT 'cap_t', $1, $2, 3, ${runAt}, '{}' FROM generate_series(1, $3::int) RETURNING id, queue, priority, run_at)
+         INSERT INTO "${schema}".active_jobs (id, queue, priority, run_at, attempt, lease_expires_at, lease_token)
+         SELECT id, queue, priority, run_at, ${leased ? 1 : 0}, ${leased ? "now() + interval '1 hour'" : 'NULL'}, ${leased ? 'gen_random_uuid()' : 'NULL'} FROM ins`,
+        [queue, priority, n],
+      );
+    await live('cap-many', 0, 6_000, "now() + interval '1 day'");
+    await live('cap-many', 5, 4_001, "now() + interval '2 days'");
+    await live('cap-many', 5, 3, "now() - interval '1 minute'");
+    await live('cap-many', 0, 2, "now() - interval '1 minute'", true);
+    await live('cap-few', 1, 9_999, "now() + interval '1 day'");
+    const stats = await sluice.stats();
+    const pick = (q: string) => {
+      const x = stats.find((s) => s.queue === q);
+      return [x?.ready, x?.running, x?.scheduled, x?.scheduledCapped];
+    };
+    assert.deepEqual(pick('cap-many'), [3, 2, 10_000, true], 'at least 10,000 scheduled');
+    assert.deepEqual(pick('cap-few'), [0, 0, 9_999, false], 'exact below the cap');
+    assert.ok((await sluice.stats()).every((s) => s.scheduled <= 10_000));
   });
 });
 

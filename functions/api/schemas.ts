@@ -182,7 +182,10 @@ export const QueueStatsView = z
   .object({
     queue: z.string(),
     ready: z.number().int(),
-    scheduled: z.number().int(),
+    scheduled: z.number().int().meta({ description: 'Jobs due later, counted up to 10,000.' }),
+    scheduledCapped: z
+      .boolean()
+      .meta({ description: 'True when counting the scheduled jobs stopped at 10,000: there are at least that many.' }),
     running: z.number().int(),
     dead: z.number().int(),
     oldestReadyAgeSeconds: z

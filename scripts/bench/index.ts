@@ -12,6 +12,7 @@ import { baselineDrain, baselineEnqueueBulk, baselineEnqueueOne, setupBaseline }
 import { lambdaFigures } from './lambda.js';
 import { listingFigures } from './listing.js';
 import { median, paired } from './measure.js';
+import { scaleFigures } from './scale.js';
 import { drain, drainWithHistory, enqueueBulk, enqueueOne, latency, reset, SCHEMA, setupSluice } from './sluiceBench.js';
 import { outcomeLoop } from './timelineCost.js';
 
@@ -34,6 +35,7 @@ const N = {
   history: q ? 50_000 : 1_000_000,
   scheduled: q ? 50_000 : 1_000_000,
   rss: q ? 2_000 : 10_000,
+  running: q ? 1_000 : 5_000,
   listing: q ? 50_000 : 1_000_000,
   coldStarts: q ? 2 : 5,
 };
@@ -156,6 +158,18 @@ try {
   const listing = await listingFigures(sluice, db, { records: N.listing, enqueue: N.one, bulk: N.bulk, repeats: REPEATS });
   await reset(db);
 
+  log(
+    `sluice: scale cases (a claim beside ${N.running} running jobs, stats() beside ${N.scheduled} scheduled, enqueue beside ${N.history} history rows)`,
+  );
+  const scale = await scaleFigures(sluice, db, {
+    jobs: N.drain,
+    running: N.running,
+    scheduled: N.scheduled,
+    history: N.history,
+    enqueue: N.one,
+    repeats: REPEATS,
+  });
+
   log('Lambda: bundles, cold start, peak memory');
   const lambda = await lambdaFigures({ url, schema: SCHEMA, sluice, db, drainJobs: N.rss, coldStarts: N.coldStarts });
 
@@ -196,6 +210,7 @@ try {
       walBytesPerJobEnqueued: sOne.walBytesPerJob,
       walBytesPerJobEnqueuedBulk: sBulk.walBytesPerJob,
       walBytesPerJobProcessed: sDrain1.walBytesPerJob,
+      ...scale,
       outcomeSqlJobsPerSec: withTimeline.jobsPerSec,
       outcomeSqlJobsPerSecWithoutTimeline: without.jobsPerSec,
       outcomeSqlWalBytesPerJob: withTimeline.walBytesPerJob,
@@ -248,6 +263,27 @@ try {
       ' without',
     ),
     vs('  WAL per job, with the timeline (bytes)', s.outcomeSqlWalBytesPerJob, s.outcomeSqlWalBytesPerJobWithoutTimeline, '', ' without'),
+    vs(
+      `claim + outcome beside ${f(N.running)} running jobs (jobs/s)`,
+      s.claimJobsPerSecBesideRunning,
+      s.claimJobsPerSecEmpty,
+      'flat',
+      ' none running',
+    ),
+    [
+      `stats() beside ${f(N.scheduled)} scheduled jobs (ms)`,
+      f(s.statsMsWithScheduled, 1),
+      `${f(s.statsMsEmpty, 1)} empty`,
+      pct(s.statsMsWithScheduled, s.statsMsEmpty),
+      'flat',
+    ],
+    vs(
+      `enqueue one by one beside ${f(N.history)} history rows (jobs/s)`,
+      s.enqueueJobsPerSecWithHistory,
+      s.enqueueJobsPerSecEmpty,
+      'flat',
+      ' empty',
+    ),
     [
       'enqueue → start p50 / p95 / p99 (ms)',
       `${f(s.latencyP50Ms, 1)} / ${f(s.latencyP95Ms, 1)} / ${f(s.latencyP99Ms, 1)}`,

@@ -67,6 +67,7 @@ export function viewRows(queues: readonly string[], stats: readonly QueueStats[]
       queue,
       ready: s?.ready ?? 0,
       scheduled: s?.scheduled ?? 0,
+      scheduledCapped: s?.scheduledCapped ?? false,
       running: s?.running ?? 0,
       dead: s?.dead ?? 0,
       oldestReadyAgeSeconds: s?.oldestReadyAgeSeconds ?? null,
@@ -88,7 +89,7 @@ export function renderTable(rows: readonly ViewRow[]): string[] {
 export function renderPlain(rows: readonly ViewRow[]): string[] {
   return rows.map(
     (r) =>
-      `[sluice dev] queue=${r.queue} ready=${r.ready} scheduled=${r.scheduled} running=${r.running} dead=${r.dead} oldest_ready_s=${r.oldestReadyAgeSeconds === null ? '-' : Math.round(r.oldestReadyAgeSeconds)}${r.paused ? ' paused' : ''} jobs_per_s=${r.perSecond.toFixed(1)} p95_ms=${r.p95Ms === null ? '-' : Math.round(r.p95Ms)}`,
+      `[sluice dev] queue=${r.queue} ready=${r.ready} scheduled=${r.scheduled}${r.scheduledCapped ? '+' : ''} running=${r.running} dead=${r.dead} oldest_ready_s=${r.oldestReadyAgeSeconds === null ? '-' : Math.round(r.oldestReadyAgeSeconds)}${r.paused ? ' paused' : ''} jobs_per_s=${r.perSecond.toFixed(1)} p95_ms=${r.p95Ms === null ? '-' : Math.round(r.p95Ms)}`,
   );
 }
 

@@ -34,7 +34,7 @@ export function overviewPage(
       const a = activity.find((x) => x.queue === q.queue);
       const done = a?.points.reduce((n, p) => n + p.succeeded, 0) ?? 0;
       const failed = a?.points.reduce((n, p) => n + p.failed + p.dead, 0) ?? 0;
-      return `<tr data-queue="${esc(q.queue)}"><td>${esc(q.queue)}</td><td>${q.ready}</td><td>${q.scheduled}</td><td>${q.running}</td>
+      return `<tr data-queue="${esc(q.queue)}"><td>${esc(q.queue)}</td><td>${q.ready}</td><td>${q.scheduled}${q.scheduledCapped ? '+' : ''}</td><td>${q.running}</td>
 <td>${q.dead > 0 ? `<a href="/dead-letters?queue=${encodeURIComponent(q.queue)}">${q.dead}</a>` : '0'}</td><td>${age(q.oldestReadyAgeSeconds)}</td>
 <td class="t">${q.paused ? '<span class="paused">paused</span>' : ''}</td>
 <td data-stat="succeeded">${done}</td><td data-stat="failures">${failed}</td><td data-stat="p50">${ms(a?.p50Ms ?? null)}</td><td data-stat="p95">${ms(a?.p95Ms ?? null)}</td><td data-stat="p99">${ms(a?.p99Ms ?? null)}</td>

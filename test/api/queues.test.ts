@@ -21,7 +21,16 @@ describe('enqueue API', async () => {
       const q = queues.find((x) => x.queue === 'stats-q');
       assert.deepEqual(
         { ...q, oldestReadyAgeSeconds: typeof q?.oldestReadyAgeSeconds },
-        { queue: 'stats-q', ready: 1, scheduled: 1, running: 0, dead: 0, oldestReadyAgeSeconds: 'number', paused: false },
+        {
+          queue: 'stats-q',
+          ready: 1,
+          scheduled: 1,
+          scheduledCapped: false,
+          running: 0,
+          dead: 0,
+          oldestReadyAgeSeconds: 'number',
+          paused: false,
+        },
       );
       assert.deepEqual(
         queues.map((x) => x.queue),
