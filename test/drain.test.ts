@@ -242,6 +242,32 @@ describe('drain', async () => {
     assert.deepEqual([s.claimed, s.released], [1, 1]);
   });
 
+  it('mixed timeouts in one batch: a long job that does not fit is released, the short ones behind it still run', async () => {
+    const long = defineJob({ type: 'mixed_long', schema: nPayload, queue: 'mixed-timeouts', timeout: 60_000, priority: -1 });
+    const short = defineJob({ type: 'mixed_short', schema: nPayload, queue: 'mixed-timeouts', timeout: 500 });
+    const head = await sluice.enqueue(long, { n: 0 });
+    const behind = await sluice.enqueueMany([1, 2, 3].map((n) => ({ job: short, payload: { n } })));
+    let longRan = false;
+    const ran: number[] = [];
+    const s = await sluice
+      .worker({
+        queue: 'mixed-timeouts',
+        handlers: [
+          defineHandler(long, () => {
+            longRan = true;
+          }),
+          defineHandler(short, ({ n }) => void ran.push(n)),
+        ],
+      })
+      .drain({ remainingTimeMs: 3_000 });
+    assert.equal(longRan, false, 'the long job never started');
+    assert.deepEqual(ran.sort(), [1, 2, 3], 'each short job was judged on its own timeout and ran');
+    assert.deepEqual([s.claimed, s.succeeded, s.released, s.moreDue], [4, 3, 1, true]);
+    const view = await sluice.getJob(head.id);
+    assert.deepEqual([view?.state, view?.attempt], ['available', 0], 'the long job waits, its attempt unspent');
+    assert.ok((await sluice.getJobs(behind.map((j) => j.id))).every((v) => v.state === 'succeeded'));
+  });
+
   it('cancel: a job not yet running is cancelled at once; a running one sees ctx.signal abort and ends cancelled', async () => {
     const c = task('cancellable', { timeout: 5_000 });
     const waiting = await sluice.enqueue(c, { n: 1 }, { delayMs: 60_000 });

@@ -159,19 +159,23 @@ export class Drainer {
   async #loop(): Promise<void> {
     const { batchSize, concurrency, idle } = this.#limits;
     let exhausted = false;
-    let outOfTime = false;
+    // Set once a claimed job did not fit the time left: the next claim would fetch it again.
+    let noMoreClaims = false;
     for (;;) {
       const stopping = () =>
-        outOfTime || (idle?.signal.aborted ?? false) || (this.#limits.signal?.aborted ?? false) || this.#timeLeft() <= this.#c.reserveMs;
+        (idle?.signal.aborted ?? false) || (this.#limits.signal?.aborted ?? false) || this.#timeLeft() <= this.#c.reserveMs;
       while (!stopping() && this.#waiting.length > 0 && this.#running.size < concurrency) {
         const job = this.#waiting.shift() as HeldJob;
         const timeout = this.#c.handlers.get(job.row.type)?.definition.timeout ?? 0;
-        if (Date.now() + timeout > this.#limits.deadline - this.#c.reserveMs) {
-          outOfTime = true; // the rest would not fit either once one doesn't: stop claiming
-          this.#waiting.unshift(job);
-          break;
+        if (Date.now() + timeout <= this.#limits.deadline - this.#c.reserveMs) {
+          this.#start(job);
+          continue;
         }
-        this.#start(job);
+        // Each job is judged on its own timeout: this one will not fit later in this drain either (time only
+        // shrinks), so it goes back at once, attempt unspent, while shorter jobs behind it still start.
+        this.#settle(job, { kind: 'release', delaySeconds: 0, error: null });
+        noMoreClaims = true;
+        this.#summary.moreDue = true;
       }
       if (stopping()) {
         if (!exhausted || this.#waiting.length > 0) this.#summary.moreDue = true;
@@ -185,7 +189,7 @@ export class Drainer {
         this.#requeued = false;
         exhausted = false;
       }
-      if (!exhausted && this.#waiting.length < concurrency) {
+      if (!exhausted && !noMoreClaims && this.#waiting.length < concurrency) {
         // Outcomes and the next claim go out together, on two connections when the pool has them.
         // Both settle before an error surfaces, so no claimed row arrives after the drain stopped looking.
         const [flushed, claimed] = await Promise.allSettled([this.#flush(), this.#claim(batchSize)]);
