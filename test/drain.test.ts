@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
+import type { Queryable } from '../src/db.js';
 import { defineJob, type JobOptions } from '../src/define.js';
 import { JobCancelledError, JobTimeoutError, PermanentJobError, RetryableJobError, SnoozeJobError } from '../src/errors.js';
 import { defineHandler } from '../src/handler.js';
+import { Sluice } from '../src/sluice.js';
 import { claimJobs } from '../src/sql/claim.js';
 import type { OutcomeEvent } from '../src/worker/drainer.js';
 import { sleep, testSluice } from './helpers/db.js';
@@ -266,6 +268,29 @@ describe('drain', async () => {
     const view = await sluice.getJob(head.id);
     assert.deepEqual([view?.state, view?.attempt], ['available', 0], 'the long job waits, its attempt unspent');
     assert.ok((await sluice.getJobs(behind.map((j) => j.id))).every((v) => v.state === 'succeeded'));
+  });
+
+  it('ctx.heartbeat() once a page sends no extend of its own: the background heartbeat keeps the lease', async () => {
+    const paged = task('paged_report', { timeout: 3_000 });
+    await sluice.enqueue(paged, { n: 1 });
+    let extendsSent = 0;
+    const counting: Queryable = {
+      query: (text, values) => {
+        if (/^UPDATE \S+\.active_jobs a\s+SET lease_expires_at = /.test(text)) extendsSent++;
+        return pool.query(text, values);
+      },
+    };
+    let pages = 0;
+    const h = defineHandler(paged, async (_, ctx) => {
+      for (; pages < 20; pages++) {
+        await sleep(40);
+        await ctx.heartbeat();
+      }
+    });
+    const worker = new Sluice({ db: counting, schema }).worker({ queue: 'paged-report', handlers: [h], leaseMs: 600, heartbeatMs: 200 });
+    const s = await worker.drain({ remainingTimeMs: 5_000 });
+    assert.deepEqual([s.succeeded, s.lostLeases, pages], [1, 0, 20]);
+    assert.ok(extendsSent >= 2 && extendsSent <= 6, `background ticks only over ~0.8 s at 200 ms, not one per page: ${extendsSent}`);
   });
 
   it('cancel: a job not yet running is cancelled at once; a running one sees ctx.signal abort and ends cancelled', async () => {
