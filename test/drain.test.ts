@@ -16,7 +16,7 @@ const task = (name: string, extra: Omit<JobOptions<typeof nPayload>, 'type' | 's
   defineJob({ type: name, schema: nPayload, queue: name.replace(/_/g, '-'), backoff: { baseMs: 0, maxMs: 0 }, timeout: 1_000, ...extra });
 
 describe('drain', async () => {
-  const { sluice, pool, schema } = await testSluice({ maxErrorsKept: 3 });
+  const { sluice, pool, schema, s } = await testSluice({ maxErrorsKept: 3 });
 
   it('records success, retries with backoff until maxAttempts, then dead with the error history', async () => {
     const flaky = task('flaky', { maxAttempts: 3 });
@@ -192,7 +192,7 @@ describe('drain', async () => {
   it('a worker that vanishes mid-job: the job runs again after its lease lapses and completes once', async () => {
     const once = task('vanish');
     const job = await sluice.enqueue(once, { n: 1 });
-    await claimJobs(pool, sluice.s, { queue: 'vanish', limit: 1, leaseSeconds: 0.5, token: randomUUID() }); // the vanished worker
+    await claimJobs(pool, s, { queue: 'vanish', limit: 1, leaseSeconds: 0.5, token: randomUUID() }); // the vanished worker
     let runs = 0;
     const h = defineHandler(once, () => {
       runs++;
