@@ -290,7 +290,8 @@ describe('drain', async () => {
     const worker = new Sluice({ db: counting, schema }).worker({ queue: 'paged-report', handlers: [h], leaseMs: 600, heartbeatMs: 200 });
     const s = await worker.drain({ remainingTimeMs: 5_000 });
     assert.deepEqual([s.succeeded, s.lostLeases, pages], [1, 0, 20]);
-    assert.ok(extendsSent >= 2 && extendsSent <= 6, `background ticks only over ~0.8 s at 200 ms, not one per page: ${extendsSent}`);
+    // ~4 background ticks over ~0.8 s at 200 ms (twice that if every tick ran late), not one extend per page.
+    assert.ok(extendsSent >= 1 && extendsSent <= 10, `${extendsSent} extends for 20 ctx.heartbeat() calls`);
   });
 
   it('cancel: a job not yet running is cancelled at once; a running one sees ctx.signal abort and ends cancelled', async () => {
