@@ -20,7 +20,12 @@ export interface JobContext {
   readonly signal: AbortSignal;
   /** Logs with `job_id`, `job_type` and `attempt` attached. */
   readonly logger: Logger;
-  /** Extend the lease now (it is also extended automatically while the handler runs). */
+  /**
+   * Make sure the lease is held and fresh; rejects with `LeaseLostError` if it is lost. The lease is extended
+   * automatically while the handler runs, all held jobs in one statement every `heartbeatMs`: a call within
+   * that interval of the last extend sends nothing, a later one extends at once, shared with every other
+   * caller meanwhile. So calling it once a page costs no statement of its own.
+   */
   heartbeat(): Promise<void>;
   /**
    * Run `fn` once per job across attempts: its JSON result is stored, and a retry returns the stored result

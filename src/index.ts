@@ -23,5 +23,6 @@ export type { BulkOptions, DeadLetterListOptions, JobListOptions } from './optio
 export { type QueueStats, Sluice, type WithClient } from './sluice.js';
 export { type BulkFilter, type DeadLetterFilter, JOB_STATES, type JobFilter, LIVE_STATES } from './sql/jobFilter.js';
 export { type AttemptOutcome, type TimelineEntry, timelineTime } from './timeline.js';
-export type { DrainSummary, OutcomeEvent } from './worker/drainer.js';
+export type { WorkerCore } from './worker/store.js';
+export type { DrainSummary, OutcomeEvent } from './worker/summary.js';
 export { type DrainOptions, Worker, type WorkerOptions, workerOptionsSchema } from './worker/worker.js';

@@ -72,17 +72,17 @@ export interface WithClient {
  * const job = await sluice.enqueue(sendEmail, { userId: 'u1', template: 'welcome' }, { idempotencyKey: 'welcome:u1' });
  */
 export class Sluice {
-  readonly db: Queryable;
   readonly settings: SluiceSettings;
+  readonly #db: Queryable;
   /** The quoted schema name, for sluice's own SQL modules. */
-  readonly s: SchemaName;
+  readonly #s: SchemaName;
 
   constructor(options: SluiceSettingsInput & { db: Queryable }) {
     const { db, ...rest } = options;
     if (!db || typeof db.query !== 'function') throw new ValidationError('Sluice needs db: a pg Pool or Client');
-    this.db = db;
+    this.#db = db;
     this.settings = parseOptions(sluiceOptionsSchema, rest, 'Sluice options');
-    this.s = quoteSchema(this.settings.schema);
+    this.#s = quoteSchema(this.settings.schema);
   }
 
   /**
@@ -101,7 +101,7 @@ export class Sluice {
     options: EnqueueOptions & WithClient = {},
   ): Promise<EnqueuedJob> {
     const { client, ...rest } = options;
-    const [result] = await enqueueBatch(client ?? this.db, this.s, this.settings, [{ job, payload, options: rest }]);
+    const [result] = await enqueueBatch(client ?? this.#db, this.#s, this.settings, [{ job, payload, options: rest }]);
     return result as EnqueuedJob;
   }
 
@@ -113,7 +113,7 @@ export class Sluice {
    * await sluice.enqueueMany(userIds.map((userId) => enqueueItem(sendEmail, { userId, template: 'digest' })));
    */
   enqueueMany(items: ReadonlyArray<EnqueueItem>, options: WithClient = {}): Promise<EnqueuedJob[]> {
-    return enqueueBatch(options.client ?? this.db, this.s, this.settings, items);
+    return enqueueBatch(options.client ?? this.#db, this.#s, this.settings, items);
   }
 
   /** A job with its current state, or null if there is none (never enqueued, or pruned). */
@@ -130,12 +130,12 @@ export class Sluice {
    * for (const e of await sluice.jobTimeline(id)) if (e.kind === 'attempt') console.log(e.attempt, e.outcome, e.durationMs);
    */
   async jobTimeline(id: string): Promise<TimelineEntry[]> {
-    return toTimeline(await loadTimeline(this.db, this.s, parseInput(ID, id, 'job id')));
+    return toTimeline(await loadTimeline(this.#db, this.#s, parseInput(ID, id, 'job id')));
   }
 
   /** Jobs by id; unknown ids are left out. */
   async getJobs(jobIds: readonly string[]): Promise<JobView[]> {
-    return (await getJobsById(this.db, this.s, parseInput(ids, jobIds, 'job ids'))).map(toJobView);
+    return (await getJobsById(this.#db, this.#s, parseInput(ids, jobIds, 'job ids'))).map(toJobView);
   }
 
   /**
@@ -147,14 +147,14 @@ export class Sluice {
    */
   async cancel(jobIds: readonly string[], options: WithClient = {}): Promise<Record<string, CancelResult | 'not_cancellable'>> {
     const valid = parseInput(ids, jobIds, 'job ids');
-    const done = await cancelJobs(options.client ?? this.db, this.s, valid);
+    const done = await cancelJobs(options.client ?? this.#db, this.#s, valid);
     return Object.fromEntries(valid.map((id) => [id, done.get(id) ?? 'not_cancellable']));
   }
 
   /** Dead letters in id order, `limit` at a time (default 50); pass the last id as `after` for the next page. */
   async listDeadLetters(options: DeadLetterListOptions = {}): Promise<JobView[]> {
     const o = parseInput(deadLetterListSchema, options, 'dead-letter list options');
-    return (await listDeadLetters(this.db, this.s, o)).map(toJobView);
+    return (await listDeadLetters(this.#db, this.#s, o)).map(toJobView);
   }
 
   /**
@@ -166,7 +166,7 @@ export class Sluice {
    */
   async deadLetterPage(options: DeadLetterListOptions = {}): Promise<{ jobs: JobView[]; next: string | null }> {
     const o = parseInput(deadLetterListSchema, options, 'dead-letter list options');
-    const rows = await listDeadLetters(this.db, this.s, { ...o, limit: o.limit + 1 });
+    const rows = await listDeadLetters(this.#db, this.#s, { ...o, limit: o.limit + 1 });
     const jobs = rows.slice(0, o.limit).map(toJobView);
     return { jobs, next: rows.length > o.limit ? (jobs.at(-1)?.id ?? null) : null };
   }
@@ -182,7 +182,7 @@ export class Sluice {
    */
   async listJobs(options: JobListOptions = {}): Promise<JobView[]> {
     const o = parseInput(jobListSchema, options, 'job list options');
-    return (await listJobs(this.db, this.s, o)).map(toJobView);
+    return (await listJobs(this.#db, this.#s, o)).map(toJobView);
   }
 
   /**
@@ -194,7 +194,7 @@ export class Sluice {
    */
   async jobPage(options: JobListOptions = {}): Promise<{ jobs: JobView[]; next: string | null }> {
     const o = parseInput(jobListSchema, options, 'job list options');
-    const rows = await listJobs(this.db, this.s, { ...o, limit: o.limit + 1 });
+    const rows = await listJobs(this.#db, this.#s, { ...o, limit: o.limit + 1 });
     const jobs = rows.slice(0, o.limit).map(toJobView);
     return { jobs, next: rows.length > o.limit ? (jobs.at(-1)?.id ?? null) : null };
   }
@@ -206,7 +206,7 @@ export class Sluice {
    * const n = await sluice.countJobs({ queue: 'emails', state: ['available', 'scheduled'] }); // "Cancel 12 jobs?"
    */
   async countJobs(filter: JobFilter = {}): Promise<number> {
-    return countJobs(this.db, this.s, parseInput(jobFilterSchema, filter, 'job filter'));
+    return countJobs(this.#db, this.#s, parseInput(jobFilterSchema, filter, 'job filter'));
   }
 
   /**
@@ -235,7 +235,7 @@ export class Sluice {
     const { all: _all, ...named } = f;
     const live = { ...named, state: states };
     const r = await this.#bulk('cancel', { filter: canonicalFilter(live) }, o.idempotencyKey, async (key, hash) => {
-      const done = await cancelMatching(this.db, this.s, live, { limit: BULK, key, hash });
+      const done = await cancelMatching(this.#db, this.#s, live, { limit: BULK, key, hash });
       return { ids: [...done.cancelled, ...done.cancelling], cancelling: done.cancelling };
     });
     const flagged = new Set(r.cancelling);
@@ -271,7 +271,7 @@ export class Sluice {
     refuseUnknownQueue(o.toQueue, this.settings.queues, 'redrive options');
     const request = { filter: canonicalFilter(f), toQueue: o.toQueue ?? null };
     const r = await this.#bulk('redrive', request, o.idempotencyKey, async (key, hash) => ({
-      ids: await redriveDeadLetters(this.db, this.s, { ...f, toQueue: o.toQueue }, { limit: BULK, key, hash }),
+      ids: await redriveDeadLetters(this.#db, this.#s, { ...f, toQueue: o.toQueue }, { limit: BULK, key, hash }),
     }));
     return { redriven: r.ids, replayed: r.replayed };
   }
@@ -284,7 +284,7 @@ export class Sluice {
    */
   async countDeadLetters(filter: DeadLetterFilter = {}): Promise<number> {
     const { all: _all, ...f } = parseInput(deadLetterFilterSchema, { ...filter, all: true }, 'dead-letter filter');
-    return countJobs(this.db, this.s, { ...f, state: 'dead' });
+    return countJobs(this.#db, this.#s, { ...f, state: 'dead' });
   }
 
   /** Delete dead letters for good: by ids, or by a filter as `redriveDeadLetters` takes. Returns the ids purged. */
@@ -297,7 +297,7 @@ export class Sluice {
     const { all: _all, ...f } = parseInput(deadLetterFilterSchema, filter, 'dead-letter filter');
     const o = parseInput(z.object(bulkOptions).strict(), options, 'purge options');
     const r = await this.#bulk('purge', { filter: canonicalFilter(f) }, o.idempotencyKey, async (key, hash) => ({
-      ids: await purgeDeadLetters(this.db, this.s, f, { limit: BULK, key, hash }),
+      ids: await purgeDeadLetters(this.#db, this.#s, f, { limit: BULK, key, hash }),
     }));
     return { purged: r.ids, replayed: r.replayed };
   }
@@ -308,7 +308,7 @@ export class Sluice {
     idempotencyKey: string | undefined,
     step: (key: string | null, hash: string | null) => Promise<{ ids: string[]; cancelling?: string[] }>,
   ): Promise<BulkOutcome> {
-    return runBulk(this.db, this.s, { action, request, idempotencyKey, ttlSeconds: this.settings.idempotencyWindowMs / 1000, step });
+    return runBulk(this.#db, this.#s, { action, request, idempotencyKey, ttlSeconds: this.settings.idempotencyWindowMs / 1000, step });
   }
 
   /**
@@ -326,13 +326,13 @@ export class Sluice {
     );
     let deleted = 0;
     for (let i = 0; i < o.maxBatches; i++) {
-      const n = await pruneFinished(this.db, this.s, { retentionSeconds: this.settings.retentionMs / 1000, limit: o.batchSize });
+      const n = await pruneFinished(this.#db, this.#s, { retentionSeconds: this.settings.retentionMs / 1000, limit: o.batchSize });
       deleted += n;
       if (n < o.batchSize) break;
     }
     let expiredBulkKeys = 0;
     for (let i = 0; i < o.maxBatches; i++) {
-      const n = await pruneBulkRequests(this.db, this.s, o.batchSize);
+      const n = await pruneBulkRequests(this.#db, this.#s, o.batchSize);
       expiredBulkKeys += n;
       if (n < o.batchSize) break;
     }
@@ -348,7 +348,7 @@ export class Sluice {
    * const [emails] = await new Sluice({ db, queues: ['emails'] }).stats(); // { queue: 'emails', ready: 0, …, oldestReadyAgeSeconds: null }
    */
   async stats(): Promise<QueueStats[]> {
-    const found = (await queueStats(this.db, this.s)).map(
+    const found = (await queueStats(this.#db, this.#s)).map(
       (r): QueueStats => ({
         queue: r.queue,
         ready: r.ready,
@@ -392,8 +392,8 @@ export class Sluice {
     const window = { from: new Date(first * o.stepMs), stepMs: o.stepMs, steps: Math.floor(now / o.stepMs) - first + 1 };
     const args = { sinceSeconds: o.sinceMs / 1000, queue };
     const [counts, buckets] = await Promise.all([
-      readCounts(this.db, this.s, { ...args, stepSeconds: o.stepMs / 1000 }),
-      readDurationBuckets(this.db, this.s, args),
+      readCounts(this.#db, this.#s, { ...args, stepSeconds: o.stepMs / 1000 }),
+      readDurationBuckets(this.#db, this.#s, args),
     ]);
     return toActivity(counts, buckets, window, queue ? [queue] : (this.settings.queues ?? []));
   }
@@ -416,7 +416,7 @@ export class Sluice {
       options,
       'compactActivity options',
     );
-    return { rows: await compactCounts(this.db, this.s, { keepSeconds: o.keepMs / 1000 }) };
+    return { rows: await compactCounts(this.#db, this.#s, { keepSeconds: o.keepMs / 1000 }) };
   }
 
   /**
@@ -429,12 +429,12 @@ export class Sluice {
    * await sluice.resumeQueue('emails');
    */
   async pauseQueue(queue: string): Promise<boolean> {
-    return (await pauseQueues(this.db, this.s, [this.#queueName(queue)])).length > 0;
+    return (await pauseQueues(this.#db, this.#s, [this.#queueName(queue)])).length > 0;
   }
 
   /** Resume a paused queue; resolves with whether it was paused. */
   async resumeQueue(queue: string): Promise<boolean> {
-    return (await resumeQueues(this.db, this.s, [this.#queueName(queue)])).length > 0;
+    return (await resumeQueues(this.#db, this.#s, [this.#queueName(queue)])).length > 0;
   }
 
   #queueName(queue: string): string {
@@ -445,6 +445,6 @@ export class Sluice {
 
   /** A worker for one queue. */
   worker(options: WorkerOptions): Worker {
-    return new Worker(this, options);
+    return new Worker({ db: this.#db, s: this.#s, settings: this.settings }, options);
   }
 }

@@ -9,7 +9,7 @@ import { processOrder, sendEmail } from './fixtures/jobs.js';
 import { sleep, testSluice } from './helpers/db.js';
 
 describe('claim', async () => {
-  const { sluice, pool, schema } = await testSluice({ poolSize: 12 });
+  const { sluice, pool, schema, s } = await testSluice({ poolSize: 12 });
 
   it('claims by priority, then due time, and leaves scheduled jobs alone', async () => {
     const made = await sluice.enqueueMany([
@@ -23,7 +23,7 @@ describe('claim', async () => {
       ),
       enqueueItem(sendEmail, { userId: 'mid-new', template: 'welcome' }, { priority: 0, queue: 'order' }),
     ]);
-    const rows = await claimJobs(pool, sluice.s, { queue: 'order', limit: 10, leaseSeconds: 30, token: randomUUID() });
+    const rows = await claimJobs(pool, s, { queue: 'order', limit: 10, leaseSeconds: 30, token: randomUUID() });
     assert.deepEqual(
       rows.map((r) => (r.payload as { userId: string }).userId),
       ['high', 'mid-old', 'mid-new', 'late-low'],
@@ -36,38 +36,28 @@ describe('claim', async () => {
   it('a job whose lease expired is claimed again by the ordinary claim, and the late outcome is fenced', async () => {
     const job = await sluice.enqueue(processOrder, { orderId: 77 }, { queue: 'rescue' });
     const t1 = randomUUID();
-    const [first] = await claimJobs(pool, sluice.s, { queue: 'rescue', limit: 1, leaseSeconds: 0.3, token: t1 });
+    const [first] = await claimJobs(pool, s, { queue: 'rescue', limit: 1, leaseSeconds: 0.3, token: t1 });
     assert.equal(first?.id, job.id);
     assert.equal(
-      (await claimJobs(pool, sluice.s, { queue: 'rescue', limit: 1, leaseSeconds: 30, token: randomUUID() })).length,
+      (await claimJobs(pool, s, { queue: 'rescue', limit: 1, leaseSeconds: 30, token: randomUUID() })).length,
       0,
       'held while leased',
     );
     await sleep(400);
     const t2 = randomUUID();
-    const [second] = await claimJobs(pool, sluice.s, { queue: 'rescue', limit: 1, leaseSeconds: 30, token: t2 });
+    const [second] = await claimJobs(pool, s, { queue: 'rescue', limit: 1, leaseSeconds: 30, token: t2 });
     assert.equal(second?.id, job.id);
     assert.equal(second?.attempt, 2);
-    const late = await recordOutcomes(
-      pool,
-      sluice.s,
-      [{ id: job.id, token: t1, type: job.type, kind: 'success', delaySeconds: 0, error: null }],
-      {
-        maxErrorsKept: 20,
-        retentionSeconds: 86_400,
-      },
-    );
+    const late = await recordOutcomes(pool, s, [{ id: job.id, token: t1, type: job.type, kind: 'success', delaySeconds: 0, error: null }], {
+      maxErrorsKept: 20,
+      retentionSeconds: 86_400,
+    });
     assert.equal(late.size, 0, 'the first worker lost its lease: its outcome changes nothing');
     assert.equal((await sluice.getJob(job.id))?.state, 'running');
-    const ok = await recordOutcomes(
-      pool,
-      sluice.s,
-      [{ id: job.id, token: t2, type: job.type, kind: 'success', delaySeconds: 0, error: null }],
-      {
-        maxErrorsKept: 20,
-        retentionSeconds: 86_400,
-      },
-    );
+    const ok = await recordOutcomes(pool, s, [{ id: job.id, token: t2, type: job.type, kind: 'success', delaySeconds: 0, error: null }], {
+      maxErrorsKept: 20,
+      retentionSeconds: 86_400,
+    });
     assert.deepEqual([...ok], [job.id]);
     const done = await sluice.getJob(job.id);
     assert.equal(done?.state, 'succeeded');

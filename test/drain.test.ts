@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
+import type { Queryable } from '../src/db.js';
 import { defineJob, type JobOptions } from '../src/define.js';
 import { JobCancelledError, JobTimeoutError, PermanentJobError, RetryableJobError, SnoozeJobError } from '../src/errors.js';
 import { defineHandler } from '../src/handler.js';
+import { Sluice } from '../src/sluice.js';
 import { claimJobs } from '../src/sql/claim.js';
 import type { OutcomeEvent } from '../src/worker/drainer.js';
 import { sleep, testSluice } from './helpers/db.js';
@@ -14,7 +16,7 @@ const task = (name: string, extra: Omit<JobOptions<typeof nPayload>, 'type' | 's
   defineJob({ type: name, schema: nPayload, queue: name.replace(/_/g, '-'), backoff: { baseMs: 0, maxMs: 0 }, timeout: 1_000, ...extra });
 
 describe('drain', async () => {
-  const { sluice, pool, schema } = await testSluice({ maxErrorsKept: 3 });
+  const { sluice, pool, schema, s } = await testSluice({ maxErrorsKept: 3 });
 
   it('records success, retries with backoff until maxAttempts, then dead with the error history', async () => {
     const flaky = task('flaky', { maxAttempts: 3 });
@@ -190,7 +192,7 @@ describe('drain', async () => {
   it('a worker that vanishes mid-job: the job runs again after its lease lapses and completes once', async () => {
     const once = task('vanish');
     const job = await sluice.enqueue(once, { n: 1 });
-    await claimJobs(pool, sluice.s, { queue: 'vanish', limit: 1, leaseSeconds: 0.5, token: randomUUID() }); // the vanished worker
+    await claimJobs(pool, s, { queue: 'vanish', limit: 1, leaseSeconds: 0.5, token: randomUUID() }); // the vanished worker
     let runs = 0;
     const h = defineHandler(once, () => {
       runs++;
@@ -240,6 +242,56 @@ describe('drain', async () => {
       .drain({ remainingTimeMs: 5_000 });
     assert.equal(ran, false);
     assert.deepEqual([s.claimed, s.released], [1, 1]);
+  });
+
+  it('mixed timeouts in one batch: a long job that does not fit is released, the short ones behind it still run', async () => {
+    const long = defineJob({ type: 'mixed_long', schema: nPayload, queue: 'mixed-timeouts', timeout: 60_000, priority: -1 });
+    const short = defineJob({ type: 'mixed_short', schema: nPayload, queue: 'mixed-timeouts', timeout: 500 });
+    const head = await sluice.enqueue(long, { n: 0 });
+    const behind = await sluice.enqueueMany([1, 2, 3].map((n) => ({ job: short, payload: { n } })));
+    let longRan = false;
+    const ran: number[] = [];
+    const s = await sluice
+      .worker({
+        queue: 'mixed-timeouts',
+        handlers: [
+          defineHandler(long, () => {
+            longRan = true;
+          }),
+          defineHandler(short, ({ n }) => void ran.push(n)),
+        ],
+      })
+      .drain({ remainingTimeMs: 3_000 });
+    assert.equal(longRan, false, 'the long job never started');
+    assert.deepEqual(ran.sort(), [1, 2, 3], 'each short job was judged on its own timeout and ran');
+    assert.deepEqual([s.claimed, s.succeeded, s.released, s.moreDue], [4, 3, 1, true]);
+    const view = await sluice.getJob(head.id);
+    assert.deepEqual([view?.state, view?.attempt], ['available', 0], 'the long job waits, its attempt unspent');
+    assert.ok((await sluice.getJobs(behind.map((j) => j.id))).every((v) => v.state === 'succeeded'));
+  });
+
+  it('ctx.heartbeat() once a page sends no extend of its own: the background heartbeat keeps the lease', async () => {
+    const paged = task('paged_report', { timeout: 3_000 });
+    await sluice.enqueue(paged, { n: 1 });
+    let extendsSent = 0;
+    const counting: Queryable = {
+      query: (text, values) => {
+        if (/^UPDATE \S+\.active_jobs a\s+SET lease_expires_at = /.test(text)) extendsSent++;
+        return pool.query(text, values);
+      },
+    };
+    let pages = 0;
+    const h = defineHandler(paged, async (_, ctx) => {
+      for (; pages < 20; pages++) {
+        await sleep(40);
+        await ctx.heartbeat();
+      }
+    });
+    const worker = new Sluice({ db: counting, schema }).worker({ queue: 'paged-report', handlers: [h], leaseMs: 600, heartbeatMs: 200 });
+    const s = await worker.drain({ remainingTimeMs: 5_000 });
+    assert.deepEqual([s.succeeded, s.lostLeases, pages], [1, 0, 20]);
+    // ~4 background ticks over ~0.8 s at 200 ms (twice that if every tick ran late), not one extend per page.
+    assert.ok(extendsSent >= 1 && extendsSent <= 10, `${extendsSent} extends for 20 ctx.heartbeat() calls`);
   });
 
   it('cancel: a job not yet running is cancelled at once; a running one sees ctx.signal abort and ends cancelled', async () => {

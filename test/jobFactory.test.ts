@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
+import type { Queryable, SchemaName } from '../src/db.js';
 import { defineJob } from '../src/define.js';
 import { PermanentJobError, RetryableJobError } from '../src/errors.js';
 import { defineHandler } from '../src/handler.js';
@@ -25,6 +26,9 @@ const twin = defineJob({
   timeout: 1_000,
 });
 type Twin = typeof twin;
+
+/** The test schema's pool and quoted name, for claiming as a worker would (set once the schema exists). */
+let core: { db: Queryable; s: SchemaName };
 
 /** Drain `def`'s queue with a handler that runs `run` and stores one step first when `step` is set. */
 async function drain(sluice: Sluice, def: Twin, run: (attempt: number) => void, step = false) {
@@ -60,7 +64,7 @@ const CASES: Array<{ name: string; real: (sluice: Sluice, def: Twin) => Promise<
     name: 'running',
     real: async (sluice, def) => {
       const { id } = await sluice.enqueue(def, { n: 1 });
-      await claimJobs(sluice.db, sluice.s, { queue: def.queue, limit: 1, leaseSeconds: 60, token: randomUUID() });
+      await claimJobs(core.db, core.s, { queue: def.queue, limit: 1, leaseSeconds: 60, token: randomUUID() });
       return id;
     },
     init: { state: 'running' },
@@ -120,7 +124,8 @@ const CASES: Array<{ name: string; real: (sluice: Sluice, def: Twin) => Promise<
 ];
 
 describe('job factory (test/helpers/jobs.ts)', async () => {
-  const { sluice, pool, schema } = await testSluice();
+  const { sluice, pool, schema, s } = await testSluice();
+  core = { db: pool, s };
 
   /** Everything stored about a job but its id, its clocks and its lease token. */
   const rows = async (id: string) =>

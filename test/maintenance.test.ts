@@ -43,7 +43,7 @@ describe('prune', async () => {
 });
 
 describe('stats', async () => {
-  const { sluice, pool, schema } = await testSluice();
+  const { sluice, pool, schema, s } = await testSluice();
 
   it('counts ready, scheduled, running and dead per queue, with the oldest ready age', async () => {
     const q = { ...processOrder, queue: 'stats-a', timeout: 1_000 };
@@ -53,7 +53,7 @@ describe('stats', async () => {
       enqueueItem(q, { orderId: 3 }, { delayMs: 60_000 }),
       enqueueItem(q, { orderId: 4 }, { queue: 'stats-b' }),
     ]);
-    await claimJobs(pool, sluice.s, { queue: 'stats-b', limit: 1, leaseSeconds: 30, token: randomUUID() });
+    await claimJobs(pool, s, { queue: 'stats-b', limit: 1, leaseSeconds: 30, token: randomUUID() });
     const dead = await insertJob(pool, schema, { state: 'dead', job: { ...q, queue: 'stats-c' }, payload: { orderId: 5 } });
     assert.equal((await sluice.getJob(dead))?.state, 'dead');
     const stats = await sluice.stats();

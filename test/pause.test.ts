@@ -12,7 +12,7 @@ import { processOrder } from './fixtures/jobs.js';
 import { sleep, testSluice } from './helpers/db.js';
 
 describe('pause and resume a queue', async () => {
-  const { sluice, schema, url } = await testSluice();
+  const { sluice, pool, schema, url } = await testSluice();
   const q = { ...processOrder, queue: 'pausable', timeout: 5_000 };
   const other = { ...processOrder, type: 'other_order', queue: 'unpaused', timeout: 5_000 };
   const ran: number[] = [];
@@ -83,7 +83,7 @@ describe('pause and resume a queue', async () => {
 
   it('refuses a bad queue name, and with the queues option a queue without a worker', async () => {
     await assert.rejects(sluice.pauseQueue('Bad Name'), /invalid queue/);
-    const known = new Sluice({ db: sluice.db, schema, queues: ['pausable'] });
+    const known = new Sluice({ db: pool, schema, queues: ['pausable'] });
     await assert.rejects(known.pauseQueue('elsewhere'), /elsewhere/);
     assert.equal(
       (await known.stats()).find((s) => s.queue === 'elsewhere'),

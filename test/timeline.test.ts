@@ -30,7 +30,7 @@ const shape = (entries: TimelineEntry[]) =>
   );
 
 describe('a job timeline', async () => {
-  const { sluice, pool, schema } = await testSluice();
+  const { sluice, pool, schema, s } = await testSluice();
   const t = q(schema);
 
   it('a first-try success has a finish time and an attempt with its start, end and duration', async () => {
@@ -137,12 +137,12 @@ describe('a job timeline', async () => {
   it('an attempt whose worker died reads as lost, ended when its lease did, once the job is claimed again', async () => {
     const job = task('orphaned');
     const { id } = await sluice.enqueue(job, { n: 1 });
-    await claimJobs(pool, sluice.s, { queue: 'orphaned', limit: 1, leaseSeconds: 0.2, token: randomUUID() }); // the worker that dies
+    await claimJobs(pool, s, { queue: 'orphaned', limit: 1, leaseSeconds: 0.2, token: randomUUID() }); // the worker that dies
     await sleep(300);
     const t2 = randomUUID();
-    const [again] = await claimJobs(pool, sluice.s, { queue: 'orphaned', limit: 1, leaseSeconds: 30, token: t2 });
+    const [again] = await claimJobs(pool, s, { queue: 'orphaned', limit: 1, leaseSeconds: 30, token: t2 });
     assert.equal(again?.attempt, 2);
-    await recordOutcomes(pool, sluice.s, [{ id, token: t2, type: 'orphaned', kind: 'success', delaySeconds: 0, error: null }], {
+    await recordOutcomes(pool, s, [{ id, token: t2, type: 'orphaned', kind: 'success', delaySeconds: 0, error: null }], {
       maxErrorsKept: 20,
       retentionSeconds: 86_400,
     });
@@ -154,22 +154,22 @@ describe('a job timeline', async () => {
     // A retry or a release clears the token, so only a lapsed lease is noted.
     const other = await sluice.enqueue(job, { n: 2 });
     const t3 = randomUUID();
-    await claimJobs(pool, sluice.s, { queue: 'orphaned', limit: 1, leaseSeconds: 30, token: t3 });
-    await recordOutcomes(pool, sluice.s, [{ id: other.id, token: t3, type: 'orphaned', kind: 'release', delaySeconds: 0, error: null }], {
+    await claimJobs(pool, s, { queue: 'orphaned', limit: 1, leaseSeconds: 30, token: t3 });
+    await recordOutcomes(pool, s, [{ id: other.id, token: t3, type: 'orphaned', kind: 'release', delaySeconds: 0, error: null }], {
       maxErrorsKept: 20,
       retentionSeconds: 86_400,
     });
-    await claimJobs(pool, sluice.s, { queue: 'orphaned', limit: 1, leaseSeconds: 30, token: randomUUID() });
+    await claimJobs(pool, s, { queue: 'orphaned', limit: 1, leaseSeconds: 30, token: randomUUID() });
     assert.deepEqual(shape(await sluice.jobTimeline(other.id)), ['attempt 1 running']);
   });
 
   it('a fenced-off outcome writes no timeline row and no count', async () => {
     const job = task('fenced');
     const { id } = await sluice.enqueue(job, { n: 1 });
-    await claimJobs(pool, sluice.s, { queue: 'fenced', limit: 1, leaseSeconds: 30, token: randomUUID() });
+    await claimJobs(pool, s, { queue: 'fenced', limit: 1, leaseSeconds: 30, token: randomUUID() });
     const applied = await recordOutcomes(
       pool,
-      sluice.s,
+      s,
       [{ id, token: randomUUID(), type: 'fenced', kind: 'success', delaySeconds: 0, error: null }],
       { maxErrorsKept: 20, retentionSeconds: 86_400 },
     );

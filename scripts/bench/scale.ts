@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { Sluice } from '../../src/index.js';
+import { quoteSchema, type Sluice } from '../../src/index.js';
 import { claimJobs } from '../../src/sql/claim.js';
 import { recordOutcomes } from '../../src/sql/outcomes.js';
 import { inParallel, median, settle, timed } from './measure.js';
@@ -49,10 +49,10 @@ async function claimLoop(sluice: Sluice, db: pg.Pool, n: number): Promise<{ jobs
   const { seconds } = await timed(async () => {
     for (let done = 0; done < n; ) {
       const token = randomUUID();
-      const rows = await claimJobs(db, sluice.s, { queue: 'bench', limit: 100, leaseSeconds: 60, token });
+      const rows = await claimJobs(db, quoteSchema(SCHEMA), { queue: 'bench', limit: 100, leaseSeconds: 60, token });
       if (rows.length === 0) throw new Error(`the claim found nothing after ${done} of ${n}`);
       const outcomes = rows.map((r) => ({ id: r.id, token, type: r.type, kind: 'success' as const, delaySeconds: 0, error: null }));
-      done += (await recordOutcomes(db, sluice.s, outcomes, { maxErrorsKept: 20, retentionSeconds: 86_400 })).size;
+      done += (await recordOutcomes(db, quoteSchema(SCHEMA), outcomes, { maxErrorsKept: 20, retentionSeconds: 86_400 })).size;
     }
   });
   return { jobsPerSec: n / seconds };

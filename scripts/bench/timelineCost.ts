@@ -5,11 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { Sluice } from '../../src/index.js';
+import { quoteSchema, type Sluice } from '../../src/index.js';
 import { claimJobs } from '../../src/sql/claim.js';
 import { recordOutcomes } from '../../src/sql/outcomes.js';
 import { settle, timed, walBytes } from './measure.js';
-import { enqueueBulk, reset, TABLES } from './sluiceBench.js';
+import { enqueueBulk, reset, SCHEMA, TABLES } from './sluiceBench.js';
 
 export async function outcomeLoop(sluice: Sluice, db: pg.Pool, n: number, history: boolean, batch = 100) {
   await reset(db);
@@ -20,10 +20,10 @@ export async function outcomeLoop(sluice: Sluice, db: pg.Pool, n: number, histor
       let done = 0;
       for (;;) {
         const token = randomUUID();
-        const rows = await claimJobs(db, sluice.s, { queue: 'bench', limit: batch, leaseSeconds: 60, token });
+        const rows = await claimJobs(db, quoteSchema(SCHEMA), { queue: 'bench', limit: batch, leaseSeconds: 60, token });
         if (rows.length === 0) return done;
         const outcomes = rows.map((r) => ({ id: r.id, token, type: r.type, kind: 'success' as const, delaySeconds: 0, error: null }));
-        done += (await recordOutcomes(db, sluice.s, outcomes, { maxErrorsKept: 20, retentionSeconds: 86_400, history })).size;
+        done += (await recordOutcomes(db, quoteSchema(SCHEMA), outcomes, { maxErrorsKept: 20, retentionSeconds: 86_400, history })).size;
       }
     }),
   );

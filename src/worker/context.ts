@@ -1,9 +1,8 @@
-import type { Queryable, SchemaName } from '../db.js';
 import { JobTimeoutError, LeaseLostError } from '../errors.js';
 import type { JobContext, StepOptions } from '../handler.js';
 import { errorFields, jobFields, type Logger } from '../logger.js';
 import type { ClaimedRow } from '../sql/claim.js';
-import { loadSteps, saveStep } from '../sql/steps.js';
+import type { WorkerStore } from './store.js';
 
 interface CompletedStep {
   name: string;
@@ -30,6 +29,8 @@ export interface HeldJob {
   cancelRequested: boolean;
   /** performance.now() when the handler started; unset until then. */
   startedAt?: number;
+  /** performance.now() when the claim or extend that last confirmed the lease was sent: it runs leaseMs from then at least. */
+  leaseSentAt: number;
 }
 
 /** `ctx` for one attempt: heartbeats, durable steps, and the compensations to run if the job dies. */
@@ -42,15 +43,19 @@ export class AttemptContext implements JobContext {
   readonly createdAt: Date;
   readonly signal: AbortSignal;
   readonly logger: Logger;
-  readonly #db: Queryable;
-  readonly #s: SchemaName;
+  readonly #steps: Pick<WorkerStore, 'loadSteps' | 'saveStep'>;
   readonly #job: HeldJob;
   readonly #heartbeat: (job: HeldJob) => Promise<void>;
   #stored: Promise<Map<string, { seq: number; result: unknown }>> | undefined;
   #lastSeq = 0;
   #completed: CompletedStep[] = [];
 
-  constructor(args: { db: Queryable; s: SchemaName; job: HeldJob; logger: Logger; heartbeat: (job: HeldJob) => Promise<void> }) {
+  constructor(args: {
+    steps: Pick<WorkerStore, 'loadSteps' | 'saveStep'>;
+    job: HeldJob;
+    logger: Logger;
+    heartbeat: (job: HeldJob) => Promise<void>;
+  }) {
     const { row } = args.job;
     this.id = row.id;
     this.type = row.type;
@@ -59,8 +64,7 @@ export class AttemptContext implements JobContext {
     this.maxAttempts = row.max_attempts;
     this.createdAt = row.created_at;
     this.signal = args.job.controller.signal;
-    this.#db = args.db;
-    this.#s = args.s;
+    this.#steps = args.steps;
     this.#job = args.job;
     this.#heartbeat = args.heartbeat;
     this.logger = bindFields(args.logger, jobFields({ id: row.id, type: row.type, attempt: row.attempt }));
@@ -85,7 +89,7 @@ export class AttemptContext implements JobContext {
     const json = JSON.stringify({ v: value });
     const result = (JSON.parse(json) as { v?: unknown }).v;
     const seq = ++this.#lastSeq; // assigned synchronously: parallel steps get distinct, completion-ordered numbers
-    const saved = await saveStep(this.#db, this.#s, { jobId: this.id, token: this.#job.token, name, seq, resultJson: json });
+    const saved = await this.#steps.saveStep({ jobId: this.id, token: this.#job.token, name, seq, resultJson: json });
     if (!saved) throw new LeaseLostError(`step ${JSON.stringify(name)} of job ${this.id} was not stored: the lease is no longer held`);
     storedSteps.set(name, { seq, result });
     this.#completed.push({ name, seq, result, compensate: options?.compensate });
@@ -94,7 +98,7 @@ export class AttemptContext implements JobContext {
 
   /** The job's stored steps, loaded once (concurrent steps share the one load). */
   #storedSteps(): Promise<Map<string, { seq: number; result: unknown }>> {
-    this.#stored ??= loadSteps(this.#db, this.#s, this.id).then((rows) => {
+    this.#stored ??= this.#steps.loadSteps(this.id).then((rows) => {
       this.#lastSeq = Math.max(0, ...rows.map((r) => r.seq));
       return new Map(rows.map((r) => [r.name, { seq: r.seq, result: (r.result as { v?: unknown } | null)?.v }]));
     });

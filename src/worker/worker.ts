@@ -4,8 +4,8 @@ import { QUEUE_NAME } from '../define.js';
 import { ConfigError, isTransientDatabaseError } from '../errors.js';
 import type { AnyJobHandler, JobHandler } from '../handler.js';
 import { errorFields, type Logger, silentLogger } from '../logger.js';
-import type { Sluice } from '../sluice.js';
 import { Drainer, type DrainerConfig, type DrainSummary, emptySummary, type OutcomeEvent } from './drainer.js';
+import { postgresStore, type WorkerCore, type WorkerStore } from './store.js';
 import { Wakeup } from './wakeup.js';
 
 export const workerOptionsSchema = z
@@ -61,19 +61,22 @@ export interface DrainOptions {
  */
 export class Worker {
   readonly queue: string;
-  readonly #sluice: Sluice;
+  readonly #store: WorkerStore;
+  readonly #maxErrorMessageLength: number;
   readonly #options: z.output<typeof workerOptionsSchema>;
   readonly #handlers: Map<string, JobHandler>;
   readonly #logger: Logger;
   readonly #wakeup = new Wakeup();
   readonly #onOutcome: WorkerOptions['onOutcome'];
 
-  constructor(sluice: Sluice, options: WorkerOptions) {
+  /** `core` is the database, schema and settings of a `Sluice`; `sluice.worker(options)` passes its own. */
+  constructor(core: WorkerCore, options: WorkerOptions) {
     const { handlers, logger, onOutcome, ...rest } = options;
     this.#onOutcome = onOutcome;
     this.#options = parseOptions(workerOptionsSchema, rest, 'worker options');
     this.queue = this.#options.queue;
-    this.#sluice = sluice;
+    this.#store = postgresStore(core);
+    this.#maxErrorMessageLength = core.settings.maxErrorMessageLength;
     this.#logger = logger ?? silentLogger;
     this.#handlers = new Map();
     for (const h of handlers as ReadonlyArray<JobHandler>) {
@@ -84,9 +87,8 @@ export class Worker {
 
   #config(): DrainerConfig {
     return {
-      db: this.#sluice.db,
-      s: this.#sluice.s,
-      settings: this.#sluice.settings,
+      store: this.#store,
+      maxErrorMessageLength: this.#maxErrorMessageLength,
       queue: this.queue,
       handlers: this.#handlers,
       logger: this.#logger,

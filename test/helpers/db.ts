@@ -1,11 +1,13 @@
 import { after } from 'node:test';
 import pg from 'pg';
 import type { SluiceSettingsInput } from '../../src/config.js';
+import { quoteSchema } from '../../src/db.js';
 import { loadMigrations, migrate } from '../../src/migrate.js';
 import { Sluice } from '../../src/sluice.js';
 
 /**
- * A fresh schema per call, migrated, with a pool and a Sluice bound to it. The schema is dropped after the
+ * A fresh schema per call, migrated, with a pool and a Sluice bound to it, and `s`, the quoted schema for
+ * calling sluice's SQL modules directly. The schema is dropped after the
  * test file unless a test failed (then it is kept for inspection and its name printed).
  */
 export async function testSluice(options: Omit<SluiceSettingsInput, 'schema'> & { poolSize?: number } = {}) {
@@ -21,7 +23,7 @@ export async function testSluice(options: Omit<SluiceSettingsInput, 'schema'> & 
     else await pool.query(`DROP SCHEMA "${schema}" CASCADE`);
     await pool.end();
   });
-  return { sluice, pool, schema, url };
+  return { sluice, pool, schema, s: quoteSchema(schema), url };
 }
 
 /** Run SQL against the test schema's tables (tests only). */

@@ -1,0 +1,111 @@
+import { JobCancelledError, JobTimeoutError, LeaseLostError, PermanentJobError, SluiceError } from '../errors.js';
+import type { JobHandler } from '../handler.js';
+import { errorFields, jobFields, type Logger } from '../logger.js';
+import { describeIssues } from '../text.js';
+import { AttemptContext, type HeldJob } from './context.js';
+import { type Decision, decide } from './decide.js';
+import type { WorkerStore } from './store.js';
+
+/** What one attempt needs; nothing here touches the queue's tables but through `steps`. */
+export interface AttemptDeps {
+  queue: string;
+  handlers: ReadonlyMap<string, JobHandler>;
+  steps: Pick<WorkerStore, 'loadSteps' | 'saveStep'>;
+  logger: Logger;
+  maxErrorMessageLength: number;
+  /** Milliseconds the drain has left for this job's own clean-up (the time left less the reserve). */
+  timeLeftMs: () => number;
+  /** `ctx.heartbeat()`: the lease keeper's. */
+  heartbeat: (job: HeldJob) => Promise<void>;
+}
+
+/** The outcome to write for an attempt, or `lost` when its lease was lost (nothing may be written). */
+export type AttemptResult = Decision | 'lost';
+
+/** How long a job that timed out on its final attempt may take to settle before its compensations run. */
+const COMPENSATION_GRACE_MS = 1000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Run one attempt of a claimed job and decide its outcome. Before the handler: a requested cancel, a
+ * missing handler, spent attempts and a payload that no longer parses each end the attempt. The handler
+ * runs until it returns, throws, or `ctx.signal` aborts (its timeout, a cancel, a lost lease). A job that
+ * dies has its completed steps compensated first; each failed attempt logs one line (error when dead,
+ * warning otherwise). Never throws for a handler's error.
+ */
+export async function runAttempt(job: HeldJob, deps: AttemptDeps): Promise<AttemptResult> {
+  const { row } = job;
+  const maxLen = deps.maxErrorMessageLength;
+  if (job.lost) return 'lost';
+  if (job.cancelRequested)
+    return decide(new JobCancelledError('cancelled before it started'), row.attempt, row.max_attempts, undefined, maxLen);
+  const handler = deps.handlers.get(row.type);
+  if (!handler) {
+    const err = new SluiceError(`no handler registered for job type ${JSON.stringify(row.type)} on queue ${JSON.stringify(deps.queue)}`);
+    return decide(err, row.attempt, row.max_attempts, undefined, maxLen);
+  }
+  const def = handler.definition;
+  const ctx = new AttemptContext({ steps: deps.steps, job, logger: deps.logger, heartbeat: deps.heartbeat });
+  const fail = (err: unknown, decision: Decision) => failed(job, ctx, err, decision, deps, def.timeout);
+  if (row.attempt > row.max_attempts) {
+    const err = new PermanentJobError(`attempts exhausted: the lease of attempt ${row.max_attempts} lapsed before it reported`);
+    return fail(err, decide(err, row.attempt - 1, row.max_attempts, def, maxLen));
+  }
+  const parsed = def.schema.safeParse(row.payload);
+  if (!parsed.success) {
+    const issues = describeIssues(parsed.error.issues, '(root)');
+    const err = new PermanentJobError(`stored payload no longer matches the schema of ${row.type}: ${issues}`);
+    return fail(err, decide(err, row.attempt, row.max_attempts, def, maxLen));
+  }
+  const timer = setTimeout(() => job.controller.abort(new JobTimeoutError(`timed out after ${def.timeout} ms`)), def.timeout);
+  const aborted = new Promise<never>((_, reject) => {
+    const onAbort = () => reject(job.controller.signal.reason);
+    if (job.controller.signal.aborted) onAbort();
+    else job.controller.signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  job.startedAt = performance.now();
+  const running = Promise.resolve().then(() => handler.handle(parsed.data, ctx));
+  try {
+    await Promise.race([running, aborted]);
+    if (job.lost) return 'lost';
+    return { kind: 'success', delaySeconds: 0, error: null };
+  } catch (err) {
+    if (job.lost || err instanceof LeaseLostError) return 'lost';
+    const decision = decide(err, row.attempt, row.max_attempts, def, maxLen);
+    if (decision.kind === 'dead' && job.controller.signal.aborted) {
+      // Aborted (timed out) on the final attempt: give a step in flight a moment to land, so it is compensated too.
+      await Promise.race([running.catch(() => {}), sleep(Math.min(COMPENSATION_GRACE_MS, Math.max(0, deps.timeLeftMs())))]);
+    }
+    return await fail(err, decision);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A failed attempt: a dying job's completed steps are compensated first (each within the type's timeout
+ * and the time left), then one log line.
+ */
+async function failed(
+  job: HeldJob,
+  ctx: AttemptContext,
+  err: unknown,
+  decision: Decision,
+  deps: AttemptDeps,
+  timeoutMs: number,
+): Promise<Decision> {
+  if (decision.kind === 'dead') {
+    const { compensated, failures, notReached } = await ctx.compensate(Math.max(0, Math.min(timeoutMs, deps.timeLeftMs())));
+    if (compensated.length > 0) decision.error = { ...decision.error, compensated };
+    if (failures.length > 0) decision.error = { ...decision.error, compensationFailures: failures };
+    if (notReached.length > 0) decision.error = { ...decision.error, uncompensatedSteps: notReached };
+  }
+  deps.logger[decision.kind === 'dead' ? 'error' : 'warn'](`job attempt failed: ${decision.kind}`, {
+    ...jobFields(job.row),
+    error: errorFields(err, deps.maxErrorMessageLength),
+    delay_ms: Math.round(decision.delaySeconds * 1000),
+  });
+  return decision;
+}
