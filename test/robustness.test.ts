@@ -53,8 +53,8 @@ describe('robustness of the drain', async () => {
   it('an outcome write that fails while a claim is in flight strands nothing: claimed jobs are released', async () => {
     let failOutcomes = 1;
     const db = faultyDb(pool, async (text) => {
-      if (text.includes('AS o(id, token, kind') && failOutcomes-- > 0) throw Object.assign(new Error('injected'), { code: '57P01' });
-      if (text.includes('WITH RECURSIVE prio')) await sleep(100);
+      if (text.includes('.record_outcomes(') && failOutcomes-- > 0) throw Object.assign(new Error('injected'), { code: '57P01' });
+      if (text.includes('.claim_jobs(')) await sleep(100);
     });
     const faulty = new Sluice({ db, schema });
     const t = task('stranded', { maxAttempts: 1 });

@@ -20,8 +20,6 @@ const SQL = /\b(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|GRANT|REVOKE|DROP|TRUNC
 const ALLOWED: Record<string, string> = {
   'src/sql/deadLetters.ts: jobSelect(s)': 'the job columns for schema s: a SchemaName and constant text',
   'src/sql/getJobs.ts: jobSelect(s)': 'the job columns for schema s: a SchemaName and constant text',
-  "src/sql/outcomes.ts: options.history === false ? '' : history(s)":
-    'the timeline and counts CTEs for schema s: a SchemaName and constant text',
   'src/sql/listJobs.ts: jobSelect(s)': 'the job columns for schema s: a SchemaName and constant text',
   'src/sql/cancel.ts: cancelTargets(s)': 'the cancel CTEs for schema s: a SchemaName and constant text',
   'src/sql/cancelMatching.ts: cancelTargets(s)': 'the cancel CTEs for schema s: a SchemaName and constant text',
