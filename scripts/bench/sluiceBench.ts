@@ -89,29 +89,43 @@ export async function latency(sluice: Sluice, db: pg.Pool, samples: number) {
 }
 
 /**
+ * Insert finished history (one record in ten dead, the rest first-try successes as the outcome statement
+ * leaves them), scheduled jobs due tomorrow and running (leased) jobs, with set-based SQL. Callers settle.
+ */
+export async function fill(db: pg.Pool, rows: { history?: number; scheduled?: number; running?: number }): Promise<void> {
+  if (rows.history)
+    await db.query(
+      `INSERT INTO ${SCHEMA}.jobs (type, queue, priority, max_attempts, created_at, run_at, attempts, state, finished_at, payload)
+       SELECT 'bench_noop', 'bench', 0, 3, now() - interval '1 hour', now() - interval '1 hour',
+              CASE WHEN g % 10 = 0 THEN 3 ELSE 0 END, CASE WHEN g % 10 = 0 THEN 'dead' END,
+              CASE WHEN g % 10 = 0 THEN now() - interval '30 minutes' END, jsonb_build_object('n', g)
+       FROM generate_series(1, $1::int) g`,
+      [rows.history],
+    );
+  for (const [n, live] of [
+    [rows.scheduled, `now() + interval '1 day', 0, NULL::timestamptz, NULL::uuid, NULL::timestamptz`],
+    [rows.running, `now() - interval '1 minute', 1, now() + interval '1 hour', gen_random_uuid(), now()`],
+  ] as const) {
+    if (!n) continue;
+    await db.query(
+      `WITH ins AS (
+         INSERT INTO ${SCHEMA}.jobs (type, queue, priority, max_attempts, run_at, payload)
+         SELECT 'bench_noop', 'bench', 0, 3, now(), jsonb_build_object('n', g) FROM generate_series(1, $1::int) g
+         RETURNING id, queue, priority)
+       INSERT INTO ${SCHEMA}.active_jobs (id, queue, priority, run_at, attempt, lease_expires_at, lease_token, started_at)
+       SELECT id, queue, priority, ${live} FROM ins`,
+      [n],
+    );
+  }
+}
+
+/**
  * Drain `n` due jobs beside `history` finished or dead records and `scheduled` jobs due tomorrow (written
  * with set-based SQL, then vacuumed and analyzed as autovacuum would).
  */
 export async function drainWithHistory(sluice: Sluice, db: pg.Pool, n: number, history: number, scheduled: number, repeats = 1) {
   await reset(db);
-  await db.query(
-    `INSERT INTO ${SCHEMA}.jobs (type, queue, priority, max_attempts, created_at, run_at, attempts, state, finished_at, payload)
-     SELECT 'bench_noop', 'bench', 0, 3, now() - interval '1 hour', now() - interval '1 hour',
-            CASE WHEN g % 10 = 0 THEN 3 ELSE 1 END,
-            CASE WHEN g % 10 = 0 THEN 'dead' END,
-            CASE WHEN g % 10 = 0 THEN now() - interval '30 minutes' END,
-            jsonb_build_object('n', g)
-     FROM generate_series(1, $1::int) g`,
-    [history],
-  );
-  await db.query(
-    `WITH ins AS (
-       INSERT INTO ${SCHEMA}.jobs (type, queue, priority, max_attempts, run_at, payload)
-       SELECT 'bench_noop', 'bench', 0, 3, now() + interval '1 day', jsonb_build_object('n', g) FROM generate_series(1, $1::int) g
-       RETURNING id, queue, priority, run_at)
-     INSERT INTO ${SCHEMA}.active_jobs (id, queue, priority, run_at) SELECT id, queue, priority, run_at FROM ins`,
-    [scheduled],
-  );
+  await fill(db, { history, scheduled });
   // The history stays; each run drains n fresh due jobs beside it.
   return median(repeats, async () => {
     await enqueueBulk(sluice, db, n, 1000);
