@@ -139,7 +139,8 @@ function int(text: string | undefined, name: string): number | undefined {
   return Number(text);
 }
 
-function view(job: JobView): string {
+/** A job as text; `withErrors: false` leaves out its error history (its timeline shows each failed attempt). */
+function view(job: JobView, options: { withErrors?: boolean } = {}): string {
   const lines = [
     `job ${job.id}: ${job.type} on ${job.queue} — ${job.state}`,
     `  attempt ${job.attempt} of ${job.maxAttempts}, priority ${job.priority}, run at ${job.runAt.toISOString()}`,
@@ -147,7 +148,7 @@ function view(job: JobView): string {
   if (job.idempotencyKey) lines.push(`  idempotency key ${job.idempotencyKey}`);
   if (job.finishedAt) lines.push(`  finished at ${job.finishedAt.toISOString()}`);
   if ('payload' in job) lines.push(`  payload ${JSON.stringify((job as { payload?: unknown }).payload)}`);
-  for (const e of (job as { errors?: Array<{ attempt: number; name?: string; message?: string }> }).errors ?? []) {
+  for (const e of options.withErrors === false ? [] : job.errors) {
     lines.push(`  attempt ${e.attempt} failed: ${e.name ?? 'Error'}: ${e.message ?? ''}`);
   }
   return lines.join('\n');
@@ -254,7 +255,9 @@ async function run(argv: string[], confirm: Confirm | undefined): Promise<{ out:
           const [job, timeline] = await Promise.all([sluice.getJob(id), sluice.jobTimeline(id)]);
           if (!job) return { out: { error: { code: 'NOT_FOUND', message: `no job ${id}` } }, text: `no job ${id}`, code: 1 };
           const history = timeline.length === 0 ? '' : `\n  timeline:\n${timelineLines(timeline).join('\n')}`;
-          return { out: { ...job, timeline }, text: `${view(job)}${history}` };
+          // Jobs finished before the timeline existed (migration 0003) have only their error history.
+          const withErrors = !timeline.some((e) => e.kind === 'attempt');
+          return { out: { ...job, timeline }, text: `${view(job, { withErrors })}${history}` };
         }
         const result = (await sluice.cancel([id]))[id];
         if (result === 'not_cancellable' || result === undefined) {
@@ -280,7 +283,10 @@ async function run(argv: string[], confirm: Confirm | undefined): Promise<{ out:
             ...(limit !== undefined ? { limit } : {}),
           });
           const more = next ? `\nmore: --after ${next}` : '';
-          return { out: { deadLetters: jobs, next }, text: jobs.length === 0 ? 'no dead letters' : `${jobs.map(view).join('\n')}${more}` };
+          return {
+            out: { deadLetters: jobs, next },
+            text: jobs.length === 0 ? 'no dead letters' : `${jobs.map((j) => view(j)).join('\n')}${more}`,
+          };
         }
         const filter = deadLetterFilter(o);
         // --all: every dead letter, queue by queue.

@@ -232,4 +232,14 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
     assert.equal(open.status, 2);
     assert.match(open.stderr, /give it a token/);
   });
+
+  it('jobs get shows each failed attempt once, on the timeline', async () => {
+    const dead = await insertJob(pool, schema, {
+      state: 'dead',
+      job: { type: 'send_email', queue: 'cli-get', priority: 0, maxAttempts: 1 },
+    });
+    const deadText = (await cli('jobs', 'get', dead, ...s)).out;
+    assert.match(deadText, /timeline:\n.*attempt 1 dead.*PermanentJobError: refused/);
+    assert.equal(deadText.split('PermanentJobError: refused').length - 1, 1, 'each failed attempt once: on the timeline');
+  });
 });
