@@ -21,7 +21,8 @@ export const queueConfigSchema = z
     memoryMb: z.number().int().min(128).max(10_240).default(256),
     /** Reserved concurrency of the worker: the most drains of this queue at once (bounds DrainRequested fan-out). */
     reservedConcurrency: z.number().int().min(1).max(1000).default(5),
-    batchSize: z.number().int().min(1).max(1000).default(100),
+    /** Jobs per claim: `'auto'` (about a second of work for the worker's slots, up to 1000) or a fixed number. */
+    batchSize: z.union([z.literal('auto'), z.number().int().min(1).max(1000)]).default('auto'),
     /** The safety-net schedule, in minutes. */
     scheduleMinutes: z.number().int().min(1).max(1440).default(1),
     /** Alarm when the oldest ready job is older than this. */

@@ -25,7 +25,7 @@ describe('defineConfig', () => {
       workerTimeoutSeconds: 120,
       memoryMb: 256,
       reservedConcurrency: 5,
-      batchSize: 100,
+      batchSize: 'auto',
       scheduleMinutes: 1,
       oldestJobAgeAlarmSeconds: 900,
     });

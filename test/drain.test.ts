@@ -211,7 +211,10 @@ describe('drain', async () => {
     const paced = task('paced', { timeout: 400 });
     const ids = (await sluice.enqueueMany(Array.from({ length: 6 }, (_, n) => ({ job: paced, payload: { n } })))).map((j) => j.id);
     const h = defineHandler(paced, () => sleep(300));
-    const s = await sluice.worker({ queue: 'paced', handlers: [h], concurrency: 1, reserveMs: 50 }).drain({ remainingTimeMs: 1_000 });
+    // A fixed batch, so one claim takes all six ('auto' would claim about what fits).
+    const s = await sluice
+      .worker({ queue: 'paced', handlers: [h], concurrency: 1, reserveMs: 50, batchSize: 10 })
+      .drain({ remainingTimeMs: 1_000 });
     assert.equal(s.claimed, 6);
     assert.ok(s.succeeded >= 1 && s.succeeded <= 2, JSON.stringify(s));
     assert.equal(s.released, 6 - s.succeeded);

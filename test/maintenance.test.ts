@@ -152,7 +152,7 @@ describe('migrations', async () => {
       const results = await Promise.all(Array.from({ length: 4 }, () => migrate({ db: pool, schema })));
       const applied = results.flatMap((r) => r.applied);
       assert.deepEqual(
-        applied.sort(),
+        applied.sort((a, b) => a - b),
         (await loadMigrations()).map((m) => m.version),
       );
       assert.deepEqual((await migrate({ db: pool, schema })).applied, []);

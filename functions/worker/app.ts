@@ -44,7 +44,7 @@ export interface WorkerAppOptions {
   safetyMarginMs: number;
   /** Continuations double (2 events each) until this generation; after it, each chain continues alone. */
   maxFanoutGeneration: number;
-  batchSize?: number | undefined;
+  batchSize?: number | 'auto' | undefined;
   concurrency?: number | undefined;
   leaseMs?: number | undefined;
 }

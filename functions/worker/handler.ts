@@ -20,7 +20,7 @@ const workerConfigSchema = z.intersection(
     QUEUE: z.string().regex(QUEUE_NAME, 'QUEUE must be a queue name: lower-case letters, digits, _ and -').default('default'),
     DRAIN_SAFETY_MARGIN_MS: z.coerce.number().int().min(0).max(60_000).default(3_000),
     MAX_FANOUT_GENERATION: z.coerce.number().int().min(0).max(10).default(3),
-    BATCH_SIZE: z.coerce.number().int().min(1).max(1000).optional(),
+    BATCH_SIZE: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(1000)]).optional(),
     CONCURRENCY: z.coerce.number().int().min(1).max(1000).optional(),
     LEASE_MS: z.coerce.number().int().min(500).optional(),
   }),

@@ -3,6 +3,7 @@ import { LeaseLostError } from '../errors.js';
 import type { JobHandler } from '../handler.js';
 import { errorFields, jobFields, type Logger } from '../logger.js';
 import { type AttemptDeps, runAttempt } from './attempt.js';
+import { BatchSizer, MAX_AUTO_BATCH } from './batchSize.js';
 import type { HeldJob } from './context.js';
 import { type Decision, decide } from './decide.js';
 import { LeaseKeeper } from './leases.js';
@@ -28,7 +29,8 @@ export interface DrainerConfig {
 export interface DrainLimits {
   /** Epoch ms by which the drain must have returned (Infinity for none). */
   deadline: number;
-  batchSize: number;
+  /** Jobs per claim, or `'auto'`: sized from the attempt times seen (batchSize.ts). */
+  batchSize: number | 'auto';
   concurrency: number;
   /** Keep going when nothing is due (the run loop) instead of returning. */
   idle?: { signal: AbortSignal; wakeup: Wakeup; pollIntervalMs: number } | undefined;
@@ -41,8 +43,9 @@ const RELEASE: Decision = { kind: 'release', delaySeconds: 0, error: null };
 /**
  * One drain, the scheduler: claims batches, starts attempts (attempt.ts) up to a concurrency limit while
  * their timeouts fit the time left, and hands each outcome to the buffer (outcomeBuffer.ts) while the lease
- * keeper (leases.ts) heartbeats what it holds. All clocks that decide a job's fate are the database's;
- * the local clock only measures this process's own time budget.
+ * keeper (leases.ts) heartbeats what it holds. The next claim and the outcome write go out while attempts
+ * run (at most one of each in flight), so the database and the handlers work at the same time. All clocks
+ * that decide a job's fate are the database's; the local clock only measures this process's own time budget.
  */
 export class Drainer {
   readonly #c: DrainerConfig;
@@ -50,10 +53,18 @@ export class Drainer {
   readonly #summary: DrainSummary = emptySummary();
   readonly #waiting: HeldJob[] = [];
   readonly #running = new Set<HeldJob>();
-  readonly #jobDone = new Wakeup();
+  /** Notified when an attempt ends, a claim or an outcome write returns, or the drain is asked to stop. */
+  readonly #event = new Wakeup();
   readonly #leases: LeaseKeeper;
   readonly #outcomes: OutcomeBuffer;
   readonly #attempt: AttemptDeps;
+  readonly #sizer: BatchSizer;
+  #claiming: Promise<void> | undefined;
+  #flushing: Promise<void> | undefined;
+  /** The first claim or outcome write that failed: the drain stops and throws it. */
+  #failure: { error: unknown } | undefined;
+  /** The last claim found nothing due. */
+  #exhausted = false;
   /** Set once a claimed job did not fit the time left: the next claim would fetch it again. */
   #noMoreClaims = false;
 
@@ -61,10 +72,13 @@ export class Drainer {
     this.#c = config;
     this.#limits = limits;
     const { store, queue, logger, leaseMs, heartbeatMs } = config;
+    this.#sizer = new BatchSizer(limits.batchSize, limits.concurrency, leaseMs);
     this.#leases = new LeaseKeeper({ extend: (leases, seconds) => store.extend(leases, seconds), leaseMs, heartbeatMs, queue, logger });
     this.#outcomes = new OutcomeBuffer({
       record: (outcomes) => store.record(outcomes),
-      batchSize: limits.batchSize,
+      // Write a batch once as many are pending as a claim takes (half, when sized automatically: the
+      // write then overlaps the attempts still running).
+      flushAt: () => (this.#sizer.fixed ? this.#sizer.target(0) : Math.ceil(this.#sizer.target(this.#timeLeft()) / 2)),
       summary: this.#summary,
       logger,
       onOutcome: config.onOutcome,
@@ -82,7 +96,7 @@ export class Drainer {
 
   async run(): Promise<DrainSummary> {
     const started = performance.now();
-    const stop = () => this.#jobDone.notify();
+    const stop = () => this.#event.notify();
     this.#limits.signal?.addEventListener('abort', stop, { once: true });
     this.#leases.start();
     let failure: unknown;
@@ -91,58 +105,103 @@ export class Drainer {
     } catch (err) {
       failure = err;
     }
-    // Jobs still running finish, heartbeated (they fit the budget); unstarted ones go back.
+    // A claim in flight lands before anything is released, so no claimed row arrives after the drain
+    // stopped looking. Jobs still running finish, heartbeated (they fit the budget); unstarted ones go back.
+    await this.#claiming;
     this.#releaseWaiting();
-    while (this.#running.size > 0) await this.#jobDone.wait(this.#c.heartbeatMs);
+    while (this.#running.size > 0) await this.#event.wait(this.#c.heartbeatMs);
     await this.#leases.stop();
     this.#limits.signal?.removeEventListener('abort', stop);
+    await this.#flushing;
     try {
       await this.#outcomes.flush();
     } catch (err) {
       failure ??= err;
     }
+    failure ??= this.#failure?.error;
     this.#summary.durationMs = Math.round(performance.now() - started);
     if (failure !== undefined) throw failure;
     return { ...this.#summary };
   }
 
   async #loop(): Promise<void> {
-    const { batchSize, concurrency, idle } = this.#limits;
+    const { idle } = this.#limits;
     const stopping = () =>
       (idle?.signal.aborted ?? false) || (this.#limits.signal?.aborted ?? false) || this.#timeLeft() <= this.#c.reserveMs;
-    let exhausted = false;
     for (;;) {
-      if (!stopping()) this.#startWhatFits();
+      if (this.#failure) throw this.#failure.error;
       if (stopping()) {
-        if (!exhausted || this.#waiting.length > 0) this.#summary.moreDue = true;
+        if (!this.#exhausted || this.#waiting.length > 0) this.#summary.moreDue = true;
         this.#releaseWaiting();
-        if (this.#running.size === 0) return;
-        await this.#outcomes.flushIfDue();
-        await this.#jobDone.wait(this.#outcomes.size > 0 ? FLUSH_DELAY_MS : this.#c.heartbeatMs);
+        if (this.#running.size === 0 && !this.#claiming) return;
+        this.#flushIfDue();
+        await this.#event.wait(this.#outcomes.size > 0 ? FLUSH_DELAY_MS : this.#c.heartbeatMs);
         continue;
       }
-      if (this.#outcomes.takeRequeued()) exhausted = false;
-      if (!exhausted && !this.#noMoreClaims && this.#waiting.length < concurrency) {
-        // Outcomes and the next claim go out together, on two connections when the pool has them.
-        // Both settle before an error surfaces, so no claimed row arrives after the drain stopped looking.
-        const [flushed, claimed] = await Promise.allSettled([this.#outcomes.flush(), this.#claim(batchSize)]);
-        if (flushed.status === 'rejected') throw flushed.reason;
-        if (claimed.status === 'rejected') throw claimed.reason;
-        if (claimed.value === 0) exhausted = true;
-        continue;
+      if (this.#outcomes.takeRequeued()) this.#exhausted = false;
+      const limit = this.#claimSize();
+      if (limit > 0) {
+        // Outcomes go out with the claim, on a second connection when the pool has one; both are sent
+        // before the claimed jobs start, so the round trips overlap the attempts.
+        this.#flush();
+        this.#claiming = this.#claim(limit);
       }
-      if (this.#waiting.length === 0 && this.#running.size === 0) {
-        await this.#outcomes.flush();
-        if (this.#outcomes.requeued) continue;
+      this.#startWhatFits();
+      if (this.#waiting.length === 0 && this.#running.size === 0 && !this.#claiming) {
+        await this.#flushAll();
+        if (this.#failure || this.#outcomes.requeued) continue;
         if (!idle) return;
         await idle.wakeup.wait(idle.pollIntervalMs, idle.signal);
-        exhausted = false;
+        this.#exhausted = false;
         continue;
       }
-      await this.#outcomes.flushIfDue();
+      this.#flushIfDue();
       const flushIn = this.#outcomes.size > 0 ? FLUSH_DELAY_MS : this.#c.heartbeatMs;
-      await this.#jobDone.wait(Math.min(flushIn, Math.max(1, this.#timeLeft() - this.#c.reserveMs)));
+      await this.#event.wait(Math.min(flushIn, Math.max(1, this.#timeLeft() - this.#c.reserveMs)));
     }
+  }
+
+  /**
+   * How many jobs to claim now, 0 for none: none while a claim is in flight, after the queue ran dry, or
+   * once a job did not fit the time left. Otherwise a claim goes out when fewer jobs would be left
+   * waiting, once the free slots are filled, than the drain keeps ready: its concurrency with a fixed
+   * batch size (a claim of `batchSize`), half the automatic target otherwise (a claim topping it up).
+   */
+  #claimSize(): number {
+    if (this.#claiming || this.#exhausted || this.#noMoreClaims) return 0;
+    const { concurrency } = this.#limits;
+    const free = Math.max(0, concurrency - this.#running.size);
+    const left = Math.max(0, this.#waiting.length - free);
+    if (this.#sizer.fixed) return left < concurrency ? this.#sizer.target(0) : 0;
+    const target = this.#sizer.target(this.#timeLeft() - this.#c.reserveMs);
+    if (left >= Math.ceil(target / 2)) return 0;
+    // Enough to hold `target` ready, and at least to fill the slots still free.
+    return Math.min(MAX_AUTO_BATCH, Math.max(target - left, free - this.#waiting.length));
+  }
+
+  /** Write pending outcomes unless a write is in flight; a failure stops the drain. */
+  #flush(): void {
+    if (this.#flushing || this.#outcomes.size === 0) return;
+    this.#flushing = this.#outcomes
+      .flush()
+      .catch((error) => {
+        this.#failure ??= { error };
+      })
+      .finally(() => {
+        this.#flushing = undefined;
+        this.#event.notify();
+      });
+  }
+
+  #flushIfDue(): void {
+    if (this.#outcomes.due()) this.#flush();
+  }
+
+  /** Every pending outcome written (or failed): the write in flight, then the rest. */
+  async #flushAll(): Promise<void> {
+    await this.#flushing;
+    this.#flush();
+    await this.#flushing;
   }
 
   /**
@@ -169,31 +228,39 @@ export class Drainer {
     return this.#limits.deadline - Date.now();
   }
 
-  async #claim(limit: number): Promise<number> {
+  /** Claim up to `limit` jobs into `waiting`; a failure stops the drain. */
+  async #claim(limit: number): Promise<void> {
     const token = randomUUID();
     const leaseSentAt = performance.now();
-    const rows = await this.#c.store.claim({ queue: this.#c.queue, limit, leaseSeconds: this.#c.leaseMs / 1000, token });
-    this.#summary.claimed += rows.length;
-    for (const row of rows) {
-      const job: HeldJob = {
-        row,
-        token,
-        controller: new AbortController(),
-        lost: false,
-        cancelRequested: row.cancel_requested,
-        leaseSentAt,
-      };
-      // Our own earlier attempt at this job lost its lease (heartbeats failed) and we just claimed it anew:
-      // the old attempt is fenced off from here on.
-      const stale = this.#leases.get(row.id);
-      if (stale) {
-        this.#leases.markLost(stale, new LeaseLostError(`lease of job ${row.id} lapsed and it was claimed again`));
-        this.#lose(stale);
+    try {
+      const rows = await this.#c.store.claim({ queue: this.#c.queue, limit, leaseSeconds: this.#c.leaseMs / 1000, token });
+      this.#summary.claimed += rows.length;
+      if (rows.length === 0) this.#exhausted = true;
+      for (const row of rows) {
+        const job: HeldJob = {
+          row,
+          token,
+          controller: new AbortController(),
+          lost: false,
+          cancelRequested: row.cancel_requested,
+          leaseSentAt,
+        };
+        // Our own earlier attempt at this job lost its lease (heartbeats failed) and we just claimed it anew:
+        // the old attempt is fenced off from here on.
+        const stale = this.#leases.get(row.id);
+        if (stale) {
+          this.#leases.markLost(stale, new LeaseLostError(`lease of job ${row.id} lapsed and it was claimed again`));
+          this.#lose(stale);
+        }
+        this.#leases.hold(job);
+        this.#waiting.push(job);
       }
-      this.#leases.hold(job);
-      this.#waiting.push(job);
+    } catch (error) {
+      this.#failure ??= { error };
+    } finally {
+      this.#claiming = undefined;
+      this.#event.notify();
     }
-    return rows.length;
   }
 
   #releaseWaiting(): void {
@@ -210,8 +277,9 @@ export class Drainer {
         this.#settle(job, decide(err, job.row.attempt, job.row.max_attempts, undefined, this.#c.maxErrorMessageLength));
       })
       .finally(() => {
+        if (job.startedAt !== undefined) this.#sizer.observe(performance.now() - job.startedAt);
         this.#running.delete(job);
-        this.#jobDone.notify();
+        this.#event.notify();
       });
   }
 

@@ -14,8 +14,8 @@ type Pending = Outcome & { row: ClaimedRow; durationMs: number | null };
 
 export interface OutcomeBufferConfig {
   record: WorkerStore['record'];
-  /** Flush once this many are pending. */
-  batchSize: number;
+  /** Flush once this many are pending (asked each time: the drain's batch size may change). */
+  flushAt: () => number;
   /** The drain's summary: written outcomes and fenced-off ones are counted in it. */
   summary: DrainSummary;
   logger: Logger;
@@ -23,7 +23,7 @@ export interface OutcomeBufferConfig {
 }
 
 /**
- * Outcomes waiting to be written, and when to write them: once `batchSize` are pending, or the oldest has
+ * Outcomes waiting to be written, and when to write them: once `flushAt()` are pending, or the oldest has
  * waited `FLUSH_DELAY_MS`, or the drain says so. One statement writes a batch, fenced by each claim's
  * token; what it applied is counted in the summary and reported to `onOutcome`, what it fenced off is
  * counted as a lost lease.
@@ -68,10 +68,10 @@ export class OutcomeBuffer {
     });
   }
 
-  /** Flush when a batch is pending, or the oldest pending outcome has waited FLUSH_DELAY_MS. */
-  async flushIfDue(): Promise<void> {
-    if (this.#pending.length === 0) return;
-    if (this.#pending.length >= this.#c.batchSize || Date.now() - this.#oldestAt >= FLUSH_DELAY_MS) await this.flush();
+  /** Whether to write now: a batch is pending, or the oldest pending outcome has waited FLUSH_DELAY_MS. */
+  due(): boolean {
+    if (this.#pending.length === 0) return false;
+    return this.#pending.length >= this.#c.flushAt() || Date.now() - this.#oldestAt >= FLUSH_DELAY_MS;
   }
 
   /** Write pending outcomes in one round trip; on a transient failure they stay pending for the next try. */

@@ -16,8 +16,11 @@ export const workerOptionsSchema = z
     leaseMs: z.number().int().min(500).max(3_600_000).default(30_000),
     /** How often held leases are extended. Default a third of `leaseMs`. */
     heartbeatMs: z.number().int().min(50).optional(),
-    /** Jobs claimed per round trip. */
-    batchSize: z.number().int().min(1).max(1000).default(100),
+    /**
+     * Jobs claimed per round trip: a number, or `'auto'` (the default), which claims about a second of
+     * work for the slots at the attempt times seen so far, between `concurrency` and 1000 (see batchSize.ts).
+     */
+    batchSize: z.union([z.literal('auto'), z.number().int().min(1).max(1000)]).default('auto'),
     /** Handlers running at once. */
     concurrency: z.number().int().min(1).max(1000).default(10),
     /** How long `run()` sleeps when nothing is due, unless woken by `wake()`. */
@@ -45,7 +48,7 @@ export interface DrainOptions {
   remainingTimeMs?: number;
   /** Epoch milliseconds by which the drain returns. */
   deadline?: number;
-  batchSize?: number;
+  batchSize?: number | 'auto';
   concurrency?: number;
   /** Aborting stops the drain early: no more claims, unstarted jobs released (attempt unspent), running ones finish. */
   signal?: AbortSignal;
