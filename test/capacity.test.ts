@@ -16,8 +16,8 @@ describe('scripts/capacity.ts (docs/capacity.md)', () => {
     // Act
     const c = JSON.parse(run(fixture, '--json'));
 
-    // Assess: a drainer pays two 1 ms round trips per batch of 100: 100 / (100 / 20,000 + 0.002) jobs/s.
-    close(c.jobsPerSecPerDrainer, 100 / 0.007, 'jobs/s per drainer');
+    // Assess: a drainer pays two 1 ms round trips per batch of 1000 (what 'auto' claims for fast jobs): 1000 / (1000 / 20,000 + 0.002) jobs/s.
+    close(c.jobsPerSecPerDrainer, 1000 / 0.052, 'jobs/s per drainer');
     close(c.jobsPerSecPerDbVcpu, 20_000, 'jobs/s per database vCPU (40,000 over 2 cores)');
     assert.equal(c.connections.perQueue, 10, 'reserved concurrency 5 × DB_POOL_MAX 2');
     assert.equal(c.connections.maxConnections['db.t4g.micro'], 112, '1 GiB / 9,531,392');
@@ -40,8 +40,8 @@ describe('scripts/capacity.ts (docs/capacity.md)', () => {
     close(mid.sluiceDbPerMillion, (0.016 * 730 + 30.24 * 0.115) / 2628, 'database $ per million at 1,000/s');
     assert.equal(high.sluiceDbPerMillion, null, 'no verified price for db.m7g.large: left out, not guessed');
     assert.equal(high.sluicePerMillion, null);
-    close(low.sluiceLambdaGbSecondsPerMillion, 0.25e6 / (100 / 0.007), 'GB-s per million: 0.25 GB × 1M / jobs per second');
-    close(low.sluiceLambdaPerMillion, 17.5 * 0.0000133334 + 10_000 * 0.2e-6, 'GB-s and one invocation per batch of 100');
+    close(low.sluiceLambdaGbSecondsPerMillion, 0.25e6 / (1000 / 0.052), 'GB-s per million: 0.25 GB × 1M / jobs per second');
+    close(low.sluiceLambdaPerMillion, 13 * 0.0000133334 + 1_000 * 0.2e-6, 'GB-s and one invocation per batch of 1000');
     close(low.sqsLambdaPerMillion, 1.2 * 0.4 + 0.1 * 0.2, 'SQS: 1 send + receive and delete per 10; Lambda: an invocation per 10');
   });
 

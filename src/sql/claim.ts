@@ -27,13 +27,15 @@ export interface ClaimedRow {
  * Instead `prio` hops from one distinct priority to the next (one index probe each), and for each
  * priority the lateral scan reads only due rows, in due order, stopping at the first future one.
  * A paused queue (a row in `paused_queues`) yields no priority at all, so nothing is claimed: one primary
- * key probe per claim, whatever the queue holds. Only unindexed columns change, so the update is HOT and writes no index entries. The update finds each
- * picked row by its ctid (a TID scan: the row is locked, so its ctid cannot change within the statement);
- * joining by id let the planner hash-join against a sequential scan of the whole table. The job records
- * are fetched the same way, one index lookup per picked row (a LATERAL … LIMIT 1 the planner cannot turn
- * into a hash join): on a jobs table of tens of thousands of rows a plain join scanned all of it per claim.
+ * key probe per claim, whatever the queue holds. Only unindexed columns change, and `active_jobs` leaves 60% of
+ * each page free (fillfactor 40), so every claimed row's wider new version fits on its page: a HOT update that
+ * writes no index entries. The update finds the picked rows by a TID scan of their ctids (the rows are locked,
+ * so their ctids cannot change within the statement); a join on ctid or id let the planner hash-join against
+ * a sequential scan of the whole table. The job records are then fetched one primary-key lookup per row (a
+ * LATERAL … LIMIT 1 the planner cannot turn into a hash join over the jobs table).
  *
- * The statement lives in a PL/pgSQL function (`claim_jobs`, migrations/0007_claim_function.sql), so a
+ * The statement lives in a PL/pgSQL function (`claim_jobs`, created by migrations/0007_claim_function.sql, its body now
+ * that of 0009_claim_tid_scan.sql), so a
  * backend plans it once and keeps the plan, without PREPARE or any session state (safe behind RDS Proxy).
  */
 export async function claimJobs(

@@ -35,7 +35,8 @@ export interface Outcome {
  * queue, type and duration bucket of the batch, its rows in key order so concurrent batches lock them in
  * one order and cannot deadlock). Fenced-off outcomes write neither.
  *
- * The statement lives in a PL/pgSQL function (`record_outcomes`, migrations/0008_outcome_function.sql), so a
+ * The statement lives in a PL/pgSQL function (`record_outcomes`, created by migrations/0008_outcome_function.sql, its
+ * body now that of 0010_outcome_float_bucket.sql), so a
  * backend plans it once and keeps the plan, without PREPARE or any session state (safe behind RDS Proxy).
  * Its CTEs, in order: `o` (the batch), `gone` (success, dead, cancelled: the live row deleted where the
  * token matches), `again` (retry, snooze, release: rescheduled where the token matches), `record` (the job
