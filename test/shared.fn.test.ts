@@ -77,6 +77,21 @@ describe('IAM database authentication token', () => {
     assert.match(ours, /X-Amz-Date=20261124T123456Z&/);
   });
 
+  it('matches @aws-sdk/rds-signer without a session token, for another user, port, region and instant', async (t) => {
+    const at = Date.UTC(2027, 0, 2, 3, 4, 5, 678);
+    t.mock.timers.enable({ apis: ['Date'], now: at });
+    const other = {
+      hostname: 'db.cluster-x.us-east-1.rds.amazonaws.com',
+      port: 6543,
+      username: 'user.with-odd~chars',
+      region: 'us-east-1',
+    };
+    const keys = { accessKeyId: 'AKIDOTHER', secretAccessKey: 'a+b/c=d' };
+    const ours = await iamAuthToken({ ...other, credentials: keys, signingDate: new Date(at) });
+    assert.equal(ours, await new Signer({ ...other, credentials: keys }).getAuthToken());
+    assert.doesNotMatch(ours, /X-Amz-Security-Token/);
+  });
+
   it('signs with the credentials Lambda puts in the environment, and names them when missing', () => {
     assert.deepEqual(credentialsFromEnv({ AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 's', AWS_SESSION_TOKEN: 't' }), {
       accessKeyId: 'a',
