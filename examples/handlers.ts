@@ -52,6 +52,8 @@ export const generateReportHandler = defineHandler(generateReport, async ({ repo
     await ctx.heartbeat();
   }
   ctx.logger.info('report ready (simulated storage)', { report_id: reportId, pages });
+  // The job's result: `sluice jobs get <id>`, GET /v1/jobs/{id} and the console show where the report is.
+  return { location: `reports/${reportId}.pdf`, pages };
 });
 
 /**

@@ -148,6 +148,7 @@ function view(job: JobView, options: { withErrors?: boolean } = {}): string {
   if (job.idempotencyKey) lines.push(`  idempotency key ${job.idempotencyKey}`);
   if (job.finishedAt) lines.push(`  finished at ${job.finishedAt.toISOString()}`);
   if ('payload' in job) lines.push(`  payload ${JSON.stringify((job as { payload?: unknown }).payload)}`);
+  if ('result' in job) lines.push(`  result ${JSON.stringify(job.result)}`);
   for (const e of options.withErrors === false ? [] : job.errors) {
     lines.push(`  attempt ${e.attempt} failed: ${e.name ?? 'Error'}: ${e.message ?? ''}`);
   }

@@ -33,6 +33,13 @@ export const sluiceOptionsSchema = z
       .default(24 * HOUR),
     /** How many errors each job's history keeps (the latest). */
     maxErrorsKept: z.number().int().min(1).max(1000).default(20),
+    /** The largest result a handler may return, in bytes of JSON (stored on the job's timeline). */
+    maxResultBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(16 * 1024 * 1024)
+      .default(64 * 1024),
     /** How long a stored error message may be, in characters. */
     maxErrorMessageLength: z.number().int().min(64).max(65_536).default(2048),
     /**

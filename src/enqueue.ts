@@ -6,22 +6,9 @@ import { BatchTooLargeError, PayloadTooLargeError, SluiceError, ValidationError 
 import type { JobView } from './job.js';
 import { type EnqueueRow, type InsertedRow, insertJobs, releaseExpiredKeys } from './sql/enqueue.js';
 import { getJobsByKey } from './sql/getJobs.js';
-import { describeIssues, LONE_SURROGATE, unstorableText } from './text.js';
+import { describeIssues, hasLoneSurrogate, hasNul, unstorableText } from './text.js';
 
 const DAY = 86_400_000;
-
-/** True when a string (or key) anywhere in the value holds a lone UTF-16 surrogate, which jsonb refuses. */
-/** Whether any string or key in `value` matches `test` (the payload as parsed, never its JSON text). */
-function anyText(value: unknown, test: (text: string) => boolean): boolean {
-  if (typeof value === 'string') return test(value);
-  if (Array.isArray(value)) return value.some((v) => anyText(v, test));
-  if (value !== null && typeof value === 'object') {
-    return Object.entries(value).some(([k, v]) => test(k) || anyText(v, test));
-  }
-  return false;
-}
-const hasNul = (value: unknown) => anyText(value, (t) => t.includes('\u0000'));
-const hasLoneSurrogate = (value: unknown) => anyText(value, (t) => LONE_SURROGATE.test(t));
 
 /** Per-job enqueue options; each overrides the job type's default. */
 export const enqueueOptionsSchema = z

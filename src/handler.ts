@@ -34,8 +34,12 @@ export interface JobContext {
   step<T>(name: string, fn: () => Promise<T> | T, options?: StepOptions<T>): Promise<T>;
 }
 
-/** A handler: resolve to succeed; throw to fail (see the error types for retry, don't retry, retry later). */
-export type HandlerFn<P> = (payload: P, ctx: JobContext) => Promise<void> | void;
+/**
+ * A handler: resolve to succeed, with a JSON value to keep as the job's result (`getJob(id).result`, at
+ * most `maxResultBytes`) or with nothing; throw to fail (see the error types for retry, don't retry, retry
+ * later). A result that cannot be stored (not JSON, too large) fails the attempt with a `PermanentJobError`.
+ */
+export type HandlerFn<P> = (payload: P, ctx: JobContext) => unknown;
 
 /** Wraps a handler. Payloads are opaque to middleware. */
 export type Middleware = (next: HandlerFn<unknown>) => HandlerFn<unknown>;

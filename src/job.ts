@@ -32,6 +32,11 @@ export interface JobView {
   idempotencyKey: string | null;
   errors: JobAttemptError[];
   payload: unknown;
+  /**
+   * What the handler returned, when the job succeeded and its handler returned a value (JSON, at most
+   * `maxResultBytes`); absent otherwise. Read by `getJob` and `getJobs`, not by list pages.
+   */
+  result?: unknown;
 }
 
 export interface JobRow {
@@ -48,6 +53,8 @@ export interface JobRow {
   idempotency_key: string | null;
   errors: JobAttemptError[] | null;
   payload: unknown;
+  /** The `succeeded` timeline row's detail, when the read asked for it. */
+  success_detail?: Record<string, unknown> | null;
 }
 
 export function toJobView(row: JobRow): JobView {
@@ -65,5 +72,6 @@ export function toJobView(row: JobRow): JobView {
     idempotencyKey: row.idempotency_key,
     errors: row.errors ?? [],
     payload: row.payload,
+    ...(row.success_detail && 'result' in row.success_detail ? { result: row.success_detail.result } : {}),
   };
 }

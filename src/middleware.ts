@@ -38,13 +38,15 @@ export function metricsMiddleware(callbacks: MetricsCallbacks): Middleware {
   return (next) => async (payload, ctx) => {
     const start = performance.now();
     safe(() => callbacks.onJobStarted?.(ctx.type, ctx));
+    let result: unknown;
     try {
-      await next(payload, ctx);
+      result = await next(payload, ctx);
     } catch (err) {
       safe(() => callbacks.onJobFailed?.(ctx.type, performance.now() - start, err, ctx));
       throw err;
     }
     safe(() => callbacks.onJobCompleted?.(ctx.type, performance.now() - start, ctx));
+    return result; // the job's result passes through
   };
 }
 
@@ -59,12 +61,14 @@ export function loggingMiddleware(logger: Logger): Middleware {
     const fields = { ...jobFields(ctx), queue: ctx.queue };
     const start = performance.now();
     logger.info('job started', fields);
+    let result: unknown;
     try {
-      await next(payload, ctx);
+      result = await next(payload, ctx);
     } catch (err) {
       logger.warn('job failed', { ...fields, duration_ms: Math.round(performance.now() - start), error: errorFields(err) });
       throw err;
     }
     logger.info('job succeeded', { ...fields, duration_ms: Math.round(performance.now() - start) });
+    return result; // the job's result passes through, never logged
   };
 }

@@ -11,6 +11,22 @@ export function unstorableText(text: string): boolean {
   return text.includes('\u0000') || LONE_SURROGATE.test(text);
 }
 
+/** Whether any string or key in `value` matches `test` (the value as parsed, never its JSON text). */
+function anyText(value: unknown, test: (text: string) => boolean): boolean {
+  if (typeof value === 'string') return test(value);
+  if (Array.isArray(value)) return value.some((v) => anyText(v, test));
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value).some(([k, v]) => test(k) || anyText(v, test));
+  }
+  return false;
+}
+
+/** True when a string or key anywhere in the value holds a NUL, which jsonb refuses. */
+export const hasNul = (value: unknown): boolean => anyText(value, (t) => t.includes('\u0000'));
+
+/** True when a string or key anywhere in the value holds a lone UTF-16 surrogate, which jsonb refuses. */
+export const hasLoneSurrogate = (value: unknown): boolean => anyText(value, (t) => LONE_SURROGATE.test(t));
+
 const MAX_BIGINT = 9_223_372_036_854_775_807n;
 
 /**

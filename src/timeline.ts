@@ -73,7 +73,8 @@ export function toTimeline(rows: readonly TimelineRow[]): TimelineEntry[] {
 }
 
 function attemptError(r: TimelineRow): JobAttemptError | null {
-  if (!r.detail) return null;
+  // A success's detail is its result (0011), not an error.
+  if (!r.detail || (r.kind === 'succeeded' && 'result' in r.detail)) return null;
   const error: Record<string, unknown> = { ...r.detail, attempt: r.attempt ?? 0, at: r.at.toISOString() };
   for (const f of COMPENSATION_FIELDS) delete error[f];
   return error as unknown as JobAttemptError;

@@ -48,6 +48,7 @@ function deps(handler: JobHandler) {
     },
     logger,
     maxErrorMessageLength: 1000,
+    maxResultBytes: 64,
     timeLeftMs: () => 10_000,
     heartbeat: async () => {},
   };
@@ -56,6 +57,27 @@ function deps(handler: JobHandler) {
 }
 
 describe('one attempt, without a database', () => {
+  it("a handler's return value is the success's result, as JSON; one that cannot be stored fails the attempt for good", async () => {
+    const returning = (value: unknown) => deps(defineHandler(job, () => value as never)).d;
+    assert.deepEqual(await runAttempt(held(), returning({ sent: 3, to: ['a'] })), {
+      kind: 'success',
+      delaySeconds: 0,
+      error: null,
+      resultJson: '{"sent":3,"to":["a"]}',
+    });
+    assert.equal(((await runAttempt(held(), returning(null))) as { resultJson?: string }).resultJson, 'null', 'null is a result');
+    const refused = async (value: unknown) => {
+      const r = await runAttempt(held(), returning(value));
+      assert.ok(r !== 'lost' && r.kind === 'dead', `${String(value)}: ${JSON.stringify(r)}`);
+      return String(r.error?.message);
+    };
+    assert.match(await refused('x'.repeat(100)), /result is 102 bytes of JSON; maxResultBytes is 64/);
+    assert.match(await refused({ n: 1n }), /not JSON-serialisable: Do not know how to serialize a BigInt/);
+    assert.match(await refused(() => 1), /result \(a function\) is not JSON-serialisable/);
+    assert.match(await refused({ s: 'a\u0000b' }), /NUL/);
+    assert.match(await refused({ s: '\ud800' }), /lone UTF-16 surrogate/);
+  });
+
   it('a handler that returns is a success, timed from its start', async () => {
     const { d, failures } = deps(defineHandler(job, () => {}));
     const j = held();

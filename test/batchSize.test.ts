@@ -63,6 +63,7 @@ describe("drain with batchSize 'auto'", async () => {
         handlers: new Map([[handler.definition.type, handler]]),
         logger: silentLogger,
         maxErrorMessageLength: 2048,
+        maxResultBytes: 65_536,
         leaseMs: 30_000,
         heartbeatMs: 10_000,
         reserveMs: 100,

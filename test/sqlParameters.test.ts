@@ -20,6 +20,8 @@ const SQL = /\b(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|GRANT|REVOKE|DROP|TRUNC
 const ALLOWED: Record<string, string> = {
   'src/sql/deadLetters.ts: jobSelect(s)': 'the job columns for schema s: a SchemaName and constant text',
   'src/sql/getJobs.ts: jobSelect(s)': 'the job columns for schema s: a SchemaName and constant text',
+  'src/sql/getJobs.ts: jobSelect(s, { result: true })': 'the job columns with the result, for schema s: a SchemaName and constant text',
+  'src/sql/jobColumns.ts: result': "the result column's subquery, or nothing: a SchemaName and constant text",
   'src/sql/listJobs.ts: jobSelect(s)': 'the job columns for schema s: a SchemaName and constant text',
   'src/sql/cancel.ts: cancelTargets(s)': 'the cancel CTEs for schema s: a SchemaName and constant text',
   'src/sql/cancelMatching.ts: cancelTargets(s)': 'the cancel CTEs for schema s: a SchemaName and constant text',

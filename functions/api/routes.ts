@@ -361,5 +361,6 @@ function detailView(j: JobView): JobDetail {
     finishedAt: j.finishedAt ? iso(j.finishedAt) : null,
     payload: j.payload,
     errors: j.errors,
+    ...('result' in j ? { result: j.result } : {}),
   };
 }

@@ -133,7 +133,10 @@ export const JobDetail = EnqueuedJob.extend({
   finishedAt: IsoDate.nullable(),
   payload: z.unknown(),
   errors: z.array(JobAttemptError),
-}).meta({ id: 'JobDetail', description: 'A job as stored, with its current state, payload and error history.' });
+  result: z.unknown().optional().meta({
+    description: 'What the handler returned, when the job succeeded and its handler returned a value; absent otherwise.',
+  }),
+}).meta({ id: 'JobDetail', description: 'A job as stored, with its current state, payload, error history and result.' });
 export type JobDetail = z.output<typeof JobDetail>;
 
 const Attempt = z.number().int();

@@ -42,9 +42,10 @@ export function jobPage(job: JobView, timeline: readonly TimelineEntry[], showPa
     ['idempotency key', job.idempotencyKey ?? ''],
   ];
   const list = `<table id="job"><tbody>${facts.map(([k, v]) => `<tr><td>${esc(k)}</td><td class="t" data-fact="${esc(k)}">${esc(v)}</td></tr>`).join('')}</tbody></table>`;
+  const result = 'result' in job ? `<h2>Result</h2><pre id="result">${esc(JSON.stringify(job.result, null, 2))}</pre>` : '';
   const payload = showPayload
-    ? `<h2>Payload</h2><pre id="payload">${esc(JSON.stringify(job.payload, null, 2))}</pre>`
-    : `<p><a id="show-payload" href="/jobs/${esc(job.id)}?payload=1">Show the payload</a> <span class="muted">(it may hold personal data)</span></p>`;
+    ? `<h2>Payload</h2><pre id="payload">${esc(JSON.stringify(job.payload, null, 2))}</pre>${result}`
+    : `<p><a id="show-payload" href="/jobs/${esc(job.id)}?payload=1">Show the payload</a> <span class="muted">(it${result ? ' and the result' : ''} may hold personal data)</span></p>`;
   const live = job.state === 'available' || job.state === 'scheduled' || job.state === 'running';
   const actions =
     job.state === 'dead'

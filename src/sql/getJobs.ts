@@ -2,9 +2,9 @@ import type { Queryable, SchemaName } from '../db.js';
 import type { JobRow } from '../job.js';
 import { jobSelect } from './jobColumns.js';
 
-/** Jobs by id, with their current state. Missing ids are absent from the result. */
+/** Jobs by id, with their current state (and a succeeded job's result). Missing ids are absent from the result. */
 export async function getJobsById(db: Queryable, s: SchemaName, ids: readonly string[]): Promise<JobRow[]> {
-  const res = await db.query<JobRow>(`${jobSelect(s)} WHERE j.id = ANY($1::bigint[]) ORDER BY j.id`, [ids]);
+  const res = await db.query<JobRow>(`${jobSelect(s, { result: true })} WHERE j.id = ANY($1::bigint[]) ORDER BY j.id`, [ids]);
   return res.rows;
 }
 

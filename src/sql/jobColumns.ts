@@ -4,9 +4,17 @@ import type { SchemaName } from '../db.js';
  * The select list and join that read a job with its current state, shared by the read operations.
  * A record with state NULL and no live row has succeeded; a lapsed lease reads as available (it is
  * claimable again). A job that succeeded on its first attempt has no finish time in its record (it is
- * not rewritten on the hot path): it is read from its timeline.
+ * not rewritten on the hot path): it is read from its timeline. With `result`, so is a succeeded job's
+ * result (only single-job reads ask for it: a list page does not carry results).
  */
-export function jobSelect(s: SchemaName): string {
+export function jobSelect(s: SchemaName, options: { result?: boolean } = {}): string {
+  // A succeeded job's result is on its `succeeded` timeline row (one per job), as {"result": …}.
+  const result = options.result
+    ? `,
+      CASE WHEN j.state IS NULL AND a.id IS NULL THEN
+        (SELECT e.detail FROM ${s}.job_events e WHERE e.job_id = j.id AND e.kind = 'succeeded' ORDER BY e.at DESC LIMIT 1)
+      END AS success_detail`
+    : '';
   return `
     SELECT j.id::text AS id, j.type, j.queue,
       CASE
@@ -23,7 +31,7 @@ export function jobSelect(s: SchemaName): string {
         WHEN j.finished_at IS NOT NULL OR a.id IS NOT NULL THEN j.finished_at
         ELSE (SELECT max(e.at) FROM ${s}.job_events e WHERE e.job_id = j.id AND e.kind = 'succeeded')
       END AS finished_at,
-      j.idempotency_key, j.errors, j.payload
+      j.idempotency_key, j.errors, j.payload${result}
     FROM ${s}.jobs j
     LEFT JOIN ${s}.active_jobs a ON a.id = j.id`;
 }

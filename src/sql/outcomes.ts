@@ -19,6 +19,8 @@ export interface Outcome {
   type: string;
   /** The attempt's error, as stored in the history (`at` is added from the database clock). */
   error: Record<string, unknown> | null;
+  /** A success's result, as JSON text: kept on its timeline row as `{"result": …}`. */
+  resultJson?: string | undefined;
 }
 
 /**
@@ -36,7 +38,7 @@ export interface Outcome {
  * one order and cannot deadlock). Fenced-off outcomes write neither.
  *
  * The statement lives in a PL/pgSQL function (`record_outcomes`, created by migrations/0008_outcome_function.sql, its
- * body now that of 0010_outcome_float_bucket.sql), so a
+ * body now that of 0011_stored_results.sql, where a success's detail is its result), so a
  * backend plans it once and keeps the plan, without PREPARE or any session state (safe behind RDS Proxy).
  * Its CTEs, in order: `o` (the batch), `gone` (success, dead, cancelled: the live row deleted where the
  * token matches), `again` (retry, snooze, release: rescheduled where the token matches), `record` (the job
@@ -62,7 +64,8 @@ export async function recordOutcomes(
       outcomes.map((o) => o.token),
       outcomes.map((o) => o.kind),
       outcomes.map((o) => o.delaySeconds),
-      outcomes.map((o) => (o.error ? JSON.stringify(o.error) : null)),
+      // The detail of each outcome's timeline row: its error, or a success's result (never both).
+      outcomes.map((o) => (o.error ? JSON.stringify(o.error) : o.resultJson !== undefined ? `{"result":${o.resultJson}}` : null)),
       outcomes.map((o) => o.type),
       options.maxErrorsKept,
       options.retentionSeconds,

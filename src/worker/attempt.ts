@@ -1,7 +1,7 @@
 import { JobCancelledError, JobTimeoutError, LeaseLostError, PermanentJobError, SluiceError } from '../errors.js';
 import type { JobHandler } from '../handler.js';
 import { errorFields, jobFields, type Logger } from '../logger.js';
-import { describeIssues } from '../text.js';
+import { describeIssues, hasLoneSurrogate, hasNul } from '../text.js';
 import { AttemptContext, type HeldJob } from './context.js';
 import { type Decision, decide } from './decide.js';
 import type { WorkerStore } from './store.js';
@@ -13,6 +13,8 @@ export interface AttemptDeps {
   steps: Pick<WorkerStore, 'loadSteps' | 'saveStep'>;
   logger: Logger;
   maxErrorMessageLength: number;
+  /** The largest result a handler may return, in bytes of JSON. */
+  maxResultBytes: number;
   /** Milliseconds the drain has left for this job's own clean-up (the time left less the reserve). */
   timeLeftMs: () => number;
   /** `ctx.heartbeat()`: the lease keeper's. */
@@ -68,9 +70,11 @@ export async function runAttempt(job: HeldJob, deps: AttemptDeps): Promise<Attem
   job.startedAt = performance.now();
   const running = Promise.resolve().then(() => handler.handle(parsed.data, ctx));
   try {
-    await Promise.race([running, aborted]);
+    const value = await Promise.race([running, aborted]);
     if (job.lost) return 'lost';
-    return { kind: 'success', delaySeconds: 0, error: null };
+    const resultJson = storableResult(value, deps.maxResultBytes);
+    const success: Decision = { kind: 'success', delaySeconds: 0, error: null };
+    return resultJson === undefined ? success : { ...success, resultJson };
   } catch (err) {
     if (job.lost || err instanceof LeaseLostError) return 'lost';
     const decision = decide(err, row.attempt, row.max_attempts, def, maxLen);
@@ -82,6 +86,29 @@ export async function runAttempt(job: HeldJob, deps: AttemptDeps): Promise<Attem
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A handler's return value as JSON text to store, or undefined for none (`undefined` returned). A value
+ * that cannot be stored is the handler's bug and would fail again the same way: the attempt fails with a
+ * `PermanentJobError` naming why (the job is dead, kept for redrive), rather than succeed with its result
+ * silently lost.
+ */
+function storableResult(value: unknown, maxBytes: number): string | undefined {
+  if (value === undefined) return undefined;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch (err) {
+    throw new PermanentJobError(`the handler's result is not JSON-serialisable: ${(err as Error).message}`);
+  }
+  if (json === undefined) throw new PermanentJobError(`the handler's result (a ${typeof value}) is not JSON-serialisable`);
+  if (hasNul(value)) throw new PermanentJobError("the handler's result holds a NUL (\\u0000), which Postgres jsonb cannot store");
+  if (hasLoneSurrogate(value))
+    throw new PermanentJobError("the handler's result holds a lone UTF-16 surrogate, which Postgres jsonb cannot store");
+  const bytes = Buffer.byteLength(json, 'utf8');
+  if (bytes > maxBytes) throw new PermanentJobError(`the handler's result is ${bytes} bytes of JSON; maxResultBytes is ${maxBytes}`);
+  return json;
 }
 
 /**

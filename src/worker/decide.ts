@@ -11,6 +11,8 @@ export interface Decision {
   kind: OutcomeKind;
   delaySeconds: number;
   error: Record<string, unknown> | null;
+  /** A success's result, as JSON text (checked: storable and within `maxResultBytes`); absent when none. */
+  resultJson?: string | undefined;
 }
 
 /**

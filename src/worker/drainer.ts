@@ -20,6 +20,8 @@ export interface DrainerConfig {
   handlers: ReadonlyMap<string, JobHandler>;
   logger: Logger;
   maxErrorMessageLength: number;
+  /** The largest result a handler may return, in bytes of JSON. */
+  maxResultBytes: number;
   leaseMs: number;
   heartbeatMs: number;
   reserveMs: number;
@@ -89,6 +91,7 @@ export class Drainer {
       steps: store,
       logger,
       maxErrorMessageLength: config.maxErrorMessageLength,
+      maxResultBytes: config.maxResultBytes,
       timeLeftMs: () => this.#timeLeft() - config.reserveMs,
       heartbeat: (job) => this.#leases.heartbeat(job),
     };

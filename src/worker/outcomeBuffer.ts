@@ -65,6 +65,7 @@ export class OutcomeBuffer {
       kind: decision.kind,
       delaySeconds: decision.delaySeconds,
       error: decision.error,
+      resultJson: decision.resultJson,
     });
   }
 
@@ -143,6 +144,7 @@ export class OutcomeBuffer {
         const code = (err as { code?: unknown }).code;
         const plain: Outcome = {
           ...o,
+          resultJson: undefined,
           delaySeconds: Number.isFinite(o.delaySeconds) ? Math.min(Math.max(o.delaySeconds, 0), MAX_DELAY_MS / 1000) : 0,
           error: { name: 'SluiceError', code: 'OUTCOME_REFUSED', message: `the database refused this outcome (SQLSTATE ${String(code)})` },
         };

@@ -66,6 +66,7 @@ export class Worker {
   readonly queue: string;
   readonly #store: WorkerStore;
   readonly #maxErrorMessageLength: number;
+  readonly #maxResultBytes: number;
   readonly #options: z.output<typeof workerOptionsSchema>;
   readonly #handlers: Map<string, JobHandler>;
   readonly #logger: Logger;
@@ -80,6 +81,7 @@ export class Worker {
     this.queue = this.#options.queue;
     this.#store = postgresStore(core);
     this.#maxErrorMessageLength = core.settings.maxErrorMessageLength;
+    this.#maxResultBytes = core.settings.maxResultBytes;
     this.#logger = logger ?? silentLogger;
     this.#handlers = new Map();
     for (const h of handlers as ReadonlyArray<JobHandler>) {
@@ -92,6 +94,7 @@ export class Worker {
     return {
       store: this.#store,
       maxErrorMessageLength: this.#maxErrorMessageLength,
+      maxResultBytes: this.#maxResultBytes,
       queue: this.queue,
       handlers: this.#handlers,
       logger: this.#logger,
