@@ -1,8 +1,9 @@
 import { type ConnectionSource, quoteSchema, SQL_IDENTIFIER, withLockedTransaction } from './db.js';
 import { ConfigError } from './errors.js';
 
-type Privilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
-type Table = 'jobs' | 'active_jobs' | 'job_steps' | 'paused_queues' | 'job_events' | 'job_counts' | 'bulk_requests';
+/** A table privilege, or UPDATE of some columns only (which also allows locking the table's rows). */
+type Privilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE' | 'UPDATE (priority, run_at)';
+type Table = 'jobs' | 'active_jobs' | 'job_steps' | 'paused_queues' | 'job_events' | 'job_counts' | 'bulk_requests' | 'replace_keys';
 
 /**
  * What each kind of caller does to the queue's tables: the least that sluice's SQL needs. A database user
@@ -11,9 +12,16 @@ type Table = 'jobs' | 'active_jobs' | 'job_steps' | 'paused_queues' | 'job_event
 export const ACCESS_PROFILES = {
   /**
    * `enqueue`/`enqueueMany`, including the release of an expired idempotency key and the read-back of the
-   * existing job when a key replays (a job's view joins its live row).
+   * existing job when a key replays (a job's view joins its live row), and an enqueue under a replace key
+   * (it locks the key and the queued job's live row, and replaces that job's payload and due time).
    */
-  producer: { jobs: ['SELECT', 'INSERT', 'UPDATE'], active_jobs: ['SELECT', 'INSERT'], job_events: ['SELECT'] },
+  producer: {
+    jobs: ['SELECT', 'INSERT', 'UPDATE'],
+    // Only a queued job's due time and priority: a producer can never touch a lease or an attempt.
+    active_jobs: ['SELECT', 'INSERT', 'UPDATE (priority, run_at)'],
+    job_events: ['SELECT'],
+    replace_keys: ['SELECT', 'INSERT', 'UPDATE'],
+  },
   /**
    * `getJob(s)`, `jobTimeline`, listing and counting jobs, `cancel`, `stats`, `activity`, pause and resume,
    * the dead-letter operations (list, redrive, purge) and the bulk actions with their idempotency records;
@@ -41,8 +49,8 @@ export const ACCESS_PROFILES = {
     job_counts: ['SELECT', 'INSERT', 'UPDATE'],
   },
   /**
-   * `prune` (with the timelines of what it deletes, and expired bulk-request keys), `compactActivity` and
-   * `stats` (prune locks its victims FOR UPDATE, which needs UPDATE).
+   * `prune` (with the timelines of what it deletes, expired bulk-request keys and stale replace keys),
+   * `compactActivity` and `stats` (prune locks its victims FOR UPDATE, which needs UPDATE).
    */
   maintainer: {
     jobs: ['SELECT', 'UPDATE', 'DELETE'],
@@ -52,10 +60,14 @@ export const ACCESS_PROFILES = {
     job_events: ['SELECT', 'DELETE'],
     job_counts: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
     bulk_requests: ['SELECT', 'UPDATE', 'DELETE'],
+    replace_keys: ['SELECT', 'UPDATE', 'DELETE'],
   },
 } as const satisfies Record<string, Partial<Record<Table, readonly Privilege[]>>>;
 
 export type AccessProfile = keyof typeof ACCESS_PROFILES;
+
+/** Every column-level privilege a profile above grants: `grantAccess` revokes each before granting anew. */
+const COLUMN_GRANTS = [{ table: 'active_jobs', privilege: 'UPDATE (priority, run_at)' }] as const;
 
 /** The tables the profiles cover: every table a migration creates, except the migrations' own record. */
 export const ACCESS_TABLES: readonly Table[] = [
@@ -66,6 +78,7 @@ export const ACCESS_TABLES: readonly Table[] = [
   'job_events',
   'job_counts',
   'bulk_requests',
+  'replace_keys',
 ];
 
 function quoteRole(name: string): string {
@@ -80,6 +93,8 @@ export function privilegesOf(profiles: readonly AccessProfile[]): Record<Table, 
     const set = new Set<Privilege>();
     for (const p of profiles)
       for (const priv of (ACCESS_PROFILES[p] as Partial<Record<Table, readonly Privilege[]>>)[table] ?? []) set.add(priv);
+    // UPDATE of the whole table covers UPDATE of some of its columns.
+    if (set.has('UPDATE')) for (const priv of set) if (priv.startsWith('UPDATE (')) set.delete(priv);
     out[table] = [...set].sort();
   }
   return out;
@@ -129,6 +144,8 @@ export async function grantAccess(options: GrantAccessOptions): Promise<void> {
         throw new ConfigError(`refusing to restrict ${e.name}: it is the user running grantAccess (the owner)`);
       if (!exists.has(e.name)) await client.query(`CREATE ROLE ${e.role} LOGIN`);
       await client.query(`REVOKE ALL ON ALL TABLES IN SCHEMA ${s} FROM ${e.role}`);
+      // Column privileges outlive REVOKE ALL on the table: revoke the ones a profile may have given.
+      for (const c of COLUMN_GRANTS) await client.query(`REVOKE ${c.privilege} ON ${s}.${c.table} FROM ${e.role}`);
       await client.query(`REVOKE ALL ON ALL SEQUENCES IN SCHEMA ${s} FROM ${e.role}`);
       await client.query(`REVOKE CREATE ON SCHEMA ${s} FROM ${e.role}`);
       await client.query(`GRANT USAGE ON SCHEMA ${s} TO ${e.role}`);

@@ -6,6 +6,7 @@ import { BatchTooLargeError, PayloadTooLargeError, SluiceError, ValidationError 
 import type { JobView } from './job.js';
 import { type EnqueueRow, type InsertedRow, insertJobs, releaseExpiredKeys } from './sql/enqueue.js';
 import { getJobsByKey } from './sql/getJobs.js';
+import { insertOrReplace } from './sql/replace.js';
 import { describeIssues, hasLoneSurrogate, hasNul, unstorableText } from './text.js';
 
 const DAY = 86_400_000;
@@ -32,9 +33,25 @@ export const enqueueOptionsSchema = z
       .max(255)
       .refine((k) => !unstorableText(k), 'the key may not contain NUL or lone UTF-16 surrogates')
       .optional(),
+    /**
+     * Replace instead of add: if a job of this type and queue holding this key has not started yet, its
+     * payload, due time, priority and attempts become this enqueue's, and no job is added (`replaced`).
+     * With `delayMs`, each enqueue pushes the job's start out again: a debounce. Once the job has started,
+     * the key is free and the next enqueue adds a new job. One job at a time (`enqueue`, not in a batch).
+     */
+    replaceKey: z
+      .string()
+      .min(1)
+      .max(255)
+      .refine((k) => !unstorableText(k), 'the key may not contain NUL or lone UTF-16 surrogates')
+      .optional(),
   })
   .strict()
-  .refine((o) => !(o.runAt && o.delayMs !== undefined), { message: 'give runAt or delayMs, not both', path: ['runAt'] });
+  .refine((o) => !(o.runAt && o.delayMs !== undefined), { message: 'give runAt or delayMs, not both', path: ['runAt'] })
+  .refine((o) => !(o.idempotencyKey !== undefined && o.replaceKey !== undefined), {
+    message: 'give idempotencyKey or replaceKey, not both: one keeps the first job, the other replaces it',
+    path: ['replaceKey'],
+  });
 
 export type EnqueueOptions = z.input<typeof enqueueOptionsSchema>;
 
@@ -55,13 +72,17 @@ export function enqueueItem<D extends JobDefinition>(job: D, payload: PayloadInp
   return { job, payload, options };
 }
 
-/** What enqueue returns: the job as stored. `replayed` is true when an idempotency key matched an earlier job. */
+/**
+ * What enqueue returns: the job as stored. `replayed` is true when an idempotency key matched an earlier
+ * job; `replaced` when a replace key matched a queued one, whose payload and due time this enqueue replaced.
+ */
 export interface EnqueuedJob
   extends Pick<
     JobView,
     'id' | 'type' | 'queue' | 'state' | 'priority' | 'attempt' | 'maxAttempts' | 'runAt' | 'createdAt' | 'idempotencyKey'
   > {
   replayed: boolean;
+  replaced: boolean;
 }
 
 type Issue = { path: PropertyKey[]; message: string; code?: string };
@@ -128,6 +149,7 @@ function prepare(items: readonly EnqueueItem[], settings: SluiceSettings): Enque
       runAt: o.runAt ?? null,
       delaySeconds: (o.delayMs ?? 0) / 1000,
       idempotencyKey: o.idempotencyKey ?? null,
+      replaceKey: o.replaceKey ?? null,
       payloadJson: json,
     });
   });
@@ -154,6 +176,29 @@ export function refuseUnknownQueue(queue: string | undefined, queues: readonly s
 
 const MAX_ROUNDS = 5;
 
+/** One job under a replace key (src/sql/replace.ts); a key held by a queued job of another type is refused. */
+async function enqueueReplacing(db: Queryable, s: SchemaName, row: EnqueueRow & { replaceKey: string }): Promise<EnqueuedJob> {
+  const r = await insertOrReplace(db, s, row);
+  if (r.held_elsewhere) {
+    const message = `replaceKey ${JSON.stringify(row.replaceKey)} is held by a queued job of another type or queue (job ${r.id})`;
+    throw new ValidationError(`invalid job at index 0: ${message}`, [{ path: [0, 'options', 'replaceKey'], message, code: 'custom' }]);
+  }
+  return {
+    id: r.id,
+    type: row.type,
+    queue: row.queue,
+    state: r.scheduled ? 'scheduled' : 'available',
+    priority: row.priority,
+    attempt: 0,
+    maxAttempts: row.maxAttempts,
+    runAt: r.run_at,
+    createdAt: r.created_at,
+    idempotencyKey: null,
+    replayed: false,
+    replaced: r.replaced,
+  };
+}
+
 /**
  * Validate and insert a batch; for keys already held, return the earlier job (releasing keys whose window
  * has passed and inserting anew for those). One round trip when no key collides.
@@ -165,6 +210,17 @@ export async function enqueueBatch(
   items: readonly EnqueueItem[],
 ): Promise<EnqueuedJob[]> {
   const rows = prepare(items, settings);
+  const keyed = rows.findIndex((r) => r.replaceKey !== null);
+  if (keyed >= 0) {
+    const row = rows[keyed] as EnqueueRow & { replaceKey: string };
+    if (rows.length > 1) {
+      const message = 'replaceKey works with enqueue(), one job at a time, not in a batch';
+      throw new ValidationError(`invalid job at index ${keyed}: ${message}`, [
+        { path: [keyed, 'options', 'replaceKey'], message, code: 'custom' },
+      ]);
+    }
+    return [await enqueueReplacing(db, s, row)];
+  }
   const results: Array<EnqueuedJob | undefined> = new Array(rows.length);
   let pending = rows.map((_, i) => i);
   for (let round = 0; pending.length > 0; round++) {
@@ -202,6 +258,7 @@ export async function enqueueBatch(
         createdAt: hit.created_at,
         idempotencyKey: key,
         replayed,
+        replaced: false,
       };
     }
     if (conflicted.length === 0) break;
@@ -235,6 +292,7 @@ export async function enqueueBatch(
         createdAt: found.created_at,
         idempotencyKey: found.idempotency_key,
         replayed: true,
+        replaced: false,
       };
     }
   }

@@ -38,6 +38,7 @@ import {
 import { listJobs } from './sql/listJobs.js';
 import { pauseQueues, resumeQueues } from './sql/pause.js';
 import { pruneBulkRequests, pruneFinished } from './sql/prune.js';
+import { pruneReplaceKeys } from './sql/replace.js';
 import { queueStats } from './sql/stats.js';
 import { loadTimeline } from './sql/timeline.js';
 import { type TimelineEntry, toTimeline } from './timeline.js';
@@ -314,9 +315,12 @@ export class Sluice {
   /**
    * Delete succeeded and cancelled records older than `retentionMs`, `batchSize` rows per statement, until
    * none is left or `maxBatches` ran. Dead letters are kept until redriven or purged. Then the records of
-   * bulk requests whose idempotency key expired (`idempotencyWindowMs`), as many batches at most.
+   * bulk requests whose idempotency key expired (`idempotencyWindowMs`), as many batches at most; then the
+   * replace keys whose job started or finished (`staleReplaceKeys`: the next enqueue with one adds a job anyway).
    */
-  async prune(options: { batchSize?: number; maxBatches?: number } = {}): Promise<{ deleted: number; expiredBulkKeys: number }> {
+  async prune(
+    options: { batchSize?: number; maxBatches?: number } = {},
+  ): Promise<{ deleted: number; expiredBulkKeys: number; staleReplaceKeys: number }> {
     const o = parseInput(
       z
         .object({ batchSize: z.number().int().min(1).max(100_000).default(BULK), maxBatches: z.number().int().min(1).default(1000) })
@@ -336,7 +340,13 @@ export class Sluice {
       expiredBulkKeys += n;
       if (n < o.batchSize) break;
     }
-    return { deleted, expiredBulkKeys };
+    let staleReplaceKeys = 0;
+    for (let i = 0; i < o.maxBatches; i++) {
+      const n = await pruneReplaceKeys(this.#db, this.#s, o.batchSize);
+      staleReplaceKeys += n;
+      if (n < o.batchSize) break;
+    }
+    return { deleted, expiredBulkKeys, staleReplaceKeys };
   }
 
   /**

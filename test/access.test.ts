@@ -61,7 +61,16 @@ describe('grantAccess: a database user per function, with least privilege', asyn
       for (const table of ACCESS_TABLES) {
         const got = await admin.query<{ privilege_type: string }>(
           `SELECT privilege_type FROM information_schema.role_table_grants
-           WHERE grantee = $1 AND table_schema = $2 AND table_name = $3 ORDER BY privilege_type`,
+           WHERE grantee = $1 AND table_schema = $2 AND table_name = $3
+           UNION ALL -- privileges on some columns only, as 'UPDATE (a, b)', the columns in table order
+           SELECT c.privilege_type || ' (' || string_agg(c.column_name, ', ' ORDER BY col.ordinal_position) || ')'
+           FROM information_schema.column_privileges c
+           JOIN information_schema.columns col USING (table_schema, table_name, column_name)
+           WHERE c.grantee = $1 AND c.table_schema = $2 AND c.table_name = $3
+             AND NOT EXISTS (SELECT 1 FROM information_schema.role_table_grants t WHERE t.grantee = $1 AND t.table_schema = $2
+                             AND t.table_name = $3 AND t.privilege_type = c.privilege_type)
+           GROUP BY c.privilege_type
+           ORDER BY 1`,
           [user, schema, table],
         );
         assert.deepEqual(
@@ -164,7 +173,12 @@ describe('grantAccess: a database user per function, with least privilege', asyn
     assert.ok(job?.id);
     const [replay] = await sluice.enqueueMany([enqueueItem(quick, { orderId: 30 }, { idempotencyKey: `${schema}-tick` })]);
     assert.deepEqual([replay?.id, replay?.replayed], [job.id, true]);
+    // A replace key: it may replace a queued job's payload and due time, and still not touch a lease or an attempt.
+    const keyed = await sluice.enqueue(quick, { orderId: 31 }, { replaceKey: `${schema}-debounce`, delayMs: 60_000 });
+    const replaced = await sluice.enqueue(quick, { orderId: 32 }, { replaceKey: `${schema}-debounce`, delayMs: 60_000 });
+    assert.deepEqual([replaced.id, replaced.replaced], [keyed.id, true]);
     await denied(pool, `UPDATE "${schema}".active_jobs SET attempt = 0`);
+    await denied(pool, `UPDATE "${schema}".active_jobs SET lease_token = NULL`);
     await denied(pool, `SELECT count(*) FROM "${schema}".job_steps`);
     await denied(pool, `DELETE FROM "${schema}".jobs`);
     await assert.rejects(sluice.cancel([job.id]), (err: { code?: string }) => err.code === '42501');

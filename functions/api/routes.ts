@@ -94,6 +94,7 @@ export function createRoutes(options: ApiOptions) {
       throw fromLibraryValidation(err, () => [], 'single');
     }
     if (!job.replayed) publisher.jobsEnqueued(job.queue, 1);
+    if (job.replaced) return json(200, { ...enqueuedView(job), replaced: true });
     return job.replayed
       ? json(200, enqueuedView(job), { 'idempotent-replayed': 'true' })
       : json(201, enqueuedView(job), { location: `/v1/jobs/${job.id}` });
@@ -290,7 +291,7 @@ export function createRoutes(options: ApiOptions) {
       }
       defs[i] = def;
       if (env.success && def) {
-        const e = env.data as z.output<typeof BatchEnqueueItem>;
+        const e = env.data as z.output<typeof BatchEnqueueItem> & { replaceKey?: string };
         prepared.push({
           def,
           payload: e.payload,
@@ -301,6 +302,7 @@ export function createRoutes(options: ApiOptions) {
             ...(e.priority !== undefined && { priority: e.priority }),
             ...(e.maxAttempts !== undefined && { maxAttempts: e.maxAttempts }),
             ...(e.idempotencyKey !== undefined && { idempotencyKey: e.idempotencyKey }),
+            ...(e.replaceKey !== undefined && { replaceKey: e.replaceKey }),
           },
         });
       }
@@ -334,7 +336,7 @@ function iso(d: Date): string {
   return d.toISOString();
 }
 
-function enqueuedView(j: Omit<LibEnqueuedJob, 'replayed'>): EnqueuedJob {
+function enqueuedView(j: Omit<LibEnqueuedJob, 'replayed' | 'replaced'>): EnqueuedJob {
   return {
     id: j.id,
     type: j.type,

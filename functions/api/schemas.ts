@@ -64,10 +64,26 @@ const notBoth = (o: { runAt?: string | undefined; delaySeconds?: number | undefi
   !(o.runAt !== undefined && o.delaySeconds !== undefined);
 const notBothError = { message: 'give runAt or delaySeconds, not both', path: ['delaySeconds'] };
 
-export const EnqueueRequest = z.strictObject(enqueueFields).refine(notBoth, notBothError).meta({
-  id: 'EnqueueRequest',
-  description: 'One job to enqueue. Send an `Idempotency-Key` header to make retries safe. Unknown keys are rejected.',
-});
+export const EnqueueRequest = z
+  .strictObject({
+    ...enqueueFields,
+    replaceKey: z
+      .string()
+      .min(1)
+      .max(255)
+      .optional()
+      .meta({
+        description:
+          'Replace instead of add: if a job of this type and queue holding this key has not started, its payload, due time, ' +
+          'priority and attempts become these, and no job is added (answered 200 with `replaced: true`). With `delaySeconds`, ' +
+          'each request pushes the start out again (a debounce). Not with an `Idempotency-Key` header.',
+      }),
+  })
+  .refine(notBoth, notBothError)
+  .meta({
+    id: 'EnqueueRequest',
+    description: 'One job to enqueue. Send an `Idempotency-Key` header to make retries safe. Unknown keys are rejected.',
+  });
 export type EnqueueRequest = z.output<typeof EnqueueRequest>;
 
 export const BatchEnqueueItem = z
@@ -109,6 +125,10 @@ export const EnqueuedJob = z
     runAt: IsoDate,
     createdAt: IsoDate,
     idempotencyKey: z.string().nullable(),
+    replaced: z
+      .literal(true)
+      .optional()
+      .meta({ description: 'Present when a `replaceKey` matched a queued job: that job, its payload and due time replaced.' }),
   })
   .meta({
     id: 'EnqueuedJob',

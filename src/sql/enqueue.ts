@@ -9,6 +9,8 @@ export interface EnqueueRow {
   runAt: Date | null;
   delaySeconds: number;
   idempotencyKey: string | null;
+  /** A replace key (src/sql/replace.ts inserts such a row; `insertJobs` never sees one). */
+  replaceKey: string | null;
   /** The payload, already serialised to JSON text. */
   payloadJson: string;
 }
