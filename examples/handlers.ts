@@ -35,7 +35,11 @@ export const sendEmailHandler = defineHandler(sendEmail, async ({ to, template, 
   ctx.logger.info('email sent (simulated provider)', { template, user_id: userId });
 });
 
-/** Idempotent with durable steps: a retry skips the steps already done. */
+/**
+ * Idempotent with durable steps: a retry skips the steps already done. The receipt is enqueued exactly once,
+ * in one transaction with this job's success (`ctx.transaction`): if this worker lost the job to another, the
+ * transaction rolls back and no receipt is sent twice. An app's own writes (`tx.query`) would commit with it.
+ */
 export const processOrderHandler = defineHandler(processOrder, async ({ orderId }, ctx) => {
   const reservation = await ctx.step('reserve_inventory', () => ({ reservationId: `res-${orderId}` }), {
     compensate: (r) => ctx.logger.info('inventory released (simulated)', { reservation_id: r.reservationId }),
@@ -43,6 +47,10 @@ export const processOrderHandler = defineHandler(processOrder, async ({ orderId 
   await ctx.step('confirm_order', () =>
     ctx.logger.info('order confirmed (simulated)', { order_id: orderId, reservation_id: reservation.reservationId }),
   );
+  return ctx.transaction(async (tx) => {
+    const receipt = await tx.enqueue(sendEmail, { userId: `order-${orderId}`, to: `orders@example.com`, template: 'receipt' });
+    return { reservationId: reservation.reservationId, receiptJob: receipt.id };
+  });
 });
 
 /** Long-running: a heartbeat per page keeps the lease; the signal stops it on timeout, cancel or shutdown. */

@@ -1,5 +1,6 @@
 import type { JobDefinition, Payload } from './define.js';
 import type { Logger } from './logger.js';
+import type { JobTransaction } from './worker/transaction.js';
 
 /** Options of `ctx.step`. */
 export interface StepOptions<T> {
@@ -32,6 +33,20 @@ export interface JobContext {
    * without running `fn` again. Names must be unique within a handler.
    */
   step<T>(name: string, fn: () => Promise<T> | T, options?: StepOptions<T>): Promise<T>;
+  /**
+   * Exactly-once database effects: run `fn` in one transaction that also records this job's success, fenced
+   * by the lease. If the lease was lost (another worker took the job), the transaction rolls back, nothing
+   * `fn` wrote persists, and this rejects with `LeaseLostError`. `tx.query` runs inside it; `tx.enqueue(def,
+   * payload)` adds follow-up jobs that commit with it. `fn`'s value is the job's result. Once per attempt;
+   * after it the job has succeeded, whatever the handler does next. Needs the worker's database to be a pool.
+   *
+   * @example
+   * await ctx.transaction(async (tx) => {
+   *   await tx.query('UPDATE orders SET status = $2 WHERE id = $1', [orderId, 'paid']);
+   *   await tx.enqueue(sendReceipt, { orderId });
+   * });
+   */
+  transaction<T>(fn: (tx: JobTransaction) => Promise<T>): Promise<T>;
 }
 
 /**

@@ -25,4 +25,5 @@ export { type BulkFilter, type DeadLetterFilter, JOB_STATES, type JobFilter, LIV
 export { type AttemptOutcome, type TimelineEntry, timelineTime } from './timeline.js';
 export type { WorkerCore } from './worker/store.js';
 export type { DrainSummary, OutcomeEvent } from './worker/summary.js';
+export type { JobTransaction } from './worker/transaction.js';
 export { type DrainOptions, Worker, type WorkerOptions, workerOptionsSchema } from './worker/worker.js';

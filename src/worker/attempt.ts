@@ -1,10 +1,12 @@
 import { JobCancelledError, JobTimeoutError, LeaseLostError, PermanentJobError, SluiceError } from '../errors.js';
 import type { JobHandler } from '../handler.js';
 import { errorFields, jobFields, type Logger } from '../logger.js';
-import { describeIssues, hasLoneSurrogate, hasNul } from '../text.js';
+import { describeIssues } from '../text.js';
 import { AttemptContext, type HeldJob } from './context.js';
 import { type Decision, decide } from './decide.js';
+import { storableResult } from './results.js';
 import type { WorkerStore } from './store.js';
+import type { TransactionOps } from './transaction.js';
 
 /** What one attempt needs; nothing here touches the queue's tables but through `steps`. */
 export interface AttemptDeps {
@@ -19,6 +21,8 @@ export interface AttemptDeps {
   timeLeftMs: () => number;
   /** `ctx.heartbeat()`: the lease keeper's. */
   heartbeat: (job: HeldJob) => Promise<void>;
+  /** `ctx.transaction`'s connection and statements; absent when the database lends no connection. */
+  transaction?: TransactionOps | undefined;
 }
 
 /** The outcome to write for an attempt, or `lost` when its lease was lost (nothing may be written). */
@@ -48,7 +52,14 @@ export async function runAttempt(job: HeldJob, deps: AttemptDeps): Promise<Attem
     return decide(err, row.attempt, row.max_attempts, undefined, maxLen);
   }
   const def = handler.definition;
-  const ctx = new AttemptContext({ steps: deps.steps, job, logger: deps.logger, heartbeat: deps.heartbeat });
+  const ctx = new AttemptContext({
+    steps: deps.steps,
+    job,
+    logger: deps.logger,
+    heartbeat: deps.heartbeat,
+    transaction: deps.transaction,
+    maxResultBytes: deps.maxResultBytes,
+  });
   const fail = (err: unknown, decision: Decision) => failed(job, ctx, err, decision, deps, def.timeout);
   if (row.attempt > row.max_attempts) {
     const err = new PermanentJobError(`attempts exhausted: the lease of attempt ${row.max_attempts} lapsed before it reported`);
@@ -71,11 +82,20 @@ export async function runAttempt(job: HeldJob, deps: AttemptDeps): Promise<Attem
   const running = Promise.resolve().then(() => handler.handle(parsed.data, ctx));
   try {
     const value = await Promise.race([running, aborted]);
+    if (job.recorded) return recordedSuccess(job);
     if (job.lost) return 'lost';
     const resultJson = storableResult(value, deps.maxResultBytes);
     const success: Decision = { kind: 'success', delaySeconds: 0, error: null };
     return resultJson === undefined ? success : { ...success, resultJson };
   } catch (err) {
+    if (job.recorded) {
+      // ctx.transaction committed the success: the job is done, whatever the handler did after it.
+      deps.logger.warn('handler failed after its ctx.transaction committed; the job succeeded', {
+        ...jobFields(row),
+        error: errorFields(err, maxLen),
+      });
+      return recordedSuccess(job);
+    }
     if (job.lost || err instanceof LeaseLostError) return 'lost';
     const decision = decide(err, row.attempt, row.max_attempts, def, maxLen);
     if (decision.kind === 'dead' && job.controller.signal.aborted) {
@@ -88,27 +108,10 @@ export async function runAttempt(job: HeldJob, deps: AttemptDeps): Promise<Attem
   }
 }
 
-/**
- * A handler's return value as JSON text to store, or undefined for none (`undefined` returned). A value
- * that cannot be stored is the handler's bug and would fail again the same way: the attempt fails with a
- * `PermanentJobError` naming why (the job is dead, kept for redrive), rather than succeed with its result
- * silently lost.
- */
-function storableResult(value: unknown, maxBytes: number): string | undefined {
-  if (value === undefined) return undefined;
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(value);
-  } catch (err) {
-    throw new PermanentJobError(`the handler's result is not JSON-serialisable: ${(err as Error).message}`);
-  }
-  if (json === undefined) throw new PermanentJobError(`the handler's result (a ${typeof value}) is not JSON-serialisable`);
-  if (hasNul(value)) throw new PermanentJobError("the handler's result holds a NUL (\\u0000), which Postgres jsonb cannot store");
-  if (hasLoneSurrogate(value))
-    throw new PermanentJobError("the handler's result holds a lone UTF-16 surrogate, which Postgres jsonb cannot store");
-  const bytes = Buffer.byteLength(json, 'utf8');
-  if (bytes > maxBytes) throw new PermanentJobError(`the handler's result is ${bytes} bytes of JSON; maxResultBytes is ${maxBytes}`);
-  return json;
+/** The success `ctx.transaction` already wrote: the drain counts and reports it, and writes nothing. */
+function recordedSuccess(job: HeldJob): Decision {
+  const resultJson = job.recorded?.resultJson;
+  return { kind: 'success', delaySeconds: 0, error: null, recorded: true, ...(resultJson === undefined ? {} : { resultJson }) };
 }
 
 /**

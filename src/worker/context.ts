@@ -1,8 +1,9 @@
-import { JobTimeoutError, LeaseLostError } from '../errors.js';
+import { JobTimeoutError, LeaseLostError, SluiceError } from '../errors.js';
 import type { JobContext, StepOptions } from '../handler.js';
 import { errorFields, jobFields, type Logger } from '../logger.js';
 import type { ClaimedRow } from '../sql/claim.js';
 import type { WorkerStore } from './store.js';
+import { type JobTransaction, runJobTransaction, type TransactionOps } from './transaction.js';
 
 interface CompletedStep {
   name: string;
@@ -31,6 +32,10 @@ export interface HeldJob {
   startedAt?: number;
   /** performance.now() when the claim or extend that last confirmed the lease was sent: it runs leaseMs from then at least. */
   leaseSentAt: number;
+  /** `ctx.transaction` is writing the job's success: heartbeats pass it over (its row is held until the commit). */
+  finishing?: boolean;
+  /** `ctx.transaction` committed the job's success (and its result): nothing more may be written for this attempt. */
+  recorded?: { resultJson?: string };
 }
 
 /** `ctx` for one attempt: heartbeats, durable steps, and the compensations to run if the job dies. */
@@ -46,6 +51,8 @@ export class AttemptContext implements JobContext {
   readonly #steps: Pick<WorkerStore, 'loadSteps' | 'saveStep'>;
   readonly #job: HeldJob;
   readonly #heartbeat: (job: HeldJob) => Promise<void>;
+  readonly #tx: { ops: TransactionOps | undefined; maxResultBytes: number };
+  #transacted = false;
   #stored: Promise<Map<string, { seq: number; result: unknown }>> | undefined;
   #lastSeq = 0;
   #completed: CompletedStep[] = [];
@@ -55,6 +62,9 @@ export class AttemptContext implements JobContext {
     job: HeldJob;
     logger: Logger;
     heartbeat: (job: HeldJob) => Promise<void>;
+    /** `ctx.transaction`'s connection and statements (absent when the database is not a pool). */
+    transaction?: TransactionOps | undefined;
+    maxResultBytes?: number;
   }) {
     const { row } = args.job;
     this.id = row.id;
@@ -67,11 +77,27 @@ export class AttemptContext implements JobContext {
     this.#steps = args.steps;
     this.#job = args.job;
     this.#heartbeat = args.heartbeat;
+    this.#tx = { ops: args.transaction, maxResultBytes: args.maxResultBytes ?? 64 * 1024 };
     this.logger = bindFields(args.logger, jobFields({ id: row.id, type: row.type, attempt: row.attempt }));
   }
 
   heartbeat(): Promise<void> {
     return this.#heartbeat(this.#job);
+  }
+
+  transaction<T>(fn: (tx: JobTransaction) => Promise<T>): Promise<T> {
+    if (this.#transacted) return Promise.reject(new SluiceError("ctx.transaction runs once per attempt: it records the job's success"));
+    const ops = this.#tx.ops;
+    if (!ops) {
+      return Promise.reject(
+        new SluiceError(
+          'ctx.transaction needs the worker to have a pg.Pool (or anything with connect()): it takes a connection of its own',
+        ),
+      );
+    }
+    if (this.signal.aborted) return Promise.reject(this.signal.reason);
+    this.#transacted = true;
+    return runJobTransaction(ops, this.#job, fn, this.#tx.maxResultBytes);
   }
 
   async step<T>(name: string, fn: () => Promise<T> | T, options?: StepOptions<T>): Promise<T> {

@@ -13,6 +13,8 @@ export interface Decision {
   error: Record<string, unknown> | null;
   /** A success's result, as JSON text (checked: storable and within `maxResultBytes`); absent when none. */
   resultJson?: string | undefined;
+  /** Already written, by `ctx.transaction` with the handler's own writes: count and report it, write nothing. */
+  recorded?: true;
 }
 
 /**

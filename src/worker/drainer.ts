@@ -94,6 +94,7 @@ export class Drainer {
       maxResultBytes: config.maxResultBytes,
       timeLeftMs: () => this.#timeLeft() - config.reserveMs,
       heartbeat: (job) => this.#leases.heartbeat(job),
+      transaction: store.transaction,
     };
   }
 
@@ -288,7 +289,9 @@ export class Drainer {
 
   /** Queue a held job's outcome; nothing if this attempt no longer holds it (settled, lost or superseded). */
   #settle(job: HeldJob, decision: Decision): void {
-    if (this.#leases.drop(job)) this.#outcomes.add(job, { ...decision });
+    if (!this.#leases.drop(job)) return;
+    if (decision.recorded) this.#outcomes.recorded(job, decision);
+    else this.#outcomes.add(job, { ...decision });
   }
 
   #lose(job: HeldJob): void {

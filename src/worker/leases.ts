@@ -79,7 +79,8 @@ export class LeaseKeeper {
   }
 
   async #extendHeld(): Promise<void> {
-    const sent = [...this.#held.values()].filter((j) => !j.lost);
+    // A job whose ctx.transaction is writing its success holds its row until the commit: an extend would wait on it.
+    const sent = [...this.#held.values()].filter((j) => !j.lost && !j.finishing);
     if (sent.length === 0) return;
     const sentAt = performance.now();
     const alive = await this.#c.extend(

@@ -56,7 +56,17 @@ export class OutcomeBuffer {
 
   add(job: HeldJob, decision: Decision): void {
     if (this.#pending.length === 0) this.#oldestAt = Date.now();
-    this.#pending.push({
+    this.#pending.push(this.#pendingOf(job, decision));
+  }
+
+  /** A success `ctx.transaction` wrote with the handler's own writes: counted and reported, not written again. */
+  recorded(job: HeldJob, decision: Decision): void {
+    this.#c.summary.succeeded++;
+    this.#report(this.#pendingOf(job, decision));
+  }
+
+  #pendingOf(job: HeldJob, decision: Decision): Pending {
+    return {
       row: job.row,
       durationMs: job.startedAt === undefined ? null : Math.round(performance.now() - job.startedAt),
       id: job.row.id,
@@ -66,7 +76,7 @@ export class OutcomeBuffer {
       delaySeconds: decision.delaySeconds,
       error: decision.error,
       resultJson: decision.resultJson,
-    });
+    };
   }
 
   /** Whether to write now: a batch is pending, or the oldest pending outcome has waited FLUSH_DELAY_MS. */
