@@ -66,13 +66,15 @@ options everywhere: --json (machine-readable output), --schema S (default SLUICE
 database: DATABASE_URL, or the database of a running \`sluice dev\``;
 
 const HELP: Record<string, string> = {
-  enqueue: `usage: sluice enqueue <type> <json> [--queue Q] [--delay D] [--priority N] [--key K] [--json]
+  enqueue: `usage: sluice enqueue <type> <json> [--queue Q] [--delay D] [--priority N] [--key K | --replace-key K] [--json]
 
 Validates <json> against the type's schema (the config's jobs) and enqueues it.
   --queue Q      another queue than the type's own
   --delay D      run later: 30s, 500ms, 5m, 2h, or plain seconds
   --priority N   -100 (first) to 100 (last), default 0
-  --key K        idempotency key: the same key again returns the first job`,
+  --key K        idempotency key: the same key again returns the first job
+  --replace-key K  replace the queued job holding K (if it has not started) instead of adding one;
+                 with --delay, each enqueue pushes it out again (a debounce)`,
   jobs: JOBS_HELP,
   status: 'usage: sluice status [--json]',
   queues: `usage: sluice queues pause <queue> [--json]
@@ -101,6 +103,7 @@ const OPTIONS = {
   delay: { type: 'string' },
   priority: { type: 'string' },
   key: { type: 'string' },
+  'replace-key': { type: 'string' },
   limit: { type: 'string' },
   after: { type: 'string' },
   id: { type: 'string', multiple: true },
@@ -171,6 +174,7 @@ function deadLetterFilter(o: Options): DeadLetterFilter {
 async function run(argv: string[], confirm: Confirm | undefined): Promise<{ out: unknown; text: string; code?: number }> {
   const { values: o, positionals } = parseArgs({ args: withNegativeValues(argv), options: OPTIONS, allowPositionals: true, strict: true });
   if (o.key === '') throw new UsageError('--key must not be empty');
+  if (o['replace-key'] === '') throw new UsageError('--replace-key must not be empty');
   const [command, ...rest] = positionals;
   if (!command) {
     if (o.help) return { out: null, text: COMMANDS };
@@ -232,11 +236,12 @@ async function run(argv: string[], confirm: Confirm | undefined): Promise<{ out:
           ...(delayMs !== undefined ? { delayMs } : {}),
           ...(priority !== undefined ? { priority } : {}),
           ...(o.key ? { idempotencyKey: o.key } : {}),
+          ...(o['replace-key'] !== undefined ? { replaceKey: o['replace-key'] } : {}),
         });
         await wakeDevWorkers(job);
         return {
           out: job,
-          text: `${job.replayed ? 'already enqueued' : 'enqueued'}: job ${job.id} (${job.type} on ${job.queue}, ${job.state === 'scheduled' ? `runs at ${job.runAt.toISOString()}` : job.state})`,
+          text: `${job.replayed ? 'already enqueued' : job.replaced ? 'replaced' : 'enqueued'}: job ${job.id} (${job.type} on ${job.queue}, ${job.state === 'scheduled' ? `runs at ${job.runAt.toISOString()}` : job.state})`,
         };
       }
       case 'queues': {

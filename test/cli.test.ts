@@ -56,6 +56,10 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
     assert.equal((await cli('jobs', 'cancel', job.id, ...s)).code, 1, 'a finished job is not cancellable');
     const unknown = await cli('jobs', 'cancel', '999999', '--json', ...s);
     assert.deepEqual([unknown.code, JSON.parse(unknown.out).error.code], [1, 'NOT_CANCELLABLE']);
+    const debounced = await cli('enqueue', 'process_order', '{"orderId":"d1"}', '--replace-key', 'cli-debounce', '--delay', '60s', ...s);
+    assert.match(debounced.out, /^enqueued: job (\d+)/);
+    const replaced = await cli('enqueue', 'process_order', '{"orderId":"d2"}', '--replace-key', 'cli-debounce', '--delay', '60s', ...s);
+    assert.match(replaced.out, new RegExp(`^replaced: job ${/job (\d+)/.exec(debounced.out)?.[1]} `), 'the same job, its payload replaced');
     const negative = await cli('enqueue', 'process_order', '{"orderId":"neg"}', '--priority', '-7', '--json', ...s);
     assert.equal(JSON.parse(negative.out).priority, -7, '--priority -7 is a value, not an option');
     const missing = await cli('jobs', 'get', '999999', '--json', ...s);
@@ -81,6 +85,8 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
       [['dead-letters', 'purge'], /--queue, --type, --id, another filter, or --all/],
       [['status', '--bogus'], /Unknown option '--bogus'/],
       [['enqueue', 'process_order', '{"orderId":"k"}', '--key', ''], /--key must not be empty/],
+      [['enqueue', 'process_order', '{"orderId":"k"}', '--replace-key', ''], /--replace-key must not be empty/],
+      [['enqueue', 'process_order', '{"orderId":"k"}', '--replace-key', 'r', '--key', 'i'], /give idempotencyKey or replaceKey, not both/],
       [
         ['enqueue', 'process_order', '{"orderId":"k"}', '--queue', 'nowhere'],
         /queue "nowhere" has no worker.*the queues are default, emails/,

@@ -103,6 +103,23 @@ describe('ctx.transaction', async () => {
     assert.equal(await status(3), 'paid', "the first attempt's write rolled back, the second's committed");
   });
 
+  it('refuses ctx.step inside it (the step would wait for a second connection), and rolls back', async () => {
+    const nested = order('tx_nested');
+    const j = await sluice.enqueue(nested, { orderId: 5 });
+    let seen: unknown;
+    const h = defineHandler(nested, async ({ orderId }, ctx) => {
+      await ctx.transaction(async (tx) => {
+        await tx.query(`INSERT INTO ${s}.orders (id, status) VALUES ($1, 'paid')`, [orderId]);
+        seen = await ctx.step('inside', () => 1).catch((err) => err);
+        throw seen;
+      });
+    });
+    await sluice.worker({ queue: 'tx-nested', handlers: [h] }).drain({ remainingTimeMs: 10_000 });
+    assert.ok(seen instanceof SluiceError && /ctx.step\("inside"\) inside ctx.transaction/.test(seen.message), String(seen));
+    assert.equal(await status(5), null, 'rolled back');
+    assert.notEqual((await sluice.getJob(j.id))?.state, 'succeeded');
+  });
+
   it('needs a pool: with a single client it says so', async () => {
     const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
     await client.connect();

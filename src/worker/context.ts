@@ -53,6 +53,8 @@ export class AttemptContext implements JobContext {
   readonly #heartbeat: (job: HeldJob) => Promise<void>;
   readonly #tx: { ops: TransactionOps | undefined; maxResultBytes: number };
   #transacted = false;
+  /** `ctx.transaction`'s callback is running: its connection is held, so a step (another connection) is refused. */
+  #inTransaction = false;
   #stored: Promise<Map<string, { seq: number; result: unknown }>> | undefined;
   #lastSeq = 0;
   #completed: CompletedStep[] = [];
@@ -97,12 +99,21 @@ export class AttemptContext implements JobContext {
     }
     if (this.signal.aborted) return Promise.reject(this.signal.reason);
     this.#transacted = true;
-    return runJobTransaction(ops, this.#job, fn, this.#tx.maxResultBytes);
+    this.#inTransaction = true;
+    return runJobTransaction(ops, this.#job, fn, this.#tx.maxResultBytes).finally(() => {
+      this.#inTransaction = false;
+    });
   }
 
   async step<T>(name: string, fn: () => Promise<T> | T, options?: StepOptions<T>): Promise<T> {
     if (typeof name !== 'string' || name.length === 0 || name.length > 200)
       throw new TypeError('step name must be a string of 1 to 200 characters');
+    if (this.#inTransaction) {
+      // It would wait for a second connection while the transaction holds one: with a small pool, forever.
+      throw new SluiceError(
+        `ctx.step(${JSON.stringify(name)}) inside ctx.transaction: do the work with tx, or make it a step before the transaction`,
+      );
+    }
     const storedSteps = await this.#storedSteps();
     const stored = storedSteps.get(name);
     if (stored) {
