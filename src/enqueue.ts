@@ -11,6 +11,13 @@ import { describeIssues, hasLoneSurrogate, hasNul, unstorableText } from './text
 
 const DAY = 86_400_000;
 
+/** An idempotency or replace key: 1 to 255 characters that Postgres text can store. */
+const jobKey = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((k) => !unstorableText(k), 'the key may not contain NUL or lone UTF-16 surrogates');
+
 /** Per-job enqueue options; each overrides the job type's default. */
 export const enqueueOptionsSchema = z
   .object({
@@ -27,24 +34,14 @@ export const enqueueOptionsSchema = z
     queue: z.string().regex(QUEUE_NAME).optional(),
     maxAttempts: z.number().int().min(1).max(1000).optional(),
     /** Enqueuing the same key again within the idempotency window returns the first job. */
-    idempotencyKey: z
-      .string()
-      .min(1)
-      .max(255)
-      .refine((k) => !unstorableText(k), 'the key may not contain NUL or lone UTF-16 surrogates')
-      .optional(),
+    idempotencyKey: jobKey.optional(),
     /**
      * Replace instead of add: if a job of this type and queue holding this key has not started yet, its
      * payload, due time, priority and attempts become this enqueue's, and no job is added (`replaced`).
      * With `delayMs`, each enqueue pushes the job's start out again: a debounce. Once the job has started,
      * the key is free and the next enqueue adds a new job. One job at a time (`enqueue`, not in a batch).
      */
-    replaceKey: z
-      .string()
-      .min(1)
-      .max(255)
-      .refine((k) => !unstorableText(k), 'the key may not contain NUL or lone UTF-16 surrogates')
-      .optional(),
+    replaceKey: jobKey.optional(),
   })
   .strict()
   .refine((o) => !(o.runAt && o.delayMs !== undefined), { message: 'give runAt or delayMs, not both', path: ['runAt'] })
@@ -183,19 +180,26 @@ async function enqueueReplacing(db: Queryable, s: SchemaName, row: EnqueueRow & 
     const message = `replaceKey ${JSON.stringify(row.replaceKey)} is held by a queued job of another type or queue (job ${r.id})`;
     throw new ValidationError(`invalid job at index 0: ${message}`, [{ path: [0, 'options', 'replaceKey'], message, code: 'custom' }]);
   }
+  return stored(row, r, { idempotencyKey: null, replayed: false, replaced: r.replaced });
+}
+
+/** The job a statement just wrote: its fields as given, its id and times as the database set them. */
+function stored(
+  row: EnqueueRow,
+  written: { id: string; run_at: Date; created_at: Date; scheduled: boolean },
+  how: Pick<EnqueuedJob, 'idempotencyKey' | 'replayed' | 'replaced'>,
+): EnqueuedJob {
   return {
-    id: r.id,
+    id: written.id,
     type: row.type,
     queue: row.queue,
-    state: r.scheduled ? 'scheduled' : 'available',
+    state: written.scheduled ? 'scheduled' : 'available',
     priority: row.priority,
     attempt: 0,
     maxAttempts: row.maxAttempts,
-    runAt: r.run_at,
-    createdAt: r.created_at,
-    idempotencyKey: null,
-    replayed: false,
-    replaced: r.replaced,
+    runAt: written.run_at,
+    createdAt: written.created_at,
+    ...how,
   };
 }
 
@@ -246,20 +250,7 @@ export async function enqueueBatch(
       }
       const replayed = key !== null && firstUse.has(key);
       if (key !== null) firstUse.add(key);
-      results[i] = {
-        id: hit.id,
-        type: row.type,
-        queue: row.queue,
-        state: hit.scheduled ? 'scheduled' : 'available',
-        priority: row.priority,
-        attempt: 0,
-        maxAttempts: row.maxAttempts,
-        runAt: hit.run_at,
-        createdAt: hit.created_at,
-        idempotencyKey: key,
-        replayed,
-        replaced: false,
-      };
+      results[i] = stored(row, hit, { idempotencyKey: key, replayed, replaced: false });
     }
     if (conflicted.length === 0) break;
     const keys = [...new Set(conflicted.map((i) => (rows[i] as EnqueueRow).idempotencyKey as string))];

@@ -328,24 +328,20 @@ export class Sluice {
       options,
       'prune options',
     );
-    let deleted = 0;
-    for (let i = 0; i < o.maxBatches; i++) {
-      const n = await pruneFinished(this.#db, this.#s, { retentionSeconds: this.settings.retentionMs / 1000, limit: o.batchSize });
-      deleted += n;
-      if (n < o.batchSize) break;
-    }
-    let expiredBulkKeys = 0;
-    for (let i = 0; i < o.maxBatches; i++) {
-      const n = await pruneBulkRequests(this.#db, this.#s, o.batchSize);
-      expiredBulkKeys += n;
-      if (n < o.batchSize) break;
-    }
-    let staleReplaceKeys = 0;
-    for (let i = 0; i < o.maxBatches; i++) {
-      const n = await pruneReplaceKeys(this.#db, this.#s, o.batchSize);
-      staleReplaceKeys += n;
-      if (n < o.batchSize) break;
-    }
+    /** Run one bounded delete until it deletes fewer than a batch, or `maxBatches` ran; the total deleted. */
+    const inBatches = async (run: () => Promise<number>): Promise<number> => {
+      let total = 0;
+      for (let i = 0; i < o.maxBatches; i++) {
+        const n = await run();
+        total += n;
+        if (n < o.batchSize) break;
+      }
+      return total;
+    };
+    const retentionSeconds = this.settings.retentionMs / 1000;
+    const deleted = await inBatches(() => pruneFinished(this.#db, this.#s, { retentionSeconds, limit: o.batchSize }));
+    const expiredBulkKeys = await inBatches(() => pruneBulkRequests(this.#db, this.#s, o.batchSize));
+    const staleReplaceKeys = await inBatches(() => pruneReplaceKeys(this.#db, this.#s, o.batchSize));
     return { deleted, expiredBulkKeys, staleReplaceKeys };
   }
 

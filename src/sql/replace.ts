@@ -1,8 +1,12 @@
 import type { Queryable, SchemaName } from '../db.js';
-import type { EnqueueRow, InsertedRow } from './enqueue.js';
+import type { EnqueueRow } from './enqueue.js';
 
 /** What `insertOrReplace` did: the job, whether it replaced a queued one, or that another type holds the key. */
-export interface ReplacedRow extends InsertedRow {
+export interface ReplacedRow {
+  id: string;
+  created_at: Date;
+  run_at: Date;
+  scheduled: boolean;
   replaced: boolean;
   /** The key names a queued job of another type or queue: nothing was written. */
   held_elsewhere: boolean;
@@ -21,8 +25,7 @@ export async function insertOrReplace(db: Queryable, s: SchemaName, r: EnqueueRo
     `SELECT * FROM ${s}.enqueue_replacing($1, $2, $3::smallint, $4::int, $5::timestamptz, $6::float8, $7, $8::jsonb)`,
     [r.type, r.queue, r.priority, r.maxAttempts, r.runAt, r.delaySeconds, r.replaceKey, r.payloadJson],
   );
-  const row = res.rows[0] as ReplacedRow;
-  return { ...row, idempotency_key: null };
+  return res.rows[0] as ReplacedRow;
 }
 
 /**

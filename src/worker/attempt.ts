@@ -84,9 +84,7 @@ export async function runAttempt(job: HeldJob, deps: AttemptDeps): Promise<Attem
     const value = await Promise.race([running, aborted]);
     if (job.recorded) return recordedSuccess(job);
     if (job.lost) return 'lost';
-    const resultJson = storableResult(value, deps.maxResultBytes);
-    const success: Decision = { kind: 'success', delaySeconds: 0, error: null };
-    return resultJson === undefined ? success : { ...success, resultJson };
+    return success(storableResult(value, deps.maxResultBytes));
   } catch (err) {
     if (job.recorded) {
       // ctx.transaction committed the success: the job is done, whatever the handler did after it.
@@ -108,10 +106,15 @@ export async function runAttempt(job: HeldJob, deps: AttemptDeps): Promise<Attem
   }
 }
 
+/** A success, with its result when there is one (no `resultJson` key when there is none). */
+function success(resultJson: string | undefined): Decision {
+  const decision: Decision = { kind: 'success', delaySeconds: 0, error: null };
+  return resultJson === undefined ? decision : { ...decision, resultJson };
+}
+
 /** The success `ctx.transaction` already wrote: the drain counts and reports it, and writes nothing. */
 function recordedSuccess(job: HeldJob): Decision {
-  const resultJson = job.recorded?.resultJson;
-  return { kind: 'success', delaySeconds: 0, error: null, recorded: true, ...(resultJson === undefined ? {} : { resultJson }) };
+  return { ...success(job.recorded?.resultJson), recorded: true };
 }
 
 /**

@@ -66,7 +66,7 @@ export class AttemptContext implements JobContext {
     heartbeat: (job: HeldJob) => Promise<void>;
     /** `ctx.transaction`'s connection and statements (absent when the database is not a pool). */
     transaction?: TransactionOps | undefined;
-    maxResultBytes?: number;
+    maxResultBytes: number;
   }) {
     const { row } = args.job;
     this.id = row.id;
@@ -79,7 +79,7 @@ export class AttemptContext implements JobContext {
     this.#steps = args.steps;
     this.#job = args.job;
     this.#heartbeat = args.heartbeat;
-    this.#tx = { ops: args.transaction, maxResultBytes: args.maxResultBytes ?? 64 * 1024 };
+    this.#tx = { ops: args.transaction, maxResultBytes: args.maxResultBytes };
     this.logger = bindFields(args.logger, jobFields({ id: row.id, type: row.type, attempt: row.attempt }));
   }
 
@@ -91,11 +91,7 @@ export class AttemptContext implements JobContext {
     if (this.#transacted) return Promise.reject(new SluiceError("ctx.transaction runs once per attempt: it records the job's success"));
     const ops = this.#tx.ops;
     if (!ops) {
-      return Promise.reject(
-        new SluiceError(
-          'ctx.transaction needs the worker to have a pg.Pool (or anything with connect()): it takes a connection of its own',
-        ),
-      );
+      return Promise.reject(new SluiceError('ctx.transaction needs the worker to have a pg.Pool: it takes a connection of its own'));
     }
     if (this.signal.aborted) return Promise.reject(this.signal.reason);
     this.#transacted = true;
