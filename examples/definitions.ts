@@ -17,6 +17,8 @@ export const sendEmail = defineJob({
   queue: 'emails',
   timeout: 15_000,
   ...retryPresets.network,
+  // The provider takes 20 sends at once from us, and mail servers frown on more than 2 at once to one domain.
+  limits: { concurrency: 20, key: (p) => p.to.slice(p.to.lastIndexOf('@') + 1).toLowerCase(), perKey: { concurrency: 2 } },
 });
 
 /** Process a placed order: idempotent by order id, with durable steps. Store ids, not objects. */

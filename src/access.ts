@@ -3,7 +3,18 @@ import { ConfigError } from './errors.js';
 
 /** A table privilege, or UPDATE of some columns only (which also allows locking the table's rows). */
 type Privilege = 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE' | 'UPDATE (priority, run_at)';
-type Table = 'jobs' | 'active_jobs' | 'job_steps' | 'paused_queues' | 'job_events' | 'job_counts' | 'bulk_requests' | 'replace_keys';
+type Table =
+  | 'jobs'
+  | 'active_jobs'
+  | 'job_steps'
+  | 'paused_queues'
+  | 'job_events'
+  | 'job_counts'
+  | 'bulk_requests'
+  | 'replace_keys'
+  | 'flow_queues'
+  | 'flow_keys'
+  | 'flow_jobs';
 
 /**
  * What each kind of caller does to the queue's tables: the least that sluice's SQL needs. A database user
@@ -13,7 +24,8 @@ export const ACCESS_PROFILES = {
   /**
    * `enqueue`/`enqueueMany`, including the release of an expired idempotency key and the read-back of the
    * existing job when a key replays (a job's view joins its live row), and an enqueue under a replace key
-   * (it locks the key and the queued job's live row, and replaces that job's payload and due time).
+   * (it locks the key and the queued job's live row, and replaces that job's payload and due time); a job
+   * of a limited type also gets its flow row, key and queue (docs/flow-control.md).
    */
   producer: {
     jobs: ['SELECT', 'INSERT', 'UPDATE'],
@@ -21,6 +33,9 @@ export const ACCESS_PROFILES = {
     active_jobs: ['SELECT', 'INSERT', 'UPDATE (priority, run_at)'],
     job_events: ['SELECT'],
     replace_keys: ['SELECT', 'INSERT', 'UPDATE'],
+    flow_queues: ['SELECT', 'INSERT'],
+    flow_keys: ['SELECT', 'INSERT'],
+    flow_jobs: ['SELECT', 'INSERT'],
   },
   /**
    * `getJob(s)`, `jobTimeline`, listing and counting jobs, `cancel`, `stats`, `activity`, pause and resume,
@@ -35,6 +50,10 @@ export const ACCESS_PROFILES = {
     job_events: ['SELECT', 'INSERT', 'DELETE'],
     job_counts: ['SELECT'],
     bulk_requests: ['SELECT', 'INSERT', 'UPDATE'],
+    // A cancelled limited job leaves its flow row; a redriven one is registered again.
+    flow_queues: ['SELECT', 'INSERT'],
+    flow_keys: ['SELECT', 'INSERT'],
+    flow_jobs: ['SELECT', 'INSERT', 'DELETE'],
   },
   /**
    * A worker's claim (which skips a paused queue), heartbeats, durable steps and outcomes; an outcome
@@ -47,6 +66,10 @@ export const ACCESS_PROFILES = {
     paused_queues: ['SELECT'],
     job_events: ['INSERT'],
     job_counts: ['SELECT', 'INSERT', 'UPDATE'],
+    // The flow claim takes turns on its queue's row (a row lock, which needs UPDATE) and moves its cursor.
+    flow_queues: ['SELECT', 'UPDATE'],
+    flow_keys: ['SELECT'],
+    flow_jobs: ['SELECT', 'UPDATE', 'DELETE'],
   },
   /**
    * `prune` (with the timelines of what it deletes, expired bulk-request keys and stale replace keys),
@@ -61,6 +84,9 @@ export const ACCESS_PROFILES = {
     job_counts: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
     bulk_requests: ['SELECT', 'UPDATE', 'DELETE'],
     replace_keys: ['SELECT', 'UPDATE', 'DELETE'],
+    // Keys no job holds are deleted, and any key a job holds without its row is put back.
+    flow_keys: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+    flow_jobs: ['SELECT'],
   },
 } as const satisfies Record<string, Partial<Record<Table, readonly Privilege[]>>>;
 
@@ -79,6 +105,9 @@ export const ACCESS_TABLES: readonly Table[] = [
   'job_counts',
   'bulk_requests',
   'replace_keys',
+  'flow_queues',
+  'flow_keys',
+  'flow_jobs',
 ];
 
 function quoteRole(name: string): string {

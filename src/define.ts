@@ -22,7 +22,45 @@ export interface JobOptions<S extends z.ZodType> {
   timeout?: number;
   /** Lower runs first, from -100 to 100. Default 0. */
   priority?: number;
+  /** Flow control, enforced in the database across every worker (docs/flow-control.md). */
+  limits?: JobLimits<z.output<S>>;
 }
+
+/**
+ * A job type's flow control. `concurrency` bounds the jobs of the type running at once, across every
+ * worker and Lambda; with a `key`, the keys take turns at each claim (fairness) and `perKey` bounds each
+ * key on its own. A job over a limit stays queued, its attempt unspent, and starts when a slot frees.
+ *
+ * @example
+ * limits: { concurrency: 50, key: (p) => p.tenantId, perKey: { concurrency: 2 } }
+ */
+export interface JobLimits<P = unknown> {
+  /** At most this many jobs of the type running at once, in total. */
+  concurrency?: number;
+  /** A job's key, from its parsed payload (e.g. a tenant or partner id): a non-empty string or a number. */
+  key?(payload: P): string | number;
+  /** Limits of each key on its own (needs `key`). */
+  perKey?: { concurrency?: number };
+}
+
+const LIMIT = z.number().int('a limit is a whole number').min(1, 'a limit is at least 1').max(100_000, 'a limit is at most 100000');
+
+const limitsSchema = z
+  .object({
+    concurrency: LIMIT.optional(),
+    key: z
+      .custom<(payload: unknown) => unknown>(
+        (f) => typeof f === 'function',
+        'limits.key must be a function of the parsed payload, e.g. (p) => p.tenantId',
+      )
+      .optional(),
+    perKey: z.object({ concurrency: LIMIT.optional() }).strict().optional(),
+  })
+  .strict()
+  .refine((l) => l.perKey === undefined || l.key !== undefined, { message: 'limits.perKey needs limits.key', path: ['perKey'] })
+  .refine((l) => l.concurrency !== undefined || l.key !== undefined, {
+    message: 'limits needs concurrency, or a key (its keys then take turns)',
+  });
 
 const optionsSchema = z
   .object({
@@ -33,6 +71,7 @@ const optionsSchema = z
     backoff: backoffSchema.default(DEFAULT_BACKOFF),
     timeout: z.number().int().min(1).max(86_400_000).default(60_000),
     priority: z.number().int().min(PRIORITY.min).max(PRIORITY.max).default(0),
+    limits: limitsSchema.optional(),
   })
   .strict();
 
@@ -48,6 +87,7 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType> {
   readonly backoff: Backoff;
   readonly timeout: number;
   readonly priority: number;
+  readonly limits?: Readonly<JobLimits<z.output<S>>> | undefined;
 }
 
 /** The payload a producer passes (before parsing: defaults may still be missing). */
@@ -71,7 +111,14 @@ export function defineJob<S extends z.ZodType>(options: JobOptions<S>): JobDefin
   if (!parsed.success) {
     throw new ConfigError(`defineJob(${JSON.stringify((options as { type?: unknown })?.type)}): ${z.prettifyError(parsed.error)}`);
   }
-  return Object.freeze({ ...parsed.data, schema: options.schema });
+  const { limits, ...rest } = parsed.data;
+  return Object.freeze({
+    ...rest,
+    schema: options.schema,
+    ...(limits && {
+      limits: Object.freeze({ ...limits, ...(options.limits?.key && { key: options.limits.key }) }) as JobLimits<z.output<S>>,
+    }),
+  });
 }
 
 /**

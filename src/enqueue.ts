@@ -132,6 +132,16 @@ function prepare(items: readonly EnqueueItem[], settings: SluiceSettings): Enque
       return;
     }
     const o = opts.data;
+    const flowKey = flowKeyOf(item.job, parsed.data);
+    if (flowKey !== null && typeof flowKey === 'object') {
+      issues.push({ path: [i, 'payload'], message: flowKey.error, code: 'custom' });
+      return;
+    }
+    if (flowKey !== null && o.replaceKey !== undefined) {
+      const message = `replaceKey does not work with a job type that has limits (${item.job.type})`;
+      issues.push({ path: [i, 'options', 'replaceKey'], message, code: 'custom' });
+      return;
+    }
     const queue = o.queue ?? item.job.queue;
     if (settings.queues && !settings.queues.includes(queue)) {
       const path = o.queue === undefined ? [i, 'queue'] : [i, 'options', 'queue'];
@@ -147,6 +157,7 @@ function prepare(items: readonly EnqueueItem[], settings: SluiceSettings): Enque
       delaySeconds: (o.delayMs ?? 0) / 1000,
       idempotencyKey: o.idempotencyKey ?? null,
       replaceKey: o.replaceKey ?? null,
+      flowKey,
       payloadJson: json,
     });
   });
@@ -157,6 +168,36 @@ function prepare(items: readonly EnqueueItem[], settings: SluiceSettings): Enque
     throw issues.length === 0 ? new PayloadTooLargeError(message, all) : new ValidationError(message, all);
   }
   return rows;
+}
+
+/**
+ * The flow key of a job of a limited type: its `limits.key` of the parsed payload, or '' when the type is
+ * limited only in total; null for a type without limits. A key function that throws or returns anything
+ * but a non-empty string (at most 255 characters) or a finite number is refused, naming the type.
+ */
+function flowKeyOf(def: JobDefinition, payload: unknown): string | null | { error: string } {
+  const limits = def.limits;
+  if (!limits) return null;
+  if (!limits.key) return '';
+  let key: unknown;
+  try {
+    key = limits.key(payload);
+  } catch (err) {
+    return { error: `limits.key of job type ${def.type} threw: ${(err as Error)?.message ?? String(err)}` };
+  }
+  const text = typeof key === 'number' && Number.isFinite(key) ? String(key) : key;
+  if (typeof text !== 'string' || text.length === 0 || text.length > 255 || unstorableText(text)) {
+    return {
+      error: `limits.key of job type ${def.type} returned ${describeKey(key)}: a key is a non-empty string of at most 255 characters (no NUL, no lone surrogate) or a finite number`,
+    };
+  }
+  return text;
+}
+
+function describeKey(key: unknown): string {
+  if (typeof key === 'string') return key.length === 0 ? 'an empty string' : `a string of ${key.length} characters`;
+  if (typeof key === 'number') return String(key);
+  return key === null ? 'null' : typeof key;
 }
 
 /** Why a queue is refused when `queues` lists the ones with a worker. */

@@ -23,6 +23,7 @@ import { cancelMatching } from './sql/cancelMatching.js';
 import { countJobs } from './sql/countJobs.js';
 import { compactCounts, readCounts, readDurationBuckets } from './sql/counts.js';
 import { listDeadLetters, purgeDeadLetters, redriveDeadLetters } from './sql/deadLetters.js';
+import { pruneFlowKeys, restoreFlowKeys } from './sql/flowKeys.js';
 import { getJobsById } from './sql/getJobs.js';
 import {
   type BulkFilter,
@@ -316,11 +317,12 @@ export class Sluice {
    * Delete succeeded and cancelled records older than `retentionMs`, `batchSize` rows per statement, until
    * none is left or `maxBatches` ran. Dead letters are kept until redriven or purged. Then the records of
    * bulk requests whose idempotency key expired (`idempotencyWindowMs`), as many batches at most; then the
-   * replace keys whose job started or finished (`staleReplaceKeys`: the next enqueue with one adds a job anyway).
+   * replace keys whose job started or finished (`staleReplaceKeys`: the next enqueue with one adds a job anyway);
+   * then the flow keys no live job holds (`staleFlowKeys`), putting back any a job holds without its row.
    */
   async prune(
     options: { batchSize?: number; maxBatches?: number } = {},
-  ): Promise<{ deleted: number; expiredBulkKeys: number; staleReplaceKeys: number }> {
+  ): Promise<{ deleted: number; expiredBulkKeys: number; staleReplaceKeys: number; staleFlowKeys: number }> {
     const o = parseInput(
       z
         .object({ batchSize: z.number().int().min(1).max(100_000).default(BULK), maxBatches: z.number().int().min(1).default(1000) })
@@ -342,7 +344,9 @@ export class Sluice {
     const deleted = await inBatches(() => pruneFinished(this.#db, this.#s, { retentionSeconds, limit: o.batchSize }));
     const expiredBulkKeys = await inBatches(() => pruneBulkRequests(this.#db, this.#s, o.batchSize));
     const staleReplaceKeys = await inBatches(() => pruneReplaceKeys(this.#db, this.#s, o.batchSize));
-    return { deleted, expiredBulkKeys, staleReplaceKeys };
+    const staleFlowKeys = await inBatches(() => pruneFlowKeys(this.#db, this.#s, o.batchSize));
+    await restoreFlowKeys(this.#db, this.#s);
+    return { deleted, expiredBulkKeys, staleReplaceKeys, staleFlowKeys };
   }
 
   /**

@@ -14,6 +14,8 @@ const figures = {
     latencyP50Ms: 5,
     apiColdStartMs: 151,
     drainPeakRssMb: 127.9,
+    flowDrainJobsPerSecPerKey: 69,
+    flowDrainJobsPerSecUnlimited: 100,
   },
 };
 
@@ -31,6 +33,7 @@ describe('bench targets (scripts/bench/targets.ts)', () => {
         ['≤ 5 ms', true],
         ['≤ 150 ms', false],
         ['< 128 MB', true],
+        ['≥ 70%', false], // a per-key limit over 1,000 keys at 69% of no limits
       ],
     );
     assert.deepEqual([t[0]?.value, t[0]?.against, t[0]?.ratio], [100_000, 200_000, 0.5], 'the drain against the baseline');

@@ -33,12 +33,12 @@ describe('prune', async () => {
     const fresh = await sluice.enqueue(quick, { orderId: 101 });
     await age([...ids, cancelled.id, live.id], 120);
 
-    assert.deepEqual(await sluice.prune({ batchSize: 10 }), { deleted: 25, expiredBulkKeys: 0, staleReplaceKeys: 0 }); // 24 succeeded + 1 cancelled, 10 per statement
+    assert.deepEqual(await sluice.prune({ batchSize: 10 }), { deleted: 25, expiredBulkKeys: 0, staleReplaceKeys: 0, staleFlowKeys: 0 }); // 24 succeeded + 1 cancelled, 10 per statement
     assert.equal((await sluice.getJob(ids[0]!))?.state, 'dead', 'dead letters are never pruned');
     assert.equal((await sluice.getJob(live.id))?.state, 'scheduled', 'live jobs are never pruned');
     assert.equal((await sluice.getJob(fresh.id))?.state, 'available');
     assert.equal(await sluice.getJob(ids[5]!), null);
-    assert.deepEqual(await sluice.prune(), { deleted: 0, expiredBulkKeys: 0, staleReplaceKeys: 0 });
+    assert.deepEqual(await sluice.prune(), { deleted: 0, expiredBulkKeys: 0, staleReplaceKeys: 0, staleFlowKeys: 0 });
   });
 });
 
@@ -157,7 +157,7 @@ describe('migrations', async () => {
       );
       assert.deepEqual((await migrate({ db: pool, schema })).applied, []);
       const { rows } = await pool.query(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1`, [schema]);
-      assert.equal(rows[0].n, 9); // jobs, active_jobs, job_steps, paused_queues, job_events, job_counts, bulk_requests, replace_keys, sluice_migrations
+      assert.equal(rows[0].n, 12); // jobs, active_jobs, job_steps, paused_queues, job_events, job_counts, bulk_requests, replace_keys, flow_queues, flow_keys, flow_jobs, sluice_migrations
     } finally {
       await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await pool.end();

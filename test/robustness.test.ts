@@ -173,7 +173,7 @@ describe('prune and a first-try success that waited', async () => {
     const view = await sluice.getJob(job.id);
     assert.equal(view?.state, 'succeeded');
     assert.ok(view?.finishedAt instanceof Date, 'the late finish was recorded');
-    assert.deepEqual(await sluice.prune(), { deleted: 0, expiredBulkKeys: 0, staleReplaceKeys: 0 });
+    assert.deepEqual(await sluice.prune(), { deleted: 0, expiredBulkKeys: 0, staleReplaceKeys: 0, staleFlowKeys: 0 });
     assert.equal((await sluice.getJob(job.id))?.state, 'succeeded');
   });
 });

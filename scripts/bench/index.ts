@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../dev/embedded.js';
 import { baselineDrain, baselineEnqueueBulk, baselineEnqueueOne, setupBaseline } from './baseline.js';
+import { flowFigures } from './flow.js';
 import { lambdaFigures } from './lambda.js';
 import { listingFigures } from './listing.js';
 import { median, paired } from './measure.js';
@@ -171,6 +172,9 @@ try {
     repeats: REPEATS,
   });
 
+  log('sluice: flow control (a per-key limit over 1,000 keys against no limits, alternately; fairness)');
+  const flow = await flowFigures(sluice, db, { jobs: N.drain, keys: 1000, fairA: q ? 2_000 : 10_000, fairB: 100, repeats: REPEATS });
+
   log('Lambda: bundles, cold start, peak memory');
   const lambda = await lambdaFigures({ url, schema: SCHEMA, sluice, db, drainJobs: N.rss, coldStarts: N.coldStarts });
 
@@ -212,6 +216,7 @@ try {
       walBytesPerJobEnqueuedBulk: sBulk.walBytesPerJob,
       walBytesPerJobProcessed: sDrain1.walBytesPerJob,
       ...scale,
+      ...flow,
       outcomeSqlJobsPerSec: withTimeline.jobsPerSec,
       outcomeSqlJobsPerSecWithoutTimeline: without.jobsPerSec,
       outcomeSqlWalBytesPerJob: withTimeline.walBytesPerJob,
@@ -286,6 +291,20 @@ try {
       'flat',
       ' empty',
     ),
+    vs(
+      `drain, per-key limit ${s.flowPerKeyLimit} over ${f(s.flowKeys)} keys (jobs/s)`,
+      s.flowDrainJobsPerSecPerKey,
+      s.flowDrainJobsPerSecUnlimited,
+      '≥ 70%',
+      ' no limits',
+    ),
+    [
+      'fairness: 100 of key B behind 10,000 of A: B done at (ms) / A started before',
+      `${f(s.flowFairnessBLastStartMs)} / ${f(s.flowFairnessAStartedBeforeBLast)}`,
+      `${f(s.flowFairnessDrainMs)} whole drain`,
+      '',
+      '',
+    ],
     [
       'enqueue → start p50 / p95 / p99 (ms)',
       `${f(s.latencyP50Ms, 1)} / ${f(s.latencyP95Ms, 1)} / ${f(s.latencyP99Ms, 1)}`,
@@ -313,7 +332,7 @@ try {
   );
   console.log(table.join('\n'));
   console.log(
-    `\nissue 14's targets, each in this run: ${held.filter((t) => t.held).length} of ${held.length} held\n${held
+    `\ntargets (issues 14 and 15), each in this run: ${held.filter((t) => t.held).length} of ${held.length} held\n${held
       .map(
         (t) =>
           `- ${t.held ? 'held' : 'NOT held'}: ${t.name}: ${t.against === undefined ? f(t.value, 1) : pct(t.value, t.against)} (${t.target})`,

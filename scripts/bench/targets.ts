@@ -26,6 +26,8 @@ interface Figures {
     latencyP50Ms: number;
     apiColdStartMs: number;
     drainPeakRssMb: number;
+    flowDrainJobsPerSecPerKey: number;
+    flowDrainJobsPerSecUnlimited: number;
   };
 }
 
@@ -59,5 +61,11 @@ export function targets({ baseline: b, sluice: s }: Figures): Target[] {
     bound('enqueue → start p50 (ms)', s.latencyP50Ms, '≤ 5 ms', s.latencyP50Ms <= 5),
     bound('API cold start (ms)', s.apiColdStartMs, '≤ 150 ms', s.apiColdStartMs <= 150),
     bound('drain peak RSS (MB)', s.drainPeakRssMb, '< 128 MB', s.drainPeakRssMb < 128),
+    atLeast(
+      'drain with a per-key concurrency limit over 1,000 keys / the same drain without limits',
+      s.flowDrainJobsPerSecPerKey,
+      s.flowDrainJobsPerSecUnlimited,
+      0.7,
+    ),
   ];
 }

@@ -35,6 +35,9 @@ export function cancelTargets(s: SchemaName): string {
        WHERE a.id = t.id AND NOT t.running
        RETURNING a.id, a.attempt
      ),
+     flow_gone AS (
+       DELETE FROM ${s}.flow_jobs f USING gone g WHERE f.job_id = g.id
+     ),
      flagged AS (
        UPDATE ${s}.active_jobs a SET cancel_requested = true
        FROM target t WHERE a.id = t.id AND t.running

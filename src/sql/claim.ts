@@ -11,6 +11,8 @@ export interface ClaimedRow {
   created_at: Date;
   run_at: Date;
   payload: unknown;
+  /** Claimed by the flow claim (a limited type): its outcome must also update `flow_jobs`. */
+  limited?: boolean;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { type Queryable, type SchemaName, sql } from '../db.js';
 import type { JobRow } from '../job.js';
 import { type BulkStepParams, bulkAppend } from './bulkRequests.js';
+import { flowRows } from './enqueue.js';
 import { jobSelect } from './jobColumns.js';
 import { type FilterSql, filterSql, type ParsedJobFilter, SqlParams } from './jobFilter.js';
 
@@ -61,7 +62,7 @@ export async function redriveDeadLetters(
        SET state = NULL, attempts = 0, finished_at = NULL, queue = COALESCE(${toQueue}, j.queue), run_at = now()
        FROM picked JOIN ${s}.jobs old ON old.id = picked.id
        WHERE j.id = picked.id
-       RETURNING j.id, j.queue, j.priority, j.run_at, old.queue AS from_queue, old.attempts
+       RETURNING j.id, j.type, j.queue, j.priority, j.run_at, j.flow_key, old.queue AS from_queue, old.attempts
      ),
      marked AS (
        INSERT INTO ${s}.job_events (job_id, attempt, kind, detail)
@@ -69,8 +70,9 @@ export async function redriveDeadLetters(
      ),
      live AS (
        INSERT INTO ${s}.active_jobs (id, queue, priority, run_at)
-       SELECT id, queue, priority, run_at FROM revived
+       SELECT id, queue, priority, CASE WHEN flow_key IS NULL THEN run_at ELSE 'infinity' END FROM revived
      ),
+     ${flowRows(s, 'revived')},
      steps AS (
        DELETE FROM ${s}.job_steps st USING revived r WHERE st.job_id = r.id
        RETURNING st.job_id, st.name, st.seq, st.created_at

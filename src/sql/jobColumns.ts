@@ -1,4 +1,12 @@
-import type { SchemaName } from '../db.js';
+import { type SchemaName, type SqlFragment, sql } from '../db.js';
+
+/**
+ * A live row's due time: a parked row (a limited job, run_at 'infinity', migrations/0013_flow_control.sql)
+ * is due when its flow row says, read only for such a row.
+ */
+export function liveDueAt(s: SchemaName): SqlFragment {
+  return sql`CASE WHEN a.run_at = 'infinity' THEN COALESCE((SELECT f.run_at FROM ${s}.flow_jobs f WHERE f.job_id = a.id), a.run_at) ELSE a.run_at END`;
+}
 
 /**
  * The select list and join that read a job with its current state, shared by the read operations.
@@ -21,12 +29,12 @@ export function jobSelect(s: SchemaName, options: { result?: boolean } = {}): st
         WHEN j.state IS NOT NULL THEN j.state
         WHEN a.id IS NULL THEN 'succeeded'
         WHEN a.lease_expires_at > now() THEN 'running'
-        WHEN a.run_at > now() THEN 'scheduled'
+        WHEN ${liveDueAt(s)} > now() THEN 'scheduled'
         ELSE 'available'
       END AS state,
       COALESCE(a.priority, j.priority) AS priority,
       CASE WHEN a.id IS NOT NULL THEN a.attempt WHEN j.state IS NULL THEN GREATEST(j.attempts, 1) ELSE j.attempts END AS attempt,
-      j.max_attempts, j.created_at, COALESCE(a.run_at, j.run_at) AS run_at,
+      j.max_attempts, j.created_at, COALESCE(${liveDueAt(s)}, j.run_at) AS run_at,
       CASE
         WHEN j.finished_at IS NOT NULL OR a.id IS NOT NULL THEN j.finished_at
         ELSE (SELECT max(e.at) FROM ${s}.job_events e WHERE e.job_id = j.id AND e.kind = 'succeeded')

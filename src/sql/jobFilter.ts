@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { joinSql, type SchemaName, type SqlFragment, sql } from '../db.js';
 import type { JobState } from '../job.js';
 import { jobIdSchema } from '../text.js';
+import { liveDueAt } from './jobColumns.js';
 
 /**
  * Which jobs a listing, a count or a bulk action applies to: one zod schema (parsed once, `.strict()`) and
@@ -102,11 +103,14 @@ export interface FilterSql {
 }
 
 /** A live row's state, as `jobSelect` reads it (a lapsed lease reads as available). */
-const LIVE_SQL = {
-  running: sql`a.lease_expires_at > now()`,
-  scheduled: sql`(a.lease_expires_at IS NULL OR a.lease_expires_at <= now()) AND a.run_at > now()`,
-  available: sql`(a.lease_expires_at IS NULL OR a.lease_expires_at <= now()) AND a.run_at <= now()`,
-};
+function liveSql(s: SchemaName) {
+  return {
+    running: sql`a.lease_expires_at > now()`,
+    scheduled: sql`(a.lease_expires_at IS NULL OR a.lease_expires_at <= now()) AND ${liveDueAt(s)} > now()`,
+    available: sql`(a.lease_expires_at IS NULL OR a.lease_expires_at <= now()) AND ${liveDueAt(s)} <= now()`,
+  };
+}
+type LiveState = keyof ReturnType<typeof liveSql>;
 
 /** Constant text, so the planner matches the partial indexes (`WHERE state = 'dead'`). */
 const TERMINAL_SQL = { dead: sql`j.state = 'dead'`, cancelled: sql`j.state = 'cancelled'` };
@@ -143,7 +147,8 @@ export function statesOf(f: { state?: JobState | readonly JobState[] | undefined
 /** The FROM, WHERE and key of the jobs `f` names; its values are added to `p`. */
 export function filterSql(s: SchemaName, f: ParsedJobFilter, p: SqlParams): FilterSql {
   const states = statesOf(f);
-  const live = (states ?? []).filter((x): x is keyof typeof LIVE_SQL => x in LIVE_SQL);
+  const LIVE_SQL = liveSql(s);
+  const live = (states ?? []).filter((x): x is LiveState => x in LIVE_SQL);
   const conds: SqlFragment[] = [];
   let from: SqlFragment;
   let key: SqlFragment;

@@ -21,6 +21,8 @@ export interface Outcome {
   error: Record<string, unknown> | null;
   /** A success's result, as JSON text: kept on its timeline row as `{"result": …}`. */
   resultJson?: string | undefined;
+  /** A limited job (claimed by the flow claim): the batch goes through `record_flow_outcomes`. */
+  limited?: boolean | undefined;
 }
 
 /**
@@ -57,8 +59,11 @@ export async function recordOutcomes(
   },
 ): Promise<Set<string>> {
   if (outcomes.length === 0) return new Set();
+  // A batch with a limited job also frees its flow slot or parks it again, in the same transaction
+  // (record_flow_outcomes in migrations/0013_flow_control.sql); any other batch pays nothing for limits.
+  const fn = outcomes.some((o) => o.limited) ? 'record_flow_outcomes' : 'record_outcomes';
   const res = await db.query<{ id: string }>(
-    `SELECT id FROM ${s}.record_outcomes($1::bigint[], $2::uuid[], $3::text[], $4::float8[], $5::jsonb[], $6::text[], $7, $8, $9)`,
+    `SELECT id FROM ${s}.${fn}($1::bigint[], $2::uuid[], $3::text[], $4::float8[], $5::jsonb[], $6::text[], $7, $8, $9)`,
     [
       outcomes.map((o) => o.id),
       outcomes.map((o) => o.token),

@@ -20,7 +20,8 @@ export const SCHEDULED_CAP = 10_000;
  * index probe each; for each pair, the due part of the index (run_at <= now: ready and running jobs) is
  * counted in full, and the future part (scheduled jobs) up to `SCHEDULED_CAP`, so a million jobs due
  * tomorrow cost what ten thousand do. A lapsed lease counts as ready. Dead counts read the partial
- * `jobs_dead` index. A paused queue is listed even when it holds no job.
+ * `jobs_dead` index. A paused queue is listed even when it holds no job. Jobs of limited types (parked:
+ * their live rows are due at 'infinity', out of the loose scan's reach) are counted from `flow_jobs`, in full.
  */
 export async function queueStats(db: Queryable, s: SchemaName): Promise<QueueStatsRow[]> {
   const res = await db.query<QueueStatsRow>(
@@ -47,16 +48,29 @@ export async function queueStats(db: Queryable, s: SchemaName): Promise<QueueSta
        CROSS JOIN LATERAL (
          SELECT count(*)::int AS scheduled FROM (
            SELECT 1 FROM ${s}.active_jobs a
-           WHERE a.queue = pairs.queue AND a.priority = pairs.priority AND a.run_at > now()
+           WHERE a.queue = pairs.queue AND a.priority = pairs.priority AND a.run_at > now() AND a.run_at < 'infinity'
            LIMIT $1
          ) f
        ) later
+     ),
+     flow AS (
+       SELECT f.queue,
+              count(*) FILTER (WHERE NOT f.live AND f.run_at <= now())::int AS ready,
+              count(*) FILTER (WHERE f.live)::int AS running,
+              min(f.run_at) FILTER (WHERE NOT f.live AND f.run_at <= now()) AS oldest_ready,
+              count(*) FILTER (WHERE NOT f.live AND f.run_at > now())::int AS scheduled
+       FROM (SELECT f.queue, f.run_at,
+                    f.started AND COALESCE((SELECT a.lease_expires_at > now() FROM ${s}.active_jobs a WHERE a.id = f.job_id), false) AS live
+             FROM ${s}.flow_jobs f) f
+       GROUP BY f.queue
      ),
      live AS (
        SELECT queue, sum(ready)::int AS ready, least(sum(scheduled), $1)::int AS scheduled,
               sum(scheduled) >= $1 AS scheduled_capped,
               sum(running)::int AS running, min(oldest_ready) AS oldest_ready
-       FROM per_pair GROUP BY queue
+       FROM (SELECT queue, ready, running, oldest_ready, scheduled FROM per_pair
+             UNION ALL SELECT queue, ready, running, oldest_ready, scheduled FROM flow) x
+       GROUP BY queue
      ),
      dead AS (
        SELECT queue, count(*)::int AS dead FROM ${s}.jobs WHERE state = 'dead' GROUP BY queue

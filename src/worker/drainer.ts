@@ -67,6 +67,8 @@ export class Drainer {
   #failure: { error: unknown } | undefined;
   /** The last claim found nothing due. */
   #exhausted = false;
+  /** The last claim found nothing it could start, limits full: claim again once an outcome write frees a slot. */
+  #held = false;
   /** Set once a claimed job did not fit the time left: the next claim would fetch it again. */
   #noMoreClaims = false;
 
@@ -143,6 +145,14 @@ export class Drainer {
         continue;
       }
       if (this.#outcomes.takeRequeued()) this.#exhausted = false;
+      if (this.#held) {
+        // Our own outcomes free slots only once written; with nothing of ours left to finish, others hold them.
+        if (this.#outcomes.size > 0) this.#flush();
+        else if (this.#running.size === 0 && this.#waiting.length === 0 && !this.#flushing) {
+          this.#held = false;
+          this.#exhausted = true;
+        }
+      }
       const limit = this.#claimSize();
       if (limit > 0) {
         // Outcomes go out with the claim, on a second connection when the pool has one; both are sent
@@ -152,8 +162,10 @@ export class Drainer {
       }
       this.#startWhatFits();
       if (this.#waiting.length === 0 && this.#running.size === 0 && !this.#claiming) {
+        const held = this.#held;
         await this.#flushAll();
-        if (this.#failure || this.#outcomes.requeued) continue;
+        // A held claim is tried again once our last outcomes are written: they may have freed its slots.
+        if (this.#failure || this.#outcomes.requeued || held) continue;
         if (!idle) return;
         await idle.wakeup.wait(idle.pollIntervalMs, idle.signal);
         this.#exhausted = false;
@@ -172,7 +184,7 @@ export class Drainer {
    * batch size (a claim of `batchSize`), half the automatic target otherwise (a claim topping it up).
    */
   #claimSize(): number {
-    if (this.#claiming || this.#exhausted || this.#noMoreClaims) return 0;
+    if (this.#claiming || this.#exhausted || this.#held || this.#noMoreClaims) return 0;
     const { concurrency } = this.#limits;
     const free = Math.max(0, concurrency - this.#running.size);
     const left = Math.max(0, this.#waiting.length - free);
@@ -193,6 +205,7 @@ export class Drainer {
       })
       .finally(() => {
         this.#flushing = undefined;
+        this.#held = false;
         this.#event.notify();
       });
   }
@@ -239,7 +252,10 @@ export class Drainer {
     try {
       const rows = await this.#c.store.claim({ queue: this.#c.queue, limit, leaseSeconds: this.#c.leaseMs / 1000, token });
       this.#summary.claimed += rows.length;
-      if (rows.length === 0) this.#exhausted = true;
+      if (rows.length === 0) {
+        if (rows.held) this.#held = true;
+        else this.#exhausted = true;
+      }
       for (const row of rows) {
         const job: HeldJob = {
           row,

@@ -76,6 +76,7 @@ export class OutcomeBuffer {
       delaySeconds: decision.delaySeconds,
       error: decision.error,
       resultJson: decision.resultJson,
+      limited: job.row.limited,
     };
   }
 

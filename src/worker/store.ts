@@ -2,6 +2,7 @@ import type { SluiceSettings } from '../config.js';
 import type { ConnectionSource, Queryable, SchemaName } from '../db.js';
 import { enqueueBatch } from '../enqueue.js';
 import { type ClaimedRow, claimJobs } from '../sql/claim.js';
+import { claimFlowJobs, type FlowLimitRow, hasFlowJobs } from '../sql/flowClaim.js';
 import { extendLeases } from '../sql/heartbeat.js';
 import { type Outcome, recordOutcomes } from '../sql/outcomes.js';
 import { loadSteps, type StepRow, saveStep } from '../sql/steps.js';
@@ -25,8 +26,11 @@ export interface Lease {
  * and the worker's parts can be tested on a store that is not Postgres.
  */
 export interface WorkerStore {
-  /** Claim up to `limit` due jobs, each leased for `leaseSeconds` under `token`. */
-  claim(args: { queue: string; limit: number; leaseSeconds: number; token: string }): Promise<ClaimedRow[]>;
+  /**
+   * Claim up to `limit` due jobs, each leased for `leaseSeconds` under `token`. `held` on the result says
+   * that none came back although due jobs wait, their limits full: the queue is held, not empty.
+   */
+  claim(args: { queue: string; limit: number; leaseSeconds: number; token: string }): Promise<Claimed>;
   /** Extend leases still held; returns those ids, with whether a cancel was asked. Missing ids are lost. */
   extend(leases: readonly Lease[], leaseSeconds: number): Promise<Map<string, { cancelRequested: boolean }>>;
   /** Write outcomes where the lease token still matches; returns the ids applied. */
@@ -38,8 +42,64 @@ export interface WorkerStore {
   transaction?: TransactionOps | undefined;
 }
 
-/** The store of a sluice schema in Postgres. */
-export function postgresStore({ db, s, settings }: WorkerCore): WorkerStore {
+/** Claimed rows, and whether limits held due jobs back when none came. */
+export type Claimed = ClaimedRow[] & { held?: boolean };
+
+/** How often a worker without limits of its own looks whether its queue holds limited jobs anyway. */
+const FLOW_RECHECK_MS = 60_000;
+/** After the plain claim of a queue with limited jobs finds nothing, it is sent again only every this many claims. */
+const PLAIN_RETRY_EVERY = 8;
+
+/**
+ * The claim of a queue, plain or with flow control. A worker whose handlers declare limits (or whose queue
+ * has held limited jobs: they stay parked until a flow claim takes them) sends both claims, the flow claim
+ * first on every other turn, each for what the other left of the batch, so neither kind starves the other.
+ */
+function queueClaim(db: Queryable, s: SchemaName, limits: readonly FlowLimitRow[]): WorkerStore['claim'] {
+  let flow = limits.length > 0;
+  let checkedAt = flow ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+  let turn = 0;
+  let plainIdle = 0;
+  return async (args) => {
+    if (!flow && Date.now() - checkedAt >= FLOW_RECHECK_MS) {
+      flow = await hasFlowJobs(db, s, args.queue);
+      checkedAt = Date.now();
+    }
+    if (!flow) return claimJobs(db, s, args);
+    let held = false;
+    const flowPart = async (limit: number) => {
+      const r = await claimFlowJobs(db, s, { ...args, limit, limits });
+      held = r.held;
+      return r.rows;
+    };
+    const plainPart = async (limit: number) => {
+      if (plainIdle > 0 && plainIdle++ % PLAIN_RETRY_EVERY !== 0) return [];
+      const rows = await claimJobs(db, s, { ...args, limit });
+      plainIdle = rows.length === 0 ? 1 : 0;
+      return rows;
+    };
+    const [first, second] = turn++ % 2 === 0 ? [flowPart, plainPart] : [plainPart, flowPart];
+    const a = await first(args.limit);
+    const b = a.length < args.limit ? await second(args.limit - a.length) : [];
+    const rows: Claimed = a.concat(b).sort((x, y) => x.priority - y.priority || x.run_at.getTime() - y.run_at.getTime());
+    if (rows.length === 0 && held) rows.held = true;
+    return rows;
+  };
+}
+
+/** The limits of the handled job types, as the flow claim takes them. */
+export function flowLimitsOf(
+  definitions: Iterable<{ type: string; limits?: { concurrency?: number; perKey?: { concurrency?: number } } | undefined }>,
+): FlowLimitRow[] {
+  const out: FlowLimitRow[] = [];
+  for (const d of definitions) {
+    if (d.limits) out.push({ type: d.type, total: d.limits.concurrency ?? null, perKey: d.limits.perKey?.concurrency ?? null });
+  }
+  return out;
+}
+
+/** The store of a sluice schema in Postgres; `limits` are those of the job types the worker handles. */
+export function postgresStore({ db, s, settings }: WorkerCore, limits: readonly FlowLimitRow[] = []): WorkerStore {
   const recordOptions = { maxErrorsKept: settings.maxErrorsKept, retentionSeconds: settings.retentionMs / 1000 };
   // A pool lends connections (pg.Pool; `totalCount` tells it from a pg.Client, whose connect() connects itself).
   const lends = typeof (db as Partial<ConnectionSource>).connect === 'function' && 'totalCount' in db;
@@ -50,7 +110,7 @@ export function postgresStore({ db, s, settings }: WorkerCore): WorkerStore {
       record: (client, outcomes) => recordOutcomes(client, s, outcomes, recordOptions),
       enqueue: (client, items) => enqueueBatch(client, s, settings, items),
     },
-    claim: (args) => claimJobs(db, s, args),
+    claim: queueClaim(db, s, limits),
     extend: (leases, leaseSeconds) => extendLeases(db, s, leases, leaseSeconds),
     record: (outcomes) => recordOutcomes(db, s, outcomes, recordOptions),
     loadSteps: (jobId) => loadSteps(db, s, jobId),

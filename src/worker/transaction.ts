@@ -59,6 +59,7 @@ export async function runJobTransaction<T>(
       delaySeconds: 0,
       error: null,
       resultJson,
+      limited: job.row.limited,
     };
     const applied = await ops.record(client, [outcome]);
     if (!applied.has(job.row.id)) throw new LeaseLostError(`lease of job ${job.row.id} was lost: its transaction was rolled back`);

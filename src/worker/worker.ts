@@ -5,7 +5,7 @@ import { ConfigError, isTransientDatabaseError } from '../errors.js';
 import type { AnyJobHandler, JobHandler } from '../handler.js';
 import { errorFields, type Logger, silentLogger } from '../logger.js';
 import { Drainer, type DrainerConfig, type DrainSummary, emptySummary, type OutcomeEvent } from './drainer.js';
-import { postgresStore, type WorkerCore, type WorkerStore } from './store.js';
+import { flowLimitsOf, postgresStore, type WorkerCore, type WorkerStore } from './store.js';
 import { Wakeup } from './wakeup.js';
 
 export const workerOptionsSchema = z
@@ -79,7 +79,6 @@ export class Worker {
     this.#onOutcome = onOutcome;
     this.#options = parseOptions(workerOptionsSchema, rest, 'worker options');
     this.queue = this.#options.queue;
-    this.#store = postgresStore(core);
     this.#maxErrorMessageLength = core.settings.maxErrorMessageLength;
     this.#maxResultBytes = core.settings.maxResultBytes;
     this.#logger = logger ?? silentLogger;
@@ -88,6 +87,7 @@ export class Worker {
       if (this.#handlers.has(h.definition.type)) throw new ConfigError(`two handlers for job type ${JSON.stringify(h.definition.type)}`);
       this.#handlers.set(h.definition.type, h);
     }
+    this.#store = postgresStore(core, flowLimitsOf([...this.#handlers.values()].map((h) => h.definition)));
   }
 
   #config(): DrainerConfig {

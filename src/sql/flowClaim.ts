@@ -1,0 +1,53 @@
+import type { Queryable, SchemaName } from '../db.js';
+import type { ClaimedRow } from './claim.js';
+
+/** A job type's limits as the flow claim takes them: `null` for none. */
+export interface FlowLimitRow {
+  type: string;
+  total: number | null;
+  perKey: number | null;
+}
+
+export interface FlowClaim {
+  rows: ClaimedRow[];
+  /** Nothing was claimed although due jobs wait: their limits are full (the queue is held, not empty). */
+  held: boolean;
+}
+
+/**
+ * Claim up to `limit` due jobs of limited types (a queue's parked jobs, in `flow_jobs`) in one statement,
+ * within each type's and each key's concurrency limit, the keys taking turns.
+ *
+ * - Flow claims of a queue take turns on its `flow_queues` row (a row lock held for the statement, not a
+ *   session lock: safe behind RDS Proxy), so each counts what runs after the one before it committed.
+ * - Running means started with a lease that has not lapsed: a worker that dies gives its slots back when
+ *   its lease lapses, and such a job is offered again first in its key's turn (its lost attempt noted).
+ * - Each key with room offers its due jobs in priority and due order, at most twice its even share of the
+ *   batch; the batch takes every key's first job, then every key's second, and so on, starting after the
+ *   key the last claim ended with, so a key with 100,000 jobs queued cannot starve one with ten.
+ *
+ * The statement lives in `claim_flow_jobs` (migrations/0013_flow_control.sql), planned once per backend.
+ */
+export async function claimFlowJobs(
+  db: Queryable,
+  s: SchemaName,
+  args: { queue: string; limit: number; leaseSeconds: number; token: string; limits: readonly FlowLimitRow[] },
+): Promise<FlowClaim> {
+  const res = await db.query<ClaimedRow>(`SELECT * FROM ${s}.claim_flow_jobs($1, $2, $3, $4::uuid, $5::jsonb)`, [
+    args.queue,
+    args.limit,
+    args.leaseSeconds,
+    args.token,
+    JSON.stringify(args.limits),
+  ]);
+  const rows = res.rows.filter((r) => r.id !== null);
+  for (const r of rows) r.limited = true;
+  rows.sort((a, b) => a.priority - b.priority || a.run_at.getTime() - b.run_at.getTime());
+  return { rows, held: rows.length === 0 && res.rows.length > 0 };
+}
+
+/** Whether a queue has ever held limited jobs (a worker without limits of its own still drains those). */
+export async function hasFlowJobs(db: Queryable, s: SchemaName, queue: string): Promise<boolean> {
+  const res = await db.query(`SELECT 1 FROM ${s}.flow_queues WHERE queue = $1`, [queue]);
+  return res.rows.length > 0;
+}
