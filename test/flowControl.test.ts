@@ -195,6 +195,16 @@ describe('flow control', async () => {
     assert.equal((await sluice.getJob(l.id))?.state, 'succeeded');
   });
 
+  it('a worker whose plain claim found nothing before still takes an unlimited job that arrives later', async () => {
+    const limited = defineJob({ type: 'fc_idle_l', schema, queue: 'fc-idle', ...fast, limits: { concurrency: 5 } });
+    const plain = defineJob({ type: 'fc_idle_p', schema, queue: 'fc-idle', ...fast });
+    const worker = sluice.worker({ queue: 'fc-idle', handlers: [defineHandler(limited, () => {}), defineHandler(plain, () => {})] });
+    await sluice.enqueue(limited, { tenant: 't', n: 1 });
+    assert.equal((await worker.drain({ remainingTimeMs: 5_000 })).succeeded, 1);
+    await sluice.enqueue(plain, { tenant: 't', n: 2 });
+    assert.equal((await worker.drain({ remainingTimeMs: 5_000 })).succeeded, 1, 'the unlimited job ran');
+  });
+
   it('reads show a waiting limited job as it is: available, due when enqueued, counted as ready by stats', async () => {
     const job = defineJob({ type: 'fc_read', schema, queue: 'fc-read', ...fast, limits: { concurrency: 1 } });
     const now = await sluice.enqueue(job, { tenant: 't', n: 1 });

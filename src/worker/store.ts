@@ -47,7 +47,10 @@ export type Claimed = ClaimedRow[] & { held?: boolean };
 
 /** How often a worker without limits of its own looks whether its queue holds limited jobs anyway. */
 const FLOW_RECHECK_MS = 60_000;
-/** After the plain claim of a queue with limited jobs finds nothing, it is sent again only every this many claims. */
+/**
+ * After the plain claim of a queue with limited jobs finds nothing, it is sent beside a flow claim that found
+ * jobs only every this many claims (never skipped when the flow claim found none).
+ */
 const PLAIN_RETRY_EVERY = 8;
 
 /**
@@ -72,15 +75,17 @@ function queueClaim(db: Queryable, s: SchemaName, limits: readonly FlowLimitRow[
       held = r.held;
       return r.rows;
     };
-    const plainPart = async (limit: number) => {
-      if (plainIdle > 0 && plainIdle++ % PLAIN_RETRY_EVERY !== 0) return [];
+    // Skipped only beside flow rows in this very claim: a claim that would come back empty always asks.
+    const plainPart = async (limit: number, beside: number) => {
+      if (beside > 0 && plainIdle > 0 && plainIdle++ % PLAIN_RETRY_EVERY !== 0) return [];
       const rows = await claimJobs(db, s, { ...args, limit });
       plainIdle = rows.length === 0 ? 1 : 0;
       return rows;
     };
-    const [first, second] = turn++ % 2 === 0 ? [flowPart, plainPart] : [plainPart, flowPart];
-    const a = await first(args.limit);
-    const b = a.length < args.limit ? await second(args.limit - a.length) : [];
+    const flowFirst = turn++ % 2 === 0;
+    const a = flowFirst ? await flowPart(args.limit) : await plainPart(args.limit, 0);
+    const rest = args.limit - a.length;
+    const b = rest <= 0 ? [] : flowFirst ? await plainPart(rest, a.length) : await flowPart(rest);
     const rows: Claimed = a.concat(b).sort((x, y) => x.priority - y.priority || x.run_at.getTime() - y.run_at.getTime());
     if (rows.length === 0 && held) rows.held = true;
     return rows;
