@@ -69,6 +69,8 @@ export class Drainer {
   #exhausted = false;
   /** The last claim found nothing it could start, limits full: claim again once an outcome write frees a slot. */
   #held = false;
+  /** Outcome writes completed so far: a claim that finds nothing while one lands is not proof the queue is dry. */
+  #flushes = 0;
   /** Set once a claimed job did not fit the time left: the next claim would fetch it again. */
   #noMoreClaims = false;
 
@@ -205,6 +207,7 @@ export class Drainer {
       })
       .finally(() => {
         this.#flushing = undefined;
+        this.#flushes++;
         this.#held = false;
         this.#event.notify();
       });
@@ -249,12 +252,15 @@ export class Drainer {
   async #claim(limit: number): Promise<void> {
     const token = randomUUID();
     const leaseSentAt = performance.now();
+    const flushes = this.#flushes;
     try {
       const rows = await this.#c.store.claim({ queue: this.#c.queue, limit, leaseSeconds: this.#c.leaseMs / 1000, token });
       this.#summary.claimed += rows.length;
+      // An outcome written while this claim was in flight may have made a retry due after the claim's
+      // snapshot: only a claim that saw every write before it says the queue ran dry.
       if (rows.length === 0) {
         if (rows.held) this.#held = true;
-        else this.#exhausted = true;
+        else if (flushes === this.#flushes) this.#exhausted = true;
       }
       for (const row of rows) {
         const job: HeldJob = {
