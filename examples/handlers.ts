@@ -2,7 +2,7 @@
  * Example handlers: worker code only. The "services" here are simulated (they log what a real one would
  * do), so a first run does visible work without credentials.
  */
-import { defineHandler, type EnqueueItem, enqueueItem, PermanentJobError, RetryableJobError } from 'sluice';
+import { defineHandler, type EnqueueItem, enqueueItem, PermanentJobError, RateLimitedError, RetryableJobError } from 'sluice';
 import { generateReport, onUserSignup, processOrder, processPayment, sendEmail } from './definitions.js';
 
 /**
@@ -26,11 +26,22 @@ const pause = (ms: number, signal: AbortSignal) =>
     );
   });
 
-/** Transient vs permanent: a refused domain never succeeds (dead letter at once); a flaky provider retries. */
+/** The simulated provider's 429: the first send to `@busy.example` in each ten seconds is refused. */
+let busyUntil = 0;
+
+/**
+ * Transient vs permanent: a refused domain never succeeds (dead letter at once); a flaky provider retries.
+ * A 429 (`@busy.example`, simulated) snoozes the job without spending an attempt and cools its recipient
+ * domain down for every worker until `Retry-After` (RateLimitedError: the other Lambdas stop sending too).
+ */
 export const sendEmailHandler = defineHandler(sendEmail, async ({ to, template, userId }, ctx) => {
   const domain = to.split('@')[1] ?? '';
   if (domain.endsWith('.invalid')) throw new PermanentJobError('recipient domain does not accept mail (a .invalid domain)'); // no address: errors are stored and alarmed on
   if (domain === 'flaky.example' && ctx.attempt < 3) throw new RetryableJobError('mail provider timed out (simulated)');
+  if (domain === 'busy.example' && Date.now() >= busyUntil) {
+    busyUntil = Date.now() + 10_000;
+    throw new RateLimitedError({ retryAfter: '2' }); // as from `res.headers.get('retry-after')`
+  }
   await pause(50, ctx.signal);
   ctx.logger.info('email sent (simulated provider)', { template, user_id: userId });
 });

@@ -1,5 +1,6 @@
--- sluice 0013: flow control. Concurrency limits per job type and per key (a function of the payload),
--- enforced at claim time across every worker, with the claims rotating across keys that have due work.
+-- sluice 0013: flow control. Concurrency and rate limits per job type and per key (a function of the
+-- payload), and cooldowns after a 429, enforced at claim time across every worker, with the claims
+-- rotating across keys that have due work.
 -- Released migrations are never edited: add the next number instead. docs/flow-control.md says what each
 -- limit guarantees and costs; src/sql/flowClaim.ts says how the claim works.
 --
@@ -34,7 +35,7 @@ CREATE TABLE flow_keys (
 );
 
 -- One row per live limited job. Waiting (not started): due at run_at. Started: its live row holds the
--- lease, and it counts against its limits while that lease has not lapsed.
+-- lease, and it counts against its limits until its outcome is written or its lease lapses.
 CREATE TABLE flow_jobs (
   job_id   bigint      PRIMARY KEY,
   queue    text        NOT NULL,
@@ -42,18 +43,36 @@ CREATE TABLE flow_jobs (
   key      text        NOT NULL,
   priority smallint    NOT NULL,
   run_at   timestamptz NOT NULL,
-  started  boolean     NOT NULL DEFAULT false
+  started  boolean     NOT NULL DEFAULT false,
+  -- When the lease the claim gave ends, as far as the claim knows: heartbeats extend the live row only, so
+  -- a started row past this time is checked against its live row (and given back only if that lapsed too).
+  lease_until timestamptz
 );
 CREATE INDEX flow_jobs_waiting ON flow_jobs (queue, type, key, priority, run_at, job_id) WHERE NOT started;
-CREATE INDEX flow_jobs_started ON flow_jobs (queue) WHERE started;
+CREATE INDEX flow_jobs_started ON flow_jobs (queue, type, key) WHERE started;
 
--- The claim of limited jobs: the same result columns as claim_jobs. p_limits is a JSON array of
--- {"type", "total", "perKey"} (null for no limit); a type not listed has no limit, but its keys still take
--- turns. When nothing can be claimed although due jobs wait (their limits are full), one row comes back
--- with every column NULL: the worker then knows the queue is held, not empty.
+-- What a key (or, under key '', a whole type) carries between claims: its cooldown after a 429
+-- (RateLimitedError), and its rate limit's token bucket (tokens left when last spent, and when). A row is
+-- written only when a bucket is first spent or a cooldown begins; prune deletes rows gone idle.
+CREATE TABLE flow_state (
+  queue      text NOT NULL,
+  type       text NOT NULL,
+  key        text NOT NULL,
+  cool_until timestamptz,
+  tokens     float8,
+  tokens_at  timestamptz,
+  PRIMARY KEY (queue, type, key)
+);
+
+-- The claim of limited jobs: claim_jobs' result columns, and each job's key. p_limits is a JSON array of
+-- {"type", "total", "perKey", "rate", "burst", "keyRate", "keyBurst"} (concurrency limits, and rates in
+-- starts a second with their bursts; null for none); a type not listed has no limit, but its keys still
+-- take turns and its cooldowns hold. When nothing can be claimed although due jobs wait (their limits are
+-- full), one row comes back with a NULL id: created_at is the database's now, and run_at the earliest time
+-- a cooldown or a rate lets one start (NULL when only concurrency holds them).
 CREATE FUNCTION claim_flow_jobs(p_queue text, p_limit integer, p_lease_seconds float8, p_token uuid, p_limits jsonb)
 RETURNS TABLE (id text, type text, queue text, priority smallint, attempt integer, max_attempts integer,
-               cancel_requested boolean, created_at timestamptz, run_at timestamptz, payload jsonb)
+               cancel_requested boolean, created_at timestamptz, run_at timestamptz, payload jsonb, flow_key text)
 LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $flow$
@@ -75,35 +94,60 @@ BEGIN
   END IF;
 
   -- A started job whose lease lapsed (its worker died) gives its slot back and waits again, at its old
-  -- due time, so it comes before the jobs of its key enqueued after it; its lost attempt is noted when it is claimed. A
-  -- heartbeat cannot revive a parked job's lapsed lease (src/sql/heartbeat.ts), so it stays given back.
-  UPDATE flow_jobs f SET started = false
+  -- due time, so it comes before the jobs of its key enqueued after it; its lost attempt is noted when it
+  -- is claimed. Only rows past the lease the claim gave are checked against their live rows: one a heartbeat
+  -- extended stays started, its time brought up to date. A heartbeat cannot revive a parked job's lapsed
+  -- lease (src/sql/heartbeat.ts), so a slot given back stays given back.
+  UPDATE flow_jobs f SET started = COALESCE(a.lease_expires_at > now(), false), lease_until = a.lease_expires_at
   FROM active_jobs a
-  WHERE f.queue = p_queue AND f.started AND a.id = f.job_id AND a.lease_expires_at <= now();
+  WHERE f.queue = p_queue AND f.started AND f.lease_until <= now() AND a.id = f.job_id;
+  -- A flow row whose live row is gone holds no slot (every path that ends a job deletes both; this is a net).
+  DELETE FROM flow_jobs f
+  WHERE f.queue = p_queue AND f.started AND f.lease_until <= now() AND NOT EXISTS (SELECT 1 FROM active_jobs a WHERE a.id = f.job_id);
 
   RETURN QUERY
   WITH lim AS (
-         SELECT l.type, l.total, l."perKey" AS per_key FROM jsonb_to_recordset(p_limits) AS l(type text, total integer, "perKey" integer)
+         SELECT l.type, l.total, l."perKey" AS per_key, l.rate, l.burst, l."keyRate" AS key_rate, l."keyBurst" AS key_burst
+         FROM jsonb_to_recordset(p_limits)
+           AS l(type text, total integer, "perKey" integer, rate float8, burst float8, "keyRate" float8, "keyBurst" float8)
+       ),
+       state AS (
+         SELECT st.type, st.key, st.cool_until, st.tokens, st.tokens_at FROM flow_state st WHERE st.queue = p_queue
        ),
        running AS (
-         SELECT f.type, f.key, count(*)::int AS n
-         FROM flow_jobs f JOIN active_jobs a ON a.id = f.job_id
-         WHERE f.queue = p_queue AND f.started AND a.lease_expires_at > now()
-         GROUP BY f.type, f.key
+         SELECT f.type, f.key, count(*)::int AS n FROM flow_jobs f WHERE f.queue = p_queue AND f.started GROUP BY f.type, f.key
+       ),
+       -- A type's room: its total concurrency left, the whole tokens in its bucket (refilled at its rate since
+       -- it was last spent, at most its burst), none while it cools down.
+       types AS (
+         SELECT l.type, l.rate,
+                l.total - (SELECT COALESCE(sum(r.n), 0)::int FROM running r WHERE r.type = l.type) AS conc_room,
+                CASE WHEN l.rate IS NOT NULL
+                     THEN LEAST(l.burst, COALESCE(st.tokens + extract(epoch FROM now() - st.tokens_at)::float8 * l.rate, l.burst)) END AS tokens
+         FROM lim l LEFT JOIN state st ON st.type = l.type AND st.key = ''
        ),
        type_room AS (
-         SELECT l.type, l.total - COALESCE(sum(r.n), 0)::int AS room
-         FROM lim l LEFT JOIN running r ON r.type = l.type
-         WHERE l.total IS NOT NULL GROUP BY l.type, l.total
+         SELECT t.type, t.rate, t.tokens,
+                GREATEST(0, LEAST(COALESCE(t.conc_room, p_limit), COALESCE(floor(t.tokens)::int, p_limit))) AS room
+         FROM types t
        ),
        keys AS (
-         SELECT k.type, k.key,
-                LEAST(p_limit, COALESCE(l.per_key - COALESCE(r.n, 0), p_limit), COALESCE(t.room, p_limit)) AS room,
+         SELECT k.type, k.key, kt.tokens AS key_tokens, l.key_rate, t.tokens AS type_tokens, t.rate AS type_rate,
+                GREATEST(ks.cool_until, ts.cool_until) AS cool_until,
+                CASE WHEN ks.cool_until > now() OR ts.cool_until > now() THEN 0
+                     ELSE GREATEST(0, LEAST(p_limit, COALESCE(l.per_key - COALESCE(r.n, 0), p_limit), COALESCE(t.room, p_limit),
+                                            COALESCE(floor(kt.tokens)::int, p_limit))) END AS room,
                 (v_cur_type IS NULL OR (k.type, k.key) > (v_cur_type, v_cur_key)) AS after_cursor
          FROM flow_keys k
          LEFT JOIN lim l ON l.type = k.type
          LEFT JOIN running r ON r.type = k.type AND r.key = k.key
          LEFT JOIN type_room t ON t.type = k.type
+         LEFT JOIN state ks ON ks.type = k.type AND ks.key = k.key
+         LEFT JOIN state ts ON ts.type = k.type AND ts.key = ''
+         CROSS JOIN LATERAL (
+           SELECT CASE WHEN l.key_rate IS NOT NULL
+                       THEN LEAST(l.key_burst, COALESCE(ks.tokens + extract(epoch FROM now() - ks.tokens_at)::float8 * l.key_rate, l.key_burst)) END AS tokens
+         ) kt
          WHERE k.queue = p_queue
        ),
        -- Each key with room offers its due jobs, in priority and due order, up to its even share of the
@@ -124,7 +168,7 @@ BEGIN
          WHERE keys.room > 0
        ),
        -- Round robin: every key's first job, then every key's second, and so on, starting after the key the
-       -- last claim ended with; a type with a total limit gets only as many as it has room for.
+       -- last claim ended with; a type with a total limit or a rate gets only as many as it has room for.
        in_type AS (
          SELECT o.*, row_number() OVER (PARTITION BY o.type ORDER BY o.turn, o.after_cursor DESC, o.key) AS nth
          FROM offered o
@@ -135,15 +179,11 @@ BEGIN
          ORDER BY i.turn, i.after_cursor DESC, i.type, i.key
          LIMIT p_limit
        ),
-       -- A job cancelled since the snapshot is skipped, as is one another statement holds.
-       picked AS (
-         SELECT a.id, a.ctid, a.lease_token, a.attempt, a.started_at, a.lease_expires_at FROM active_jobs a
-         WHERE a.id IN (SELECT chosen.job_id FROM chosen) AND (a.lease_token IS NULL OR a.lease_expires_at <= now())
-         FOR UPDATE SKIP LOCKED
-       ),
-       lost AS (
-         INSERT INTO job_events (job_id, attempt, kind, started_at, at)
-         SELECT picked.id, picked.attempt, 'lost', picked.started_at, picked.lease_expires_at FROM picked WHERE picked.lease_token IS NOT NULL
+       -- No row lock first: flow claims of the queue take turns, and the update itself waits for a cancel
+       -- that holds a row (then skips it, deleted). `before` reads the lapsed leases the claim takes over.
+       before AS (
+         SELECT a.id, a.lease_token, a.attempt, a.started_at, a.lease_expires_at FROM active_jobs a
+         WHERE a.id = ANY (ARRAY(SELECT chosen.job_id FROM chosen)) AND a.lease_token IS NOT NULL
        ),
        upd AS (
          UPDATE active_jobs a
@@ -151,35 +191,65 @@ BEGIN
              lease_expires_at = now() + make_interval(secs => p_lease_seconds),
              lease_token = p_token,
              started_at = now()
-         WHERE a.ctid = ANY (ARRAY(SELECT picked.ctid FROM picked))
+         WHERE a.id = ANY (ARRAY(SELECT chosen.job_id FROM chosen)) AND (a.lease_token IS NULL OR a.lease_expires_at <= now())
          RETURNING a.id, a.priority, a.attempt, a.cancel_requested
        ),
+       lost AS (
+         INSERT INTO job_events (job_id, attempt, kind, started_at, at)
+         SELECT b.id, b.attempt, 'lost', b.started_at, b.lease_expires_at FROM before b JOIN upd ON upd.id = b.id
+       ),
        marked AS (
-         UPDATE flow_jobs f SET started = true FROM upd WHERE f.job_id = upd.id
+         UPDATE flow_jobs f SET started = true, lease_until = now() + make_interval(secs => p_lease_seconds)
+         FROM upd WHERE f.job_id = upd.id
+       ),
+       spent AS (
+         SELECT c.type, c.key, count(*)::int AS n FROM chosen c JOIN upd ON upd.id = c.job_id GROUP BY c.type, c.key
+       ),
+       -- The buckets the started jobs drew on, spent (a bucket never seen is full: it starts at its burst).
+       key_spend AS (
+         INSERT INTO flow_state AS st (queue, type, key, tokens, tokens_at)
+         SELECT p_queue, s.type, s.key, k.key_tokens - s.n, now() FROM spent s JOIN keys k ON k.type = s.type AND k.key = s.key
+         WHERE k.key_tokens IS NOT NULL AND s.key <> ''
+         ON CONFLICT (queue, type, key) DO UPDATE SET tokens = excluded.tokens, tokens_at = excluded.tokens_at
+       ),
+       type_spend AS (
+         INSERT INTO flow_state AS st (queue, type, key, tokens, tokens_at)
+         SELECT p_queue, t.type, '', t.tokens - sum(s.n), now() FROM spent s JOIN type_room t ON t.type = s.type
+         WHERE t.tokens IS NOT NULL GROUP BY t.type, t.tokens
+         ON CONFLICT (queue, type, key) DO UPDATE SET tokens = excluded.tokens, tokens_at = excluded.tokens_at
        ),
        cursor_moved AS (
          UPDATE flow_queues q SET cursor_type = last.type, cursor_key = last.key
          FROM (SELECT chosen.type, chosen.key FROM chosen WHERE chosen.turn = 1
                ORDER BY chosen.after_cursor, chosen.type DESC, chosen.key DESC LIMIT 1) last
          WHERE q.queue = p_queue
+       ),
+       -- Only when nothing was claimed: do due jobs wait behind full limits, and from when could one start?
+       -- The earliest end of a cooldown or of an empty bucket among the keys held (NULL when only concurrency
+       -- holds them: a slot frees when a running job ends).
+       held AS (
+         SELECT count(*) AS n,
+                min(GREATEST(
+                  CASE WHEN k.cool_until > now() THEN k.cool_until END,
+                  CASE WHEN k.key_tokens < 1 THEN now() + make_interval(secs => (1 - k.key_tokens) / k.key_rate) END,
+                  CASE WHEN k.type_tokens < 1 THEN now() + make_interval(secs => (1 - k.type_tokens) / k.type_rate) END
+                )) AS next_at
+         FROM keys k CROSS JOIN LATERAL (
+           SELECT f.run_at FROM flow_jobs f
+           WHERE f.queue = p_queue AND f.type = k.type AND f.key = k.key AND NOT f.started
+           ORDER BY f.priority, f.run_at, f.job_id LIMIT 1
+         ) w
+         WHERE NOT EXISTS (SELECT 1 FROM upd) AND w.run_at <= now()
        )
   SELECT upd.id::text AS id, j.type, j.queue, upd.priority, upd.attempt, j.max_attempts, upd.cancel_requested,
-         j.created_at, j.run_at, j.payload
-  FROM upd CROSS JOIN LATERAL (
+         j.created_at, j.run_at, j.payload, c.key AS flow_key
+  FROM upd
+  JOIN chosen c ON c.job_id = upd.id
+  CROSS JOIN LATERAL (
     SELECT j.type, j.queue, j.max_attempts, j.created_at, j.run_at, j.payload FROM jobs j WHERE j.id = upd.id LIMIT 1
-  ) j;
-
-  IF NOT FOUND AND EXISTS (
-    SELECT 1 FROM flow_keys k CROSS JOIN LATERAL (
-      SELECT f.run_at FROM flow_jobs f
-      WHERE f.queue = k.queue AND f.type = k.type AND f.key = k.key AND NOT f.started
-      ORDER BY f.priority, f.run_at LIMIT 1
-    ) w
-    WHERE k.queue = p_queue AND w.run_at <= now()
-  ) THEN
-    RETURN QUERY SELECT NULL::text, NULL::text, NULL::text, NULL::smallint, NULL::integer, NULL::integer, NULL::boolean,
-                        NULL::timestamptz, NULL::timestamptz, NULL::jsonb;
-  END IF;
+  ) j
+  UNION ALL
+  SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, now(), held.next_at, NULL, NULL FROM held WHERE held.n > 0;
 END
 $flow$;
 
@@ -193,19 +263,34 @@ LANGUAGE plpgsql
 SET search_path FROM CURRENT
 AS $flow_outcomes$
 #variable_conflict use_column
+DECLARE
+  v_applied bigint[];
 BEGIN
-  RETURN QUERY SELECT r.id FROM record_outcomes(p_ids, p_tokens, p_kinds, p_delays, p_errors, p_types, p_max_errors,
-                                                p_retention_seconds, p_history) r;
+  SELECT array_agg(r.id::bigint) INTO v_applied
+  FROM record_outcomes(p_ids, p_tokens, p_kinds, p_delays, p_errors, p_types, p_max_errors, p_retention_seconds, p_history) r;
+  IF v_applied IS NULL THEN
+    RETURN;
+  END IF;
+  RETURN QUERY SELECT x::text FROM unnest(v_applied) AS x;
+  -- Finished (where the outcome applied): the flow row goes with the live row.
   DELETE FROM flow_jobs f
-  WHERE f.job_id = ANY (p_ids) AND NOT EXISTS (SELECT 1 FROM active_jobs a WHERE a.id = f.job_id);
-  -- A released job keeps its place (its live run_at was left at 'infinity'); a retried or snoozed one is due
-  -- when the outcome said.
-  UPDATE flow_jobs f
-  SET started = false, run_at = CASE WHEN a.run_at = 'infinity' THEN f.run_at ELSE a.run_at END
-  FROM active_jobs a
-  WHERE f.job_id = ANY (p_ids) AND a.id = f.job_id AND a.lease_token IS NULL;
-  UPDATE active_jobs a SET run_at = 'infinity'
-  WHERE a.id = ANY (p_ids) AND a.lease_token IS NULL AND a.run_at <> 'infinity'
-    AND EXISTS (SELECT 1 FROM flow_jobs f WHERE f.job_id = a.id);
+  USING unnest(p_ids, p_kinds) AS o(id, kind), unnest(v_applied) AS ok(id)
+  WHERE ok.id = o.id AND f.job_id = o.id AND o.kind IN ('success', 'dead', 'cancelled');
+  -- Due again: the flow row waits at the new due time (a released job keeps its place: its live run_at was
+  -- left at 'infinity'), and the live row is parked again.
+  IF 'retry' = ANY (p_kinds) OR 'snooze' = ANY (p_kinds) OR 'release' = ANY (p_kinds) THEN
+    WITH again AS (
+           SELECT o.id FROM unnest(p_ids, p_kinds) AS o(id, kind) JOIN unnest(v_applied) AS ok(id) ON ok.id = o.id
+           WHERE o.kind IN ('retry', 'snooze', 'release')
+         ),
+         moved AS (
+           UPDATE flow_jobs f
+           SET started = false, run_at = CASE WHEN a.run_at = 'infinity' THEN f.run_at ELSE a.run_at END
+           FROM again JOIN active_jobs a ON a.id = again.id
+           WHERE f.job_id = again.id
+           RETURNING f.job_id
+         )
+    UPDATE active_jobs a SET run_at = 'infinity' FROM moved WHERE a.id = moved.job_id AND a.run_at <> 'infinity';
+  END IF;
 END
 $flow_outcomes$;

@@ -14,7 +14,8 @@ type Table =
   | 'replace_keys'
   | 'flow_queues'
   | 'flow_keys'
-  | 'flow_jobs';
+  | 'flow_jobs'
+  | 'flow_state';
 
 /**
  * What each kind of caller does to the queue's tables: the least that sluice's SQL needs. A database user
@@ -70,6 +71,8 @@ export const ACCESS_PROFILES = {
     flow_queues: ['SELECT', 'UPDATE'],
     flow_keys: ['SELECT'],
     flow_jobs: ['SELECT', 'UPDATE', 'DELETE'],
+    // Cooldowns after a 429, and the rate limits' buckets the claim spends.
+    flow_state: ['SELECT', 'INSERT', 'UPDATE'],
   },
   /**
    * `prune` (with the timelines of what it deletes, expired bulk-request keys and stale replace keys),
@@ -87,6 +90,7 @@ export const ACCESS_PROFILES = {
     // Keys no job holds are deleted, and any key a job holds without its row is put back.
     flow_keys: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
     flow_jobs: ['SELECT'],
+    flow_state: ['SELECT', 'UPDATE', 'DELETE'],
   },
 } as const satisfies Record<string, Partial<Record<Table, readonly Privilege[]>>>;
 
@@ -108,6 +112,7 @@ export const ACCESS_TABLES: readonly Table[] = [
   'flow_queues',
   'flow_keys',
   'flow_jobs',
+  'flow_state',
 ];
 
 function quoteRole(name: string): string {

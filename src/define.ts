@@ -27,40 +27,88 @@ export interface JobOptions<S extends z.ZodType> {
 }
 
 /**
- * A job type's flow control. `concurrency` bounds the jobs of the type running at once, across every
- * worker and Lambda; with a `key`, the keys take turns at each claim (fairness) and `perKey` bounds each
- * key on its own. A job over a limit stays queued, its attempt unspent, and starts when a slot frees.
+ * A job type's flow control, enforced in the database across every worker and Lambda.
+ *
+ * - `concurrency` bounds the jobs of the type running at once.
+ * - `rate` bounds their starts: at most `limit` a period, with a burst allowance (a token bucket).
+ * - With a `key`, the keys take turns at each claim (fairness), and `perKey` bounds each key on its own.
+ *
+ * A job over a limit stays queued, its attempt unspent, and starts when a slot frees or the rate allows.
+ * A type with limits also shares cooldowns: a handler that throws `RateLimitedError` pauses its key (or its
+ * type) for every worker.
  *
  * @example
- * limits: { concurrency: 50, key: (p) => p.tenantId, perKey: { concurrency: 2 } }
+ * limits: { concurrency: 50, rate: { limit: 100, per: 'second' }, key: (p) => p.tenantId, perKey: { concurrency: 2 } }
  */
 export interface JobLimits<P = unknown> {
   /** At most this many jobs of the type running at once, in total. */
   concurrency?: number;
+  /** At most `limit` starts a period, in total. */
+  rate?: RateLimit;
   /** A job's key, from its parsed payload (e.g. a tenant or partner id): a non-empty string or a number. */
   key?(payload: P): string | number;
   /** Limits of each key on its own (needs `key`). */
-  perKey?: { concurrency?: number };
+  perKey?: { concurrency?: number; rate?: RateLimit };
 }
 
+/**
+ * At most `limit` starts a period (`per`, or `periodMs`), refilled evenly. Up to `burst` (default `limit`)
+ * may start at once after a quiet spell.
+ */
+export interface RateLimit {
+  limit: number;
+  per?: 'second' | 'minute' | 'hour' | 'day';
+  periodMs?: number;
+  burst?: number;
+}
+
+const PERIODS = { second: 1_000, minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
+
 const LIMIT = z.number().int('a limit is a whole number').min(1, 'a limit is at least 1').max(100_000, 'a limit is at most 100000');
+
+const rateSchema = z
+  .object({
+    limit: z
+      .number()
+      .int('a rate limit is a whole number')
+      .min(1, 'a rate limit is at least 1')
+      .max(1_000_000, 'a rate limit is at most 1000000'),
+    per: z.enum(Object.keys(PERIODS) as ['second', 'minute', 'hour', 'day'], "per is 'second', 'minute', 'hour' or 'day'").optional(),
+    periodMs: z
+      .number()
+      .int('periodMs is a whole number of milliseconds')
+      .min(10, 'periodMs is at least 10 ms')
+      .max(86_400_000, 'periodMs is at most a day (86400000 ms)')
+      .optional(),
+    burst: z.number().int('burst is a whole number').min(1, 'burst is at least 1').optional(),
+  })
+  .strict()
+  .refine((r) => (r.per === undefined) !== (r.periodMs === undefined), { message: 'a rate needs per or periodMs (one of them)' })
+  .refine((r) => r.burst === undefined || r.burst <= r.limit * 7, { message: 'burst is at most 7 times the limit', path: ['burst'] });
 
 const limitsSchema = z
   .object({
     concurrency: LIMIT.optional(),
+    rate: rateSchema.optional(),
     key: z
       .custom<(payload: unknown) => unknown>(
         (f) => typeof f === 'function',
         'limits.key must be a function of the parsed payload, e.g. (p) => p.tenantId',
       )
       .optional(),
-    perKey: z.object({ concurrency: LIMIT.optional() }).strict().optional(),
+    perKey: z.object({ concurrency: LIMIT.optional(), rate: rateSchema.optional() }).strict().optional(),
   })
   .strict()
   .refine((l) => l.perKey === undefined || l.key !== undefined, { message: 'limits.perKey needs limits.key', path: ['perKey'] })
-  .refine((l) => l.concurrency !== undefined || l.key !== undefined, {
-    message: 'limits needs concurrency, or a key (its keys then take turns)',
+  .refine((l) => l.concurrency !== undefined || l.rate !== undefined || l.key !== undefined, {
+    message: 'limits needs concurrency, a rate, or a key (its keys then take turns)',
   });
+
+/** A rate as the flow claim takes it: tokens a second and the bucket's size. */
+export function ratePerSecond(rate: RateLimit): { rate: number; burst: number } {
+  const periodMs = rate.periodMs ?? PERIODS[rate.per ?? 'second'];
+  return { rate: rate.limit / (periodMs / 1000), burst: rate.burst ?? rate.limit };
+}
 
 const optionsSchema = z
   .object({

@@ -33,13 +33,56 @@ export class RetryableJobError extends SluiceError {
 /** Run again after `delayMs` without spending an attempt: for rate limits and `Retry-After`. */
 export class SnoozeJobError extends SluiceError {
   override name = 'SnoozeJobError';
-  override readonly code = 'SNOOZE';
+  override readonly code: string = 'SNOOZE';
   readonly delayMs: number;
   constructor(delayMs: number, message = `snoozed for ${delayMs} ms`, options?: ErrorOptions) {
     super(message, options);
     if (!Number.isFinite(delayMs) || delayMs < 0) throw new TypeError(`snooze delay must be a finite number of ms >= 0, got ${delayMs}`);
     this.delayMs = delayMs;
   }
+}
+
+/**
+ * The API said 429: this job runs again after `retryAfterMs` (or the `Retry-After` header's value) without
+ * spending an attempt, and its key (`scope: 'key'`, the default) or its whole type (`scope: 'type'`) cools
+ * down until then for every worker, so that no other Lambda calls the limited API meanwhile. The shared
+ * cooldown needs the type to declare `limits` (a type without them only snoozes this job). With neither
+ * `retryAfterMs` nor a readable `retryAfter`, the wait is `fallbackMs` (default 1 s).
+ *
+ * @example
+ * if (res.status === 429) throw new RateLimitedError({ retryAfter: res.headers.get('retry-after'), scope: 'type' });
+ */
+export class RateLimitedError extends SnoozeJobError {
+  override name = 'RateLimitedError';
+  override readonly code = 'RATE_LIMITED';
+  readonly scope: 'key' | 'type';
+  constructor(
+    options: {
+      retryAfterMs?: number;
+      /** A `Retry-After` header: seconds, or an HTTP date. */
+      retryAfter?: string | number | null | undefined;
+      fallbackMs?: number;
+      scope?: 'key' | 'type';
+      message?: string;
+    } = {},
+    errorOptions?: ErrorOptions,
+  ) {
+    const ms = options.retryAfterMs ?? parseRetryAfter(options.retryAfter) ?? options.fallbackMs ?? 1_000;
+    super(Math.max(0, ms), options.message ?? `rate limited: retry after ${Math.round(ms)} ms`, errorOptions);
+    if (options.scope !== undefined && options.scope !== 'key' && options.scope !== 'type')
+      throw new TypeError(`scope is 'key' or 'type', got ${JSON.stringify(options.scope)}`);
+    this.scope = options.scope ?? 'key';
+  }
+}
+
+/** A `Retry-After` value in ms from now: delta seconds or an HTTP date; undefined when unreadable. */
+export function parseRetryAfter(value: string | number | null | undefined, now = Date.now()): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value * 1000 : undefined;
+  const text = value.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** The job ran past its type's `timeout`: `ctx.signal` was aborted and the attempt counts as failed. */

@@ -3,7 +3,16 @@ export type { ActivityPoint, QueueActivity } from './activity.js';
 export { type Backoff, backoffCeilingMs, backoffDelayMs, DEFAULT_BACKOFF, retryPresets } from './backoff.js';
 export { type SluiceSettings, type SluiceSettingsInput, sluiceOptionsSchema } from './config.js';
 export { type ConnectionSource, type Queryable, quoteSchema } from './db.js';
-export { defineJob, type JobDefinition, type JobOptions, JobRegistry, type Payload, type PayloadInput } from './define.js';
+export {
+  defineJob,
+  type JobDefinition,
+  type JobLimits,
+  type JobOptions,
+  JobRegistry,
+  type Payload,
+  type PayloadInput,
+  type RateLimit,
+} from './define.js';
 export { type EnqueuedJob, type EnqueueItem, type EnqueueOptions, enqueueItem, enqueueOptionsSchema } from './enqueue.js';
 export * from './errors.js';
 export {

@@ -23,7 +23,7 @@ import { cancelMatching } from './sql/cancelMatching.js';
 import { countJobs } from './sql/countJobs.js';
 import { compactCounts, readCounts, readDurationBuckets } from './sql/counts.js';
 import { listDeadLetters, purgeDeadLetters, redriveDeadLetters } from './sql/deadLetters.js';
-import { pruneFlowKeys, restoreFlowKeys } from './sql/flowKeys.js';
+import { pruneFlowKeys, pruneFlowState, restoreFlowKeys } from './sql/flowKeys.js';
 import { getJobsById } from './sql/getJobs.js';
 import {
   type BulkFilter,
@@ -318,7 +318,8 @@ export class Sluice {
    * none is left or `maxBatches` ran. Dead letters are kept until redriven or purged. Then the records of
    * bulk requests whose idempotency key expired (`idempotencyWindowMs`), as many batches at most; then the
    * replace keys whose job started or finished (`staleReplaceKeys`: the next enqueue with one adds a job anyway);
-   * then the flow keys no live job holds (`staleFlowKeys`), putting back any a job holds without its row.
+   * then the flow keys no live job holds and the flow states gone idle (`staleFlowKeys`: a cooldown past, a
+   * bucket untouched for a week), putting back any key a job holds without its row.
    */
   async prune(
     options: { batchSize?: number; maxBatches?: number } = {},
@@ -344,7 +345,9 @@ export class Sluice {
     const deleted = await inBatches(() => pruneFinished(this.#db, this.#s, { retentionSeconds, limit: o.batchSize }));
     const expiredBulkKeys = await inBatches(() => pruneBulkRequests(this.#db, this.#s, o.batchSize));
     const staleReplaceKeys = await inBatches(() => pruneReplaceKeys(this.#db, this.#s, o.batchSize));
-    const staleFlowKeys = await inBatches(() => pruneFlowKeys(this.#db, this.#s, o.batchSize));
+    const staleFlowKeys =
+      (await inBatches(() => pruneFlowKeys(this.#db, this.#s, o.batchSize))) +
+      (await inBatches(() => pruneFlowState(this.#db, this.#s, o.batchSize)));
     await restoreFlowKeys(this.#db, this.#s);
     return { deleted, expiredBulkKeys, staleReplaceKeys, staleFlowKeys };
   }

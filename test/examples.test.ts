@@ -19,7 +19,11 @@ function recordingLogger() {
 
 describe('example jobs', { concurrency: 1 }, async () => {
   const { sluice, pool, schema } = await testSluice();
-  const dueNow = (id: string) => pool.query(`UPDATE "${schema}".active_jobs SET run_at = now() WHERE id = $1`, [id]);
+  // A limited job (send_email) waits parked: its due time is on its flow row, and its live row stays parked.
+  const dueNow = async (id: string) => {
+    await pool.query(`UPDATE "${schema}".active_jobs SET run_at = now() WHERE id = $1 AND run_at <> 'infinity'`, [id]);
+    await pool.query(`UPDATE "${schema}".flow_jobs SET run_at = now() WHERE job_id = $1`, [id]);
+  };
   const drain = (queue: string, enqueue: Enqueuer = sluice, logger?: Logger) =>
     sluice
       .worker({ queue, handlers: createHandlers({ enqueue }), ...(logger ? { logger } : {}), leaseMs: 2_000 })
@@ -37,6 +41,28 @@ describe('example jobs', { concurrency: 1 }, async () => {
     }
     const ok = await sluice.getJob(flaky.id);
     assert.deepEqual([ok?.state, ok?.attempt], ['succeeded', 3]);
+  });
+
+  it('send_email: a 429 snoozes the job, attempt unspent, and cools its domain down; the next drain waits it out', async () => {
+    const first = await sluice.enqueue(sendEmail, { userId: 'e3', to: 'c@busy.example', template: 'receipt' });
+    const limited = await drain('emails');
+    assert.deepEqual([limited.succeeded, limited.snoozed], [0, 1], JSON.stringify(limited));
+    // Another send to the domain, due now, waits for the cooldown (Retry-After: 2 s), within the drain.
+    const second = await sluice.enqueue(sendEmail, { userId: 'e4', to: 'd@busy.example', template: 'receipt' });
+    const t0 = Date.now();
+    const summary = await drain('emails');
+    assert.ok(summary.succeeded >= 1, JSON.stringify(summary));
+    assert.ok(Date.now() - t0 >= 1_500, `it waited for the cooldown (${Date.now() - t0} ms)`);
+    for (let i = 0; i < 3 && (await sluice.getJob(first.id))?.state !== 'succeeded'; i++) {
+      await dueNow(first.id);
+      await drain('emails');
+    }
+    for (const j of [first, second]) {
+      const v = await sluice.getJob(j.id);
+      assert.deepEqual([v?.state, v?.attempt], ['succeeded', 1]);
+    }
+    const kinds = (await sluice.jobTimeline(first.id)).map((e) => (e.kind === 'attempt' ? e.outcome : e.kind));
+    assert.deepEqual(kinds, ['snoozed', 'succeeded']);
   });
 
   it('on_user_signup: enqueues its bounded follow-ups once, even when it fails after enqueuing and retries', async () => {

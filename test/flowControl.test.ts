@@ -3,7 +3,16 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pg from 'pg';
 import { z } from 'zod';
-import { ConfigError, defineHandler, defineJob, type JobDefinition, Sluice, ValidationError } from '../src/index.js';
+import {
+  ConfigError,
+  defineHandler,
+  defineJob,
+  type JobDefinition,
+  parseRetryAfter,
+  RateLimitedError,
+  Sluice,
+  ValidationError,
+} from '../src/index.js';
 import { sleep, testSluice } from './helpers/db.js';
 
 const schema = z.object({ tenant: z.string(), n: z.number() });
@@ -128,7 +137,7 @@ describe('flow control', async () => {
     const [a, b] = await sluice.enqueueMany([0, 1].map((n) => ({ job, payload: { tenant: 'k', n } })));
     const limits = JSON.stringify([{ type: 'fc_lapse', total: null, perKey: 1 }]);
     // A worker claims the first and dies.
-    const claimed = await pool.query(`SELECT id FROM ${s}.claim_flow_jobs('fc-lapse', 10, 60, gen_random_uuid(), $1::jsonb)`, [limits]);
+    const claimed = await pool.query(`SELECT id FROM ${s}.claim_flow_jobs('fc-lapse', 10, 1, gen_random_uuid(), $1::jsonb)`, [limits]);
     assert.deepEqual(
       claimed.rows.map((r) => r.id),
       [a?.id],
@@ -139,7 +148,7 @@ describe('flow control', async () => {
     });
     const held = await sluice.worker({ queue: 'fc-lapse', handlers: [h] }).drain({ remainingTimeMs: 5_000 });
     assert.equal(held.claimed, 0, 'its slot is taken while the lease lasts');
-    await pool.query(`UPDATE ${s}.active_jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $1`, [a?.id]);
+    await sleep(1_100); // its lease of a second lapses
     const summary = await sluice.worker({ queue: 'fc-lapse', handlers: [h] }).drain({ remainingTimeMs: 5_000 });
     assert.equal(summary.succeeded, 2);
     assert.deepEqual(order, [0, 1]);
@@ -203,6 +212,134 @@ describe('flow control', async () => {
     assert.equal((await worker.drain({ remainingTimeMs: 5_000 })).succeeded, 1);
     await sluice.enqueue(plain, { tenant: 't', n: 2 });
     assert.equal((await worker.drain({ remainingTimeMs: 5_000 })).succeeded, 1, 'the unlimited job ran');
+  });
+
+  /** Start times (the claims' own, from the database) of the succeeded jobs of a type, by key, in order. */
+  const startsOf = async (type: string) => {
+    const rows = (
+      await pool.query(
+        `SELECT j.payload->>'tenant' AS tenant, e.started_at AS start
+         FROM ${s}.job_events e JOIN ${s}.jobs j ON j.id = e.job_id WHERE j.type = $1 AND e.kind = 'succeeded' ORDER BY e.started_at`,
+        [type],
+      )
+    ).rows as Array<{ tenant: string; start: Date }>;
+    return rows;
+  };
+  /** The most starts in any window of `T` seconds, against the bucket's bound burst + rate × T. */
+  const withinBucket = (starts: readonly Date[], rate: number, burst: number) => {
+    const t = starts.map((d) => d.getTime() / 1000);
+    for (let i = 0; i < t.length; i++)
+      for (let j = i; j < t.length; j++) {
+        const n = j - i + 1;
+        const bound = burst + rate * ((t[j] as number) - (t[i] as number));
+        if (n > bound + 1e-6) return `${n} starts in ${((t[j] as number) - (t[i] as number)).toFixed(3)} s, over ${bound.toFixed(2)}`;
+      }
+    return null;
+  };
+
+  it('a rate limit with a burst: starts, read from the database, stay within the bucket; the drain waits for the window', async () => {
+    const job = defineJob({ type: 'fc_rate', schema, queue: 'fc-rate', ...fast, limits: { rate: { limit: 10, per: 'second', burst: 4 } } });
+    await sluice.enqueueMany(Array.from({ length: 24 }, (_, n) => ({ job, payload: { tenant: 't', n } })));
+    const summary = await sluice.worker({ queue: 'fc-rate', handlers: [defineHandler(job, () => {})] }).drain({ remainingTimeMs: 8_000 });
+    assert.equal(summary.succeeded, 24, 'one drain ran them all, waiting for the rate between claims');
+    const starts = (await startsOf('fc_rate')).map((r) => r.start);
+    assert.equal(withinBucket(starts, 10, 4), null);
+    const span = ((starts.at(-1) as Date).getTime() - (starts[0] as Date).getTime()) / 1000;
+    assert.ok(span >= 1.9, `24 starts at 10 a second with a burst of 4 take at least 2 s; took ${span} s`);
+    const attempts = await pool.query(
+      `SELECT max(e.attempt) AS n FROM ${s}.job_events e JOIN ${s}.jobs j ON j.id = e.job_id WHERE j.type = 'fc_rate'`,
+    );
+    assert.equal(Number(attempts.rows[0].n), 1, 'held jobs spent no attempt: each succeeded on its first');
+  });
+
+  it('a per-key rate holds each key to its own bucket, under several drainers', async () => {
+    const job = defineJob({
+      type: 'fc_key_rate',
+      schema,
+      queue: 'fc-key-rate',
+      ...fast,
+      limits: { key: (p) => p.tenant, perKey: { rate: { limit: 5, per: 'second', burst: 2 } } },
+    });
+    await sluice.enqueueMany(['a', 'b'].flatMap((tenant) => Array.from({ length: 8 }, (_, n) => ({ job, payload: { tenant, n } }))));
+    const h = defineHandler(job, () => {});
+    await Promise.all([0, 1, 2].map(() => sluice.worker({ queue: 'fc-key-rate', handlers: [h] }).drain({ remainingTimeMs: 6_000 })));
+    const rows = await startsOf('fc_key_rate');
+    assert.equal(rows.length, 16);
+    for (const tenant of ['a', 'b']) {
+      const starts = rows.filter((r) => r.tenant === tenant).map((r) => r.start);
+      assert.equal(withinBucket(starts, 5, 2), null, `key ${tenant}`);
+    }
+  });
+
+  it('RateLimitedError: the job is snoozed, attempt unspent, and its key starts nothing before the cooldown ends; other keys go on', async () => {
+    const job = defineJob({
+      type: 'fc_429',
+      schema,
+      queue: 'fc-429',
+      ...fast,
+      limits: { key: (p) => p.tenant, perKey: { concurrency: 5 } },
+    });
+    // Keys in this order, so the first job claimed is hot's first; cold's jobs take a while each.
+    await sluice.enqueueMany(
+      ['a-hot', 'b-cold'].flatMap((tenant) => Array.from({ length: 4 }, (_, n) => ({ job, payload: { tenant, n } }))),
+    );
+    let limited = false;
+    const h = defineHandler(job, async ({ tenant, n }) => {
+      if (tenant === 'a-hot' && n === 0 && !limited) {
+        limited = true;
+        throw new RateLimitedError({ retryAfter: '1' });
+      }
+      if (tenant === 'b-cold') await sleep(150);
+    });
+    const summary = await sluice.worker({ queue: 'fc-429', handlers: [h], concurrency: 1 }).drain({ remainingTimeMs: 8_000 });
+    assert.equal(summary.succeeded, 8, 'the drain waited out the cooldown and ran everything');
+    assert.equal(summary.snoozed, 1);
+    const cool = (await pool.query(`SELECT cool_until FROM ${s}.flow_state WHERE queue = 'fc-429' AND key = 'a-hot'`)).rows[0]
+      ?.cool_until as Date;
+    assert.ok(cool, 'the cooldown is in the database, for every worker');
+    const rows = await startsOf('fc_429');
+    const began = cool.getTime() - 1000;
+    const hot = rows.filter((r) => r.tenant === 'a-hot');
+    assert.equal(hot.length, 4);
+    assert.ok(
+      hot.every((r) => r.start.getTime() >= cool.getTime() || r.start.getTime() < began),
+      `no hot job started during its cooldown: ${hot.map((r) => r.start.getTime() - began).join(', ')} ms after it began`,
+    );
+    assert.ok(
+      rows.some((r) => r.tenant === 'b-cold' && r.start.getTime() < cool.getTime() && r.start.getTime() > began),
+      'a cold job started while hot cooled down',
+    );
+    const attempts = await pool.query(
+      `SELECT max(e.attempt) AS n FROM ${s}.job_events e JOIN ${s}.jobs j ON j.id = e.job_id WHERE j.type = 'fc_429' AND e.kind = 'succeeded'`,
+    );
+    assert.equal(Number(attempts.rows[0].n), 1, 'the snoozed attempt was given back: every job succeeded on attempt 1');
+  });
+
+  it("RateLimitedError with scope 'type' pauses every key of the type for every worker", async () => {
+    const job = defineJob({ type: 'fc_429_type', schema, queue: 'fc-429-type', ...fast, limits: { key: (p) => p.tenant } });
+    await sluice.enqueueMany(['a', 'b', 'c'].map((tenant, n) => ({ job, payload: { tenant, n } })));
+    let first = true;
+    const h = defineHandler(job, () => {
+      if (first) {
+        first = false;
+        throw new RateLimitedError({ retryAfterMs: 60_000, scope: 'type' });
+      }
+    });
+    const summary = await sluice.worker({ queue: 'fc-429-type', handlers: [h], concurrency: 1 }).drain({ remainingTimeMs: 3_000 });
+    assert.deepEqual([summary.succeeded, summary.snoozed], [0, 1], JSON.stringify(summary));
+    const other = await sluice.worker({ queue: 'fc-429-type', handlers: [h] }).drain({ remainingTimeMs: 3_000 });
+    assert.equal(other.claimed, 0, 'another worker claims nothing of the type while it cools down');
+    assert.equal(other.moreDue, false);
+  });
+
+  it('parseRetryAfter reads delta seconds and HTTP dates', () => {
+    assert.equal(parseRetryAfter('2'), 2000);
+    assert.equal(parseRetryAfter(1.5), 1500);
+    assert.equal(parseRetryAfter('Wed, 21 Oct 2015 07:28:00 GMT', Date.parse('Wed, 21 Oct 2015 07:27:30 GMT')), 30_000);
+    assert.equal(parseRetryAfter('soon'), undefined);
+    assert.equal(parseRetryAfter(null), undefined);
+    assert.equal(new RateLimitedError({ retryAfter: 'soon', fallbackMs: 250 }).delayMs, 250);
+    assert.throws(() => new RateLimitedError({ scope: 'tenant' as never }), /scope is 'key' or 'type'/);
   });
 
   it('reads show a waiting limited job as it is: available, due when enqueued, counted as ready by stats', async () => {
@@ -288,7 +425,16 @@ describe('flow control', async () => {
     bad({ concurrency: 1e9 }, /at most 100000/);
     bad({ perKey: { concurrency: 2 } }, /perKey needs limits.key/);
     bad({ key: 'tenantId' }, /limits.key must be a function/);
-    bad({}, /limits needs concurrency, or a key/);
+    bad({}, /limits needs concurrency, a rate, or a key/);
+    bad({ rate: { limit: 0, per: 'second' } }, /a rate limit is at least 1/);
+    bad({ rate: { limit: 10 } }, /a rate needs per or periodMs/);
+    bad({ rate: { limit: 10, per: 'second', periodMs: 1000 } }, /a rate needs per or periodMs/);
+    bad({ rate: { limit: 10, per: 'fortnight' } }, /per is .second./);
+    bad({ rate: { limit: 10, periodMs: 5 } }, /periodMs is at least 10 ms/);
+    bad({ rate: { limit: 10, periodMs: 172_800_000 } }, /periodMs is at most a day/);
+    bad({ rate: { limit: 10, per: 'second', burst: 0 } }, /burst is at least 1/);
+    bad({ rate: { limit: 10, per: 'second', burst: 71 } }, /burst is at most 7 times the limit/);
+    bad({ key: () => 'k', perKey: { rate: { limit: 1.5, per: 'minute' } } }, /a rate limit is a whole number/);
     bad({ concurrency: 2, perKey: { concurrency: 0 }, key: () => 'k' }, /at least 1/);
     bad({ concurrency: 2, burst: 3 }, /burst/);
   });

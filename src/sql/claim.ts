@@ -13,6 +13,8 @@ export interface ClaimedRow {
   payload: unknown;
   /** Claimed by the flow claim (a limited type): its outcome must also update `flow_jobs`. */
   limited?: boolean;
+  /** A limited job's key ('' for a type limited only in total), from the flow claim. */
+  flow_key?: string | null;
 }
 
 /**

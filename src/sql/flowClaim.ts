@@ -6,12 +6,20 @@ export interface FlowLimitRow {
   type: string;
   total: number | null;
   perKey: number | null;
+  /** Starts a second allowed in total, and the bucket's size (null for no rate). */
+  rate: number | null;
+  burst: number | null;
+  /** The same, for each key. */
+  keyRate: number | null;
+  keyBurst: number | null;
 }
 
 export interface FlowClaim {
   rows: ClaimedRow[];
   /** Nothing was claimed although due jobs wait: their limits are full (the queue is held, not empty). */
   held: boolean;
+  /** When held: in how many ms a cooldown or a rate lets one start (undefined when only concurrency holds them). */
+  retryInMs?: number | undefined;
 }
 
 /**
@@ -22,9 +30,12 @@ export interface FlowClaim {
  *   session lock: safe behind RDS Proxy), so each counts what runs after the one before it committed.
  * - Running means started with a lease that has not lapsed: a worker that dies gives its slots back when
  *   its lease lapses, and such a job is offered again first in its key's turn (its lost attempt noted).
- * - Each key with room offers its due jobs in priority and due order, at most twice its even share of the
- *   batch; the batch takes every key's first job, then every key's second, and so on, starting after the
- *   key the last claim ended with, so a key with 100,000 jobs queued cannot starve one with ten.
+ * - A key's room is the least of its concurrency left, its type's, the whole tokens of its and its type's
+ *   rate buckets (refilled at the rate since last spent, up to the burst), and none while it or its type
+ *   cools down; started jobs spend their buckets in the same statement.
+ * - Each key with room offers its due jobs in priority and due order, up to its even share of the batch;
+ *   the batch takes every key's first job, then every key's second, and so on, starting after the key the
+ *   last claim ended with, so a key with 100,000 jobs queued cannot starve one with ten.
  *
  * The statement lives in `claim_flow_jobs` (migrations/0013_flow_control.sql), planned once per backend.
  */
@@ -43,7 +54,10 @@ export async function claimFlowJobs(
   const rows = res.rows.filter((r) => r.id !== null);
   for (const r of rows) r.limited = true;
   rows.sort((a, b) => a.priority - b.priority || a.run_at.getTime() - b.run_at.getTime());
-  return { rows, held: rows.length === 0 && res.rows.length > 0 };
+  // The status row: the database's now (created_at) and the earliest start a cooldown or a rate allows.
+  const status = res.rows.find((r) => r.id === null);
+  const retryInMs = status?.run_at ? Math.max(0, status.run_at.getTime() - status.created_at.getTime()) : undefined;
+  return { rows, held: rows.length === 0 && status !== undefined, retryInMs };
 }
 
 /** Whether a queue has ever held limited jobs (a worker without limits of its own still drains those). */

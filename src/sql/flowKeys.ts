@@ -1,25 +1,48 @@
-import type { Queryable, SchemaName } from '../db.js';
+import { type Queryable, type SchemaName, type SqlFragment, sql } from '../db.js';
 
 /**
- * Delete up to `limit` flow keys no live job holds (a tenant gone quiet), so the flow claim, which probes
- * every key of its queue, does not keep walking them. Returns how many.
+ * Delete up to `limit` rows of a flow table keyed by (queue, type, key) that `idle` (a predicate on `x`)
+ * says are idle, skipping rows another statement holds. Returns how many.
  */
-export async function pruneFlowKeys(db: Queryable, s: SchemaName, limit: number): Promise<number> {
+async function pruneIdle(db: Queryable, table: SqlFragment, idle: SqlFragment, limit: number): Promise<number> {
   const res = await db.query<{ n: number }>(
     `WITH stale AS (
-       SELECT k.queue, k.type, k.key FROM ${s}.flow_keys k
-       WHERE NOT EXISTS (SELECT 1 FROM ${s}.flow_jobs f WHERE f.queue = k.queue AND f.type = k.type AND f.key = k.key)
-       LIMIT $1
-       FOR UPDATE SKIP LOCKED
+       SELECT x.queue, x.type, x.key FROM ${table} x WHERE ${idle} LIMIT $1 FOR UPDATE SKIP LOCKED
      ),
      deleted AS (
-       DELETE FROM ${s}.flow_keys k USING stale
-       WHERE (k.queue, k.type, k.key) = (stale.queue, stale.type, stale.key) RETURNING 1
+       DELETE FROM ${table} x USING stale WHERE (x.queue, x.type, x.key) = (stale.queue, stale.type, stale.key) RETURNING 1
      )
      SELECT count(*)::int AS n FROM deleted`,
     [limit],
   );
   return res.rows[0]?.n ?? 0;
+}
+
+/**
+ * Delete up to `limit` flow keys no live job holds (a tenant gone quiet), so the flow claim, which probes
+ * every key of its queue, does not keep walking them. Returns how many.
+ */
+export function pruneFlowKeys(db: Queryable, s: SchemaName, limit: number): Promise<number> {
+  return pruneIdle(
+    db,
+    sql`${s}.flow_keys`,
+    sql`NOT EXISTS (SELECT 1 FROM ${s}.flow_jobs f WHERE f.queue = x.queue AND f.type = x.type AND f.key = x.key)`,
+    limit,
+  );
+}
+
+/**
+ * Delete up to `limit` flow states gone idle: no cooldown ahead, and a bucket last spent over a week ago
+ * (it has refilled: a rate's period is at most a day and its burst at most seven periods' worth). Returns
+ * how many.
+ */
+export function pruneFlowState(db: Queryable, s: SchemaName, limit: number): Promise<number> {
+  return pruneIdle(
+    db,
+    sql`${s}.flow_state`,
+    sql`(x.cool_until IS NULL OR x.cool_until < now()) AND (x.tokens_at IS NULL OR x.tokens_at < now() - interval '7 days')`,
+    limit,
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import { backoffDelayMs, DEFAULT_BACKOFF } from '../backoff.js';
 import type { JobDefinition } from '../define.js';
-import { JobCancelledError, PermanentJobError, RetryableJobError, SnoozeJobError } from '../errors.js';
+import { JobCancelledError, PermanentJobError, RateLimitedError, RetryableJobError, SnoozeJobError } from '../errors.js';
 import { errorFields } from '../logger.js';
 import type { OutcomeKind } from '../sql/outcomes.js';
 
@@ -15,6 +15,8 @@ export interface Decision {
   resultJson?: string | undefined;
   /** Already written, by `ctx.transaction` with the handler's own writes: count and report it, write nothing. */
   recorded?: true;
+  /** A RateLimitedError: its key or its type cools down for every worker, for the snooze's delay. */
+  cooldown?: 'key' | 'type';
 }
 
 /**
@@ -24,6 +26,7 @@ export interface Decision {
  * |-------------------------------|-------------------------------------------------|
  * | PermanentJobError             | dead at once                                    |
  * | SnoozeJobError(delayMs)       | due again after delayMs, attempt given back     |
+ * | RateLimitedError(retryAfter)  | the same, and its key or type cools down        |
  * | JobCancelledError             | cancelled                                       |
  * | RetryableJobError({delayMs})  | retry after delayMs (or backoff); dead if spent |
  * | anything else, timeouts too   | retry after backoff; dead if attempts are spent |
@@ -38,6 +41,8 @@ export function decide(
   maxMessageLength: number,
 ): Decision {
   const error = errorFields(err, maxMessageLength);
+  if (err instanceof RateLimitedError)
+    return { kind: 'snooze', delaySeconds: Math.min(err.delayMs, MAX_DELAY_MS) / 1000, error: null, cooldown: err.scope };
   if (err instanceof SnoozeJobError) return { kind: 'snooze', delaySeconds: Math.min(err.delayMs, MAX_DELAY_MS) / 1000, error: null };
   if (err instanceof JobCancelledError) return { kind: 'cancelled', delaySeconds: 0, error };
   if (err instanceof PermanentJobError || attempt >= maxAttempts) return { kind: 'dead', delaySeconds: 0, error };

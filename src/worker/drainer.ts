@@ -69,6 +69,14 @@ export class Drainer {
   #exhausted = false;
   /** The last claim found nothing it could start, limits full: claim again once an outcome write frees a slot. */
   #held = false;
+  /** When held by a cooldown or a rate: the local time at which one could start. */
+  #heldUntil: number | undefined;
+  /** Cooldowns being written: the drain waits for them before it returns. */
+  readonly #cooling = new Set<Promise<void>>();
+  /** Cooldowns this drain knows of, by type and key ('' for the whole type): until when (local ms). */
+  readonly #cool = new Map<string, number>();
+  /** Types whose RateLimitedError could not cool them down (no limits): warned once each. */
+  readonly #warnedNoCooldown = new Set<string>();
   /** Outcome writes completed so far: a claim that finds nothing while one lands is not proof the queue is dry. */
   #flushes = 0;
   /** Set once a claimed job did not fit the time left: the next claim would fetch it again. */
@@ -120,6 +128,7 @@ export class Drainer {
     while (this.#running.size > 0) await this.#event.wait(this.#c.heartbeatMs);
     await this.#leases.stop();
     this.#limits.signal?.removeEventListener('abort', stop);
+    await Promise.all(this.#cooling);
     await this.#flushing;
     try {
       await this.#outcomes.flush();
@@ -148,11 +157,22 @@ export class Drainer {
       }
       if (this.#outcomes.takeRequeued()) this.#exhausted = false;
       if (this.#held) {
-        // Our own outcomes free slots only once written; with nothing of ours left to finish, others hold them.
+        // Our own outcomes free slots only once written. With nothing of ours left to finish, a cooldown or a
+        // rate that ends within the budget is waited for; otherwise others hold the slots, and the drain ends.
         if (this.#outcomes.size > 0) this.#flush();
         else if (this.#running.size === 0 && this.#waiting.length === 0 && !this.#flushing) {
-          this.#held = false;
-          this.#exhausted = true;
+          const until = this.#heldUntil;
+          if (until !== undefined && until < this.#limits.deadline - this.#c.reserveMs) {
+            if (until > Date.now()) {
+              await this.#event.wait(until - Date.now());
+              continue;
+            }
+            this.#held = false;
+            this.#heldUntil = undefined;
+          } else {
+            this.#held = false;
+            this.#exhausted = true;
+          }
         }
       }
       const limit = this.#claimSize();
@@ -233,6 +253,10 @@ export class Drainer {
   #startWhatFits(): void {
     while (this.#waiting.length > 0 && this.#running.size < this.#limits.concurrency) {
       const job = this.#waiting.shift() as HeldJob;
+      if (this.#coolsDown(job)) {
+        this.#settle(job, RELEASE);
+        continue;
+      }
       const timeout = this.#c.handlers.get(job.row.type)?.definition.timeout ?? 0;
       if (Date.now() + timeout <= this.#limits.deadline - this.#c.reserveMs) {
         this.#start(job);
@@ -259,8 +283,10 @@ export class Drainer {
       // An outcome written while this claim was in flight may have made a retry due after the claim's
       // snapshot: only a claim that saw every write before it says the queue ran dry.
       if (rows.length === 0) {
-        if (rows.held) this.#held = true;
-        else if (flushes === this.#flushes) this.#exhausted = true;
+        if (rows.held) {
+          this.#held = true;
+          this.#heldUntil = rows.retryInMs === undefined ? undefined : Date.now() + rows.retryInMs;
+        } else if (flushes === this.#flushes) this.#exhausted = true;
       }
       for (const row of rows) {
         const job: HeldJob = {
@@ -312,8 +338,51 @@ export class Drainer {
   /** Queue a held job's outcome; nothing if this attempt no longer holds it (settled, lost or superseded). */
   #settle(job: HeldJob, decision: Decision): void {
     if (!this.#leases.drop(job)) return;
+    if (decision.cooldown) this.#coolDown(job, decision.cooldown, decision.delaySeconds);
     if (decision.recorded) this.#outcomes.recorded(job, decision);
     else this.#outcomes.add(job, { ...decision });
+  }
+
+  /**
+   * A RateLimitedError: its key (or type) cools down for every worker, written at once rather than with the
+   * outcomes, and what this drain holds unstarted of that key (or type) goes back, attempts unspent. A type
+   * without limits has no shared state to cool: only its job is snoozed, and the drain warns once.
+   */
+  #coolDown(job: HeldJob, scope: 'key' | 'type', seconds: number): void {
+    const { row } = job;
+    const store = this.#c.store;
+    if (!row.limited || !store.coolDown) {
+      if (!this.#warnedNoCooldown.has(row.type)) {
+        this.#warnedNoCooldown.add(row.type);
+        this.#c.logger.warn(
+          'RateLimitedError on a job type without limits: only this job is snoozed, no cooldown is shared',
+          jobFields(row),
+        );
+      }
+      return;
+    }
+    const key = scope === 'type' ? '' : (row.flow_key ?? '');
+    // Jobs of it claimed before the cooldown lands (or in flight now) are released when their turn comes.
+    const name = `${row.type}\u0000${key}`;
+    this.#cool.set(name, Math.max(this.#cool.get(name) ?? 0, Date.now() + seconds * 1000));
+    const write = store
+      .coolDown({ queue: row.queue, type: row.type, key, seconds })
+      .catch((error) => {
+        this.#c.logger.warn('could not write a cooldown', { ...jobFields(row), error: errorFields(error) });
+      })
+      .finally(() => this.#cooling.delete(write));
+    this.#cooling.add(write);
+  }
+
+  /** Whether a cooldown this drain saw holds the job's key or type. */
+  #coolsDown(job: HeldJob): boolean {
+    if (this.#cool.size === 0 || !job.row.limited) return false;
+    const now = Date.now();
+    const until = Math.max(
+      this.#cool.get(`${job.row.type}\u0000`) ?? 0,
+      this.#cool.get(`${job.row.type}\u0000${job.row.flow_key ?? ''}`) ?? 0,
+    );
+    return until > now;
   }
 
   #lose(job: HeldJob): void {

@@ -1,8 +1,10 @@
 import type { SluiceSettings } from '../config.js';
 import type { ConnectionSource, Queryable, SchemaName } from '../db.js';
+import { type JobDefinition, ratePerSecond } from '../define.js';
 import { enqueueBatch } from '../enqueue.js';
 import { type ClaimedRow, claimJobs } from '../sql/claim.js';
 import { claimFlowJobs, type FlowLimitRow, hasFlowJobs } from '../sql/flowClaim.js';
+import { coolDown } from '../sql/flowState.js';
 import { extendLeases } from '../sql/heartbeat.js';
 import { type Outcome, recordOutcomes } from '../sql/outcomes.js';
 import { loadSteps, type StepRow, saveStep } from '../sql/steps.js';
@@ -38,12 +40,17 @@ export interface WorkerStore {
   loadSteps(jobId: string): Promise<StepRow[]>;
   /** Store a step while the lease is held; false when it is not (or the step was stored already). */
   saveStep(step: { jobId: string; token: string; name: string; seq: number; resultJson: string | null }): Promise<boolean>;
+  /** Cool a key ('' for the whole type) down for `seconds`, for every worker's flow claim. */
+  coolDown?(args: { queue: string; type: string; key: string; seconds: number }): Promise<void>;
   /** What `ctx.transaction` runs on a connection of its own; absent when the database lends none (a single client). */
   transaction?: TransactionOps | undefined;
 }
 
-/** Claimed rows, and whether limits held due jobs back when none came. */
-export type Claimed = ClaimedRow[] & { held?: boolean };
+/**
+ * Claimed rows; when none came although due jobs wait behind full limits, `held`, and in how many ms a
+ * cooldown or a rate lets one start (`retryInMs`, absent when only concurrency holds them).
+ */
+export type Claimed = ClaimedRow[] & { held?: boolean; retryInMs?: number | undefined };
 
 /** How often a worker without limits of its own looks whether its queue holds limited jobs anyway. */
 const FLOW_RECHECK_MS = 60_000;
@@ -69,10 +76,10 @@ function queueClaim(db: Queryable, s: SchemaName, limits: readonly FlowLimitRow[
       checkedAt = Date.now();
     }
     if (!flow) return claimJobs(db, s, args);
-    let held = false;
+    let held: { retryInMs?: number | undefined } | undefined;
     const flowPart = async (limit: number) => {
       const r = await claimFlowJobs(db, s, { ...args, limit, limits });
-      held = r.held;
+      held = r.held ? { retryInMs: r.retryInMs } : undefined;
       return r.rows;
     };
     // Skipped only beside flow rows in this very claim: a claim that would come back empty always asks.
@@ -87,18 +94,30 @@ function queueClaim(db: Queryable, s: SchemaName, limits: readonly FlowLimitRow[
     const rest = args.limit - a.length;
     const b = rest <= 0 ? [] : flowFirst ? await plainPart(rest, a.length) : await flowPart(rest);
     const rows: Claimed = a.concat(b).sort((x, y) => x.priority - y.priority || x.run_at.getTime() - y.run_at.getTime());
-    if (rows.length === 0 && held) rows.held = true;
+    if (rows.length === 0 && held) {
+      rows.held = true;
+      rows.retryInMs = held.retryInMs;
+    }
     return rows;
   };
 }
 
 /** The limits of the handled job types, as the flow claim takes them. */
-export function flowLimitsOf(
-  definitions: Iterable<{ type: string; limits?: { concurrency?: number; perKey?: { concurrency?: number } } | undefined }>,
-): FlowLimitRow[] {
+export function flowLimitsOf(definitions: Iterable<Pick<JobDefinition, 'type' | 'limits'>>): FlowLimitRow[] {
   const out: FlowLimitRow[] = [];
-  for (const d of definitions) {
-    if (d.limits) out.push({ type: d.type, total: d.limits.concurrency ?? null, perKey: d.limits.perKey?.concurrency ?? null });
+  for (const { type, limits } of definitions) {
+    if (!limits) continue;
+    const rate = limits.rate && ratePerSecond(limits.rate);
+    const keyRate = limits.perKey?.rate && ratePerSecond(limits.perKey.rate);
+    out.push({
+      type,
+      total: limits.concurrency ?? null,
+      perKey: limits.perKey?.concurrency ?? null,
+      rate: rate?.rate ?? null,
+      burst: rate?.burst ?? null,
+      keyRate: keyRate?.rate ?? null,
+      keyBurst: keyRate?.burst ?? null,
+    });
   }
   return out;
 }
@@ -116,6 +135,7 @@ export function postgresStore({ db, s, settings }: WorkerCore, limits: readonly 
       enqueue: (client, items) => enqueueBatch(client, s, settings, items),
     },
     claim: queueClaim(db, s, limits),
+    coolDown: (args) => coolDown(db, s, args),
     extend: (leases, leaseSeconds) => extendLeases(db, s, leases, leaseSeconds),
     record: (outcomes) => recordOutcomes(db, s, outcomes, recordOptions),
     loadSteps: (jobId) => loadSteps(db, s, jobId),
