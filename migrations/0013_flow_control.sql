@@ -49,7 +49,7 @@ CREATE TABLE flow_jobs (
   lease_until timestamptz
 );
 CREATE INDEX flow_jobs_waiting ON flow_jobs (queue, type, key, priority, run_at, job_id) WHERE NOT started;
-CREATE INDEX flow_jobs_started ON flow_jobs (queue, type, key) WHERE started;
+CREATE INDEX flow_jobs_started ON flow_jobs (queue, lease_until) WHERE started;
 
 -- What a key (or, under key '', a whole type) carries between claims: its cooldown after a 429
 -- (RateLimitedError), and its rate limit's token bucket (tokens left when last spent, and when). A row is
@@ -80,6 +80,7 @@ AS $flow$
 DECLARE
   v_cur_type text;
   v_cur_key text;
+  v_now timestamptz;
 BEGIN
   IF EXISTS (SELECT 1 FROM paused_queues pq WHERE pq.queue = p_queue) THEN
     RETURN;
@@ -92,21 +93,27 @@ BEGIN
   IF NOT FOUND THEN
     RETURN;
   END IF;
+  -- Lapsed leases are judged by the clock after the lock (now() is the transaction's start).
+  v_now := clock_timestamp();
 
   -- A started job whose lease lapsed (its worker died) gives its slot back and waits again, at its old
   -- due time, so it comes before the jobs of its key enqueued after it; its lost attempt is noted when it
   -- is claimed. Only rows past the lease the claim gave are checked against their live rows: one a heartbeat
   -- extended stays started, its time brought up to date. A heartbeat cannot revive a parked job's lapsed
   -- lease (src/sql/heartbeat.ts), so a slot given back stays given back.
-  UPDATE flow_jobs f SET started = COALESCE(a.lease_expires_at > now(), false), lease_until = a.lease_expires_at
+  UPDATE flow_jobs f SET started = COALESCE(a.lease_expires_at > v_now, false), lease_until = a.lease_expires_at
   FROM active_jobs a
-  WHERE f.queue = p_queue AND f.started AND f.lease_until <= now() AND a.id = f.job_id;
+  WHERE f.queue = p_queue AND f.started AND f.lease_until <= v_now AND a.id = f.job_id;
   -- A flow row whose live row is gone holds no slot (every path that ends a job deletes both; this is a net).
   DELETE FROM flow_jobs f
-  WHERE f.queue = p_queue AND f.started AND f.lease_until <= now() AND NOT EXISTS (SELECT 1 FROM active_jobs a WHERE a.id = f.job_id);
+  WHERE f.queue = p_queue AND f.started AND f.lease_until <= v_now AND NOT EXISTS (SELECT 1 FROM active_jobs a WHERE a.id = f.job_id);
 
   RETURN QUERY
-  WITH lim AS (
+  -- The clock of the claim proper, read once while the statement runs, so after its snapshot: a start is
+  -- then later than the end of every outcome the statement sees committed (now() is the transaction's
+  -- start, and may precede even the claim this one waited for).
+  WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS t),
+       lim AS (
          SELECT l.type, l.total, l."perKey" AS per_key, l.rate, l.burst, l."keyRate" AS key_rate, l."keyBurst" AS key_burst
          FROM jsonb_to_recordset(p_limits)
            AS l(type text, total integer, "perKey" integer, rate float8, burst float8, "keyRate" float8, "keyBurst" float8)
@@ -123,7 +130,7 @@ BEGIN
          SELECT l.type, l.rate,
                 l.total - (SELECT COALESCE(sum(r.n), 0)::int FROM running r WHERE r.type = l.type) AS conc_room,
                 CASE WHEN l.rate IS NOT NULL
-                     THEN LEAST(l.burst, COALESCE(st.tokens + extract(epoch FROM now() - st.tokens_at)::float8 * l.rate, l.burst)) END AS tokens
+                     THEN LEAST(l.burst, COALESCE(st.tokens + extract(epoch FROM (SELECT clock.t FROM clock) - st.tokens_at)::float8 * l.rate, l.burst)) END AS tokens
          FROM lim l LEFT JOIN state st ON st.type = l.type AND st.key = ''
        ),
        type_room AS (
@@ -134,7 +141,7 @@ BEGIN
        keys AS (
          SELECT k.type, k.key, kt.tokens AS key_tokens, l.key_rate, t.tokens AS type_tokens, t.rate AS type_rate,
                 GREATEST(ks.cool_until, ts.cool_until) AS cool_until,
-                CASE WHEN ks.cool_until > now() OR ts.cool_until > now() THEN 0
+                CASE WHEN ks.cool_until > (SELECT clock.t FROM clock) OR ts.cool_until > (SELECT clock.t FROM clock) THEN 0
                      ELSE GREATEST(0, LEAST(p_limit, COALESCE(l.per_key - COALESCE(r.n, 0), p_limit), COALESCE(t.room, p_limit),
                                             COALESCE(floor(kt.tokens)::int, p_limit))) END AS room,
                 (v_cur_type IS NULL OR (k.type, k.key) > (v_cur_type, v_cur_key)) AS after_cursor
@@ -146,7 +153,7 @@ BEGIN
          LEFT JOIN state ts ON ts.type = k.type AND ts.key = ''
          CROSS JOIN LATERAL (
            SELECT CASE WHEN l.key_rate IS NOT NULL
-                       THEN LEAST(l.key_burst, COALESCE(ks.tokens + extract(epoch FROM now() - ks.tokens_at)::float8 * l.key_rate, l.key_burst)) END AS tokens
+                       THEN LEAST(l.key_burst, COALESCE(ks.tokens + extract(epoch FROM (SELECT clock.t FROM clock) - ks.tokens_at)::float8 * l.key_rate, l.key_burst)) END AS tokens
          ) kt
          WHERE k.queue = p_queue
        ),
@@ -155,17 +162,35 @@ BEGIN
        share AS (
          SELECT GREATEST(1, ceil(p_limit::float8 / GREATEST(1, count(*))))::int AS n FROM keys WHERE room > 0
        ),
+       -- At least as many keys with room as the batch (a share of one each), and no type capping its keys
+       -- below the batch: then the batch is simply the next keys in turn, each with its first due job, and
+       -- the keys are probed in that order only until the batch is full.
+       mode AS (
+         SELECT (SELECT share.n FROM share) = 1 AND NOT EXISTS (SELECT 1 FROM type_room t WHERE t.room < p_limit) AS in_turn
+       ),
+       next_keys AS (
+         SELECT k.type, k.key, k.after_cursor, c.job_id, 1::bigint AS turn
+         FROM (SELECT * FROM keys WHERE keys.room > 0 ORDER BY keys.after_cursor DESC, keys.type, keys.key) k
+         CROSS JOIN LATERAL (
+           SELECT f.job_id FROM flow_jobs f
+           WHERE f.queue = p_queue AND f.type = k.type AND f.key = k.key AND NOT f.started AND f.run_at <= (SELECT clock.t FROM clock)
+           ORDER BY f.priority, f.run_at, f.job_id
+           LIMIT 1
+         ) c
+         WHERE (SELECT mode.in_turn FROM mode)
+         LIMIT p_limit
+       ),
        offered AS (
          SELECT keys.type, keys.key, keys.after_cursor, c.job_id, c.turn
          FROM keys CROSS JOIN LATERAL (
            SELECT w.job_id, row_number() OVER () AS turn FROM (
              SELECT f.job_id FROM flow_jobs f
-             WHERE f.queue = p_queue AND f.type = keys.type AND f.key = keys.key AND NOT f.started AND f.run_at <= now()
+             WHERE f.queue = p_queue AND f.type = keys.type AND f.key = keys.key AND NOT f.started AND f.run_at <= (SELECT clock.t FROM clock)
              ORDER BY f.priority, f.run_at, f.job_id
              LIMIT LEAST(keys.room, (SELECT share.n FROM share))
            ) w
          ) c
-         WHERE keys.room > 0
+         WHERE keys.room > 0 AND NOT (SELECT mode.in_turn FROM mode)
        ),
        -- Round robin: every key's first job, then every key's second, and so on, starting after the key the
        -- last claim ended with; a type with a total limit or a rate gets only as many as it has room for.
@@ -174,10 +199,12 @@ BEGIN
          FROM offered o
        ),
        chosen AS (
-         SELECT i.job_id, i.type, i.key, i.turn, i.after_cursor FROM in_type i LEFT JOIN type_room t ON t.type = i.type
-         WHERE t.room IS NULL OR i.nth <= t.room
-         ORDER BY i.turn, i.after_cursor DESC, i.type, i.key
-         LIMIT p_limit
+         SELECT n.job_id, n.type, n.key, n.turn, n.after_cursor FROM next_keys n
+         UNION ALL
+         (SELECT i.job_id, i.type, i.key, i.turn, i.after_cursor FROM in_type i LEFT JOIN type_room t ON t.type = i.type
+          WHERE t.room IS NULL OR i.nth <= t.room
+          ORDER BY i.turn, i.after_cursor DESC, i.type, i.key
+          LIMIT p_limit)
        ),
        -- No row lock first: flow claims of the queue take turns, and the update itself waits for a cancel
        -- that holds a row (then skips it, deleted). `before` reads the lapsed leases the claim takes over.
@@ -188,10 +215,10 @@ BEGIN
        upd AS (
          UPDATE active_jobs a
          SET attempt = a.attempt + 1,
-             lease_expires_at = now() + make_interval(secs => p_lease_seconds),
+             lease_expires_at = (SELECT clock.t FROM clock) + make_interval(secs => p_lease_seconds),
              lease_token = p_token,
-             started_at = now()
-         WHERE a.id = ANY (ARRAY(SELECT chosen.job_id FROM chosen)) AND (a.lease_token IS NULL OR a.lease_expires_at <= now())
+             started_at = (SELECT clock.t FROM clock)
+         WHERE a.id = ANY (ARRAY(SELECT chosen.job_id FROM chosen)) AND (a.lease_token IS NULL OR a.lease_expires_at <= (SELECT clock.t FROM clock))
          RETURNING a.id, a.priority, a.attempt, a.cancel_requested
        ),
        lost AS (
@@ -199,7 +226,7 @@ BEGIN
          SELECT b.id, b.attempt, 'lost', b.started_at, b.lease_expires_at FROM before b JOIN upd ON upd.id = b.id
        ),
        marked AS (
-         UPDATE flow_jobs f SET started = true, lease_until = now() + make_interval(secs => p_lease_seconds)
+         UPDATE flow_jobs f SET started = true, lease_until = (SELECT clock.t FROM clock) + make_interval(secs => p_lease_seconds)
          FROM upd WHERE f.job_id = upd.id
        ),
        spent AS (
@@ -208,13 +235,13 @@ BEGIN
        -- The buckets the started jobs drew on, spent (a bucket never seen is full: it starts at its burst).
        key_spend AS (
          INSERT INTO flow_state AS st (queue, type, key, tokens, tokens_at)
-         SELECT p_queue, s.type, s.key, k.key_tokens - s.n, now() FROM spent s JOIN keys k ON k.type = s.type AND k.key = s.key
+         SELECT p_queue, s.type, s.key, k.key_tokens - s.n, (SELECT clock.t FROM clock) FROM spent s JOIN keys k ON k.type = s.type AND k.key = s.key
          WHERE k.key_tokens IS NOT NULL AND s.key <> ''
          ON CONFLICT (queue, type, key) DO UPDATE SET tokens = excluded.tokens, tokens_at = excluded.tokens_at
        ),
        type_spend AS (
          INSERT INTO flow_state AS st (queue, type, key, tokens, tokens_at)
-         SELECT p_queue, t.type, '', t.tokens - sum(s.n), now() FROM spent s JOIN type_room t ON t.type = s.type
+         SELECT p_queue, t.type, '', t.tokens - sum(s.n), (SELECT clock.t FROM clock) FROM spent s JOIN type_room t ON t.type = s.type
          WHERE t.tokens IS NOT NULL GROUP BY t.type, t.tokens
          ON CONFLICT (queue, type, key) DO UPDATE SET tokens = excluded.tokens, tokens_at = excluded.tokens_at
        ),
@@ -230,16 +257,16 @@ BEGIN
        held AS (
          SELECT count(*) AS n,
                 min(GREATEST(
-                  CASE WHEN k.cool_until > now() THEN k.cool_until END,
-                  CASE WHEN k.key_tokens < 1 THEN now() + make_interval(secs => (1 - k.key_tokens) / k.key_rate) END,
-                  CASE WHEN k.type_tokens < 1 THEN now() + make_interval(secs => (1 - k.type_tokens) / k.type_rate) END
+                  CASE WHEN k.cool_until > (SELECT clock.t FROM clock) THEN k.cool_until END,
+                  CASE WHEN k.key_tokens < 1 THEN (SELECT clock.t FROM clock) + make_interval(secs => (1 - k.key_tokens) / k.key_rate) END,
+                  CASE WHEN k.type_tokens < 1 THEN (SELECT clock.t FROM clock) + make_interval(secs => (1 - k.type_tokens) / k.type_rate) END
                 )) AS next_at
          FROM keys k CROSS JOIN LATERAL (
            SELECT f.run_at FROM flow_jobs f
            WHERE f.queue = p_queue AND f.type = k.type AND f.key = k.key AND NOT f.started
            ORDER BY f.priority, f.run_at, f.job_id LIMIT 1
          ) w
-         WHERE NOT EXISTS (SELECT 1 FROM upd) AND w.run_at <= now()
+         WHERE NOT EXISTS (SELECT 1 FROM upd) AND w.run_at <= (SELECT clock.t FROM clock)
        )
   SELECT upd.id::text AS id, j.type, j.queue, upd.priority, upd.attempt, j.max_attempts, upd.cancel_requested,
          j.created_at, j.run_at, j.payload, c.key AS flow_key
@@ -249,7 +276,7 @@ BEGIN
     SELECT j.type, j.queue, j.max_attempts, j.created_at, j.run_at, j.payload FROM jobs j WHERE j.id = upd.id LIMIT 1
   ) j
   UNION ALL
-  SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, now(), held.next_at, NULL, NULL FROM held WHERE held.n > 0;
+  SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, (SELECT clock.t FROM clock), held.next_at, NULL, NULL FROM held WHERE held.n > 0;
 END
 $flow$;
 

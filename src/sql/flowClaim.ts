@@ -35,7 +35,10 @@ export interface FlowClaim {
  *   cools down; started jobs spend their buckets in the same statement.
  * - Each key with room offers its due jobs in priority and due order, up to its even share of the batch;
  *   the batch takes every key's first job, then every key's second, and so on, starting after the key the
- *   last claim ended with, so a key with 100,000 jobs queued cannot starve one with ten.
+ *   last claim ended with, so a key with 100,000 jobs queued cannot starve one with ten. With at least as
+ *   many keys with room as the batch, keys are probed in that order only until the batch is full.
+ * - Its clock is read once, after its snapshot (`clock_timestamp()`): a start is then later than the end of
+ *   every outcome the claim saw, which `now()`, the transaction's start, would not be.
  *
  * The statement lives in `claim_flow_jobs` (migrations/0013_flow_control.sql), planned once per backend.
  */

@@ -19,7 +19,7 @@ async function pruneIdle(db: Queryable, table: SqlFragment, idle: SqlFragment, l
 }
 
 /**
- * Delete up to `limit` flow keys no live job holds (a tenant gone quiet), so the flow claim, which probes
+ * Delete up to `limit` flow keys no live job holds (a tenant gone quiet), so the flow claim, which reads
  * every key of its queue, does not keep walking them. Returns how many.
  */
 export function pruneFlowKeys(db: Queryable, s: SchemaName, limit: number): Promise<number> {

@@ -5,6 +5,7 @@ import { errorFields, jobFields, type Logger } from '../logger.js';
 import { type AttemptDeps, runAttempt } from './attempt.js';
 import { BatchSizer, MAX_AUTO_BATCH } from './batchSize.js';
 import type { HeldJob } from './context.js';
+import { Cooldowns } from './cooldowns.js';
 import { type Decision, decide } from './decide.js';
 import { LeaseKeeper } from './leases.js';
 import { FLUSH_DELAY_MS, OutcomeBuffer } from './outcomeBuffer.js';
@@ -71,12 +72,7 @@ export class Drainer {
   #held = false;
   /** When held by a cooldown or a rate: the local time at which one could start. */
   #heldUntil: number | undefined;
-  /** Cooldowns being written: the drain waits for them before it returns. */
-  readonly #cooling = new Set<Promise<void>>();
-  /** Cooldowns this drain knows of, by type and key ('' for the whole type): until when (local ms). */
-  readonly #cool = new Map<string, number>();
-  /** Types whose RateLimitedError could not cool them down (no limits): warned once each. */
-  readonly #warnedNoCooldown = new Set<string>();
+  readonly #cooldowns: Cooldowns;
   /** Outcome writes completed so far: a claim that finds nothing while one lands is not proof the queue is dry. */
   #flushes = 0;
   /** Set once a claimed job did not fit the time left: the next claim would fetch it again. */
@@ -87,6 +83,7 @@ export class Drainer {
     this.#limits = limits;
     const { store, queue, logger, leaseMs, heartbeatMs } = config;
     this.#sizer = new BatchSizer(limits.batchSize, limits.concurrency, leaseMs);
+    this.#cooldowns = new Cooldowns(store, logger);
     this.#leases = new LeaseKeeper({ extend: (leases, seconds) => store.extend(leases, seconds), leaseMs, heartbeatMs, queue, logger });
     this.#outcomes = new OutcomeBuffer({
       record: (outcomes) => store.record(outcomes),
@@ -128,7 +125,7 @@ export class Drainer {
     while (this.#running.size > 0) await this.#event.wait(this.#c.heartbeatMs);
     await this.#leases.stop();
     this.#limits.signal?.removeEventListener('abort', stop);
-    await Promise.all(this.#cooling);
+    await this.#cooldowns.settled();
     await this.#flushing;
     try {
       await this.#outcomes.flush();
@@ -253,7 +250,7 @@ export class Drainer {
   #startWhatFits(): void {
     while (this.#waiting.length > 0 && this.#running.size < this.#limits.concurrency) {
       const job = this.#waiting.shift() as HeldJob;
-      if (this.#coolsDown(job)) {
+      if (this.#cooldowns.holds(job.row)) {
         this.#settle(job, RELEASE);
         continue;
       }
@@ -338,51 +335,9 @@ export class Drainer {
   /** Queue a held job's outcome; nothing if this attempt no longer holds it (settled, lost or superseded). */
   #settle(job: HeldJob, decision: Decision): void {
     if (!this.#leases.drop(job)) return;
-    if (decision.cooldown) this.#coolDown(job, decision.cooldown, decision.delaySeconds);
+    if (decision.cooldown) this.#cooldowns.add(job.row, decision.cooldown, decision.delaySeconds);
     if (decision.recorded) this.#outcomes.recorded(job, decision);
     else this.#outcomes.add(job, { ...decision });
-  }
-
-  /**
-   * A RateLimitedError: its key (or type) cools down for every worker, written at once rather than with the
-   * outcomes, and what this drain holds unstarted of that key (or type) goes back, attempts unspent. A type
-   * without limits has no shared state to cool: only its job is snoozed, and the drain warns once.
-   */
-  #coolDown(job: HeldJob, scope: 'key' | 'type', seconds: number): void {
-    const { row } = job;
-    const store = this.#c.store;
-    if (!row.limited || !store.coolDown) {
-      if (!this.#warnedNoCooldown.has(row.type)) {
-        this.#warnedNoCooldown.add(row.type);
-        this.#c.logger.warn(
-          'RateLimitedError on a job type without limits: only this job is snoozed, no cooldown is shared',
-          jobFields(row),
-        );
-      }
-      return;
-    }
-    const key = scope === 'type' ? '' : (row.flow_key ?? '');
-    // Jobs of it claimed before the cooldown lands (or in flight now) are released when their turn comes.
-    const name = `${row.type}\u0000${key}`;
-    this.#cool.set(name, Math.max(this.#cool.get(name) ?? 0, Date.now() + seconds * 1000));
-    const write = store
-      .coolDown({ queue: row.queue, type: row.type, key, seconds })
-      .catch((error) => {
-        this.#c.logger.warn('could not write a cooldown', { ...jobFields(row), error: errorFields(error) });
-      })
-      .finally(() => this.#cooling.delete(write));
-    this.#cooling.add(write);
-  }
-
-  /** Whether a cooldown this drain saw holds the job's key or type. */
-  #coolsDown(job: HeldJob): boolean {
-    if (this.#cool.size === 0 || !job.row.limited) return false;
-    const now = Date.now();
-    const until = Math.max(
-      this.#cool.get(`${job.row.type}\u0000`) ?? 0,
-      this.#cool.get(`${job.row.type}\u0000${job.row.flow_key ?? ''}`) ?? 0,
-    );
-    return until > now;
   }
 
   #lose(job: HeldJob): void {

@@ -89,7 +89,8 @@ function queueClaim(db: Queryable, s: SchemaName, limits: readonly FlowLimitRow[
       plainIdle = rows.length === 0 ? 1 : 0;
       return rows;
     };
-    const flowFirst = turn++ % 2 === 0;
+    // Plain first on every other turn, unless the plain claim found nothing lately (then it rides along).
+    const flowFirst = plainIdle > 0 || turn++ % 2 === 0;
     const a = flowFirst ? await flowPart(args.limit) : await plainPart(args.limit, 0);
     const rest = args.limit - a.length;
     const b = rest <= 0 ? [] : flowFirst ? await plainPart(rest, a.length) : await flowPart(rest);
