@@ -346,6 +346,27 @@ describe('flow control', async () => {
     assert.throws(() => new RateLimitedError({ scope: 'tenant' as never }), /scope is 'key' or 'type'/);
   });
 
+  it('ctx.transaction of a limited job commits its success and frees its slot in the same transaction', async () => {
+    const job = defineJob({ type: 'fc_tx', schema, queue: 'fc-tx', ...fast, limits: { key: (p) => p.tenant, perKey: { concurrency: 1 } } });
+    const [a, b] = await sluice.enqueueMany([1, 2].map((n) => ({ job, payload: { tenant: 'k', n } })));
+    const h = defineHandler(job, (_p, ctx) => ctx.transaction(async (tx) => (await tx.query('SELECT 1 AS one')).rows[0]));
+    const summary = await sluice.worker({ queue: 'fc-tx', handlers: [h] }).drain({ remainingTimeMs: 5_000 });
+    assert.equal(summary.succeeded, 2, 'the second ran after the first freed the key: one drain');
+    for (const j of [a, b]) assert.deepEqual((await sluice.getJob(j?.id as string))?.result, { one: 1 });
+    assert.equal(await count(`SELECT count(*) AS n FROM ${s}.flow_jobs WHERE queue = 'fc-tx'`), 0);
+  });
+
+  it('a running limited job reads as running, and stats count it', async () => {
+    const job = defineJob({ type: 'fc_running', schema, queue: 'fc-running', ...fast, limits: { concurrency: 2 } });
+    const j = await sluice.enqueue(job, { tenant: 't', n: 1 });
+    let seen: [string | undefined, number | undefined] = [undefined, undefined];
+    const h = defineHandler(job, async () => {
+      seen = [(await sluice.getJob(j.id))?.state, (await sluice.stats()).find((q) => q.queue === 'fc-running')?.running];
+    });
+    await sluice.worker({ queue: 'fc-running', handlers: [h] }).drain({ remainingTimeMs: 5_000 });
+    assert.deepEqual(seen, ['running', 1]);
+  });
+
   it('reads show a waiting limited job as it is: available, due when enqueued, counted as ready by stats', async () => {
     const job = defineJob({ type: 'fc_read', schema, queue: 'fc-read', ...fast, limits: { concurrency: 1 } });
     const now = await sluice.enqueue(job, { tenant: 't', n: 1 });

@@ -73,8 +73,11 @@ export class Drainer {
   /** When held by a cooldown or a rate: the local time at which one could start. */
   #heldUntil: number | undefined;
   readonly #cooldowns: Cooldowns;
-  /** Outcome writes completed so far: a claim that finds nothing while one lands is not proof the queue is dry. */
-  #flushes = 0;
+  /**
+   * Outcome writes landed so far (batches, and ctx.transaction's own): a claim that finds nothing, or
+   * finds its limits full, while one lands has not seen it, and is not believed.
+   */
+  #writes = 0;
   /** Set once a claimed job did not fit the time left: the next claim would fetch it again. */
   #noMoreClaims = false;
 
@@ -224,7 +227,7 @@ export class Drainer {
       })
       .finally(() => {
         this.#flushing = undefined;
-        this.#flushes++;
+        this.#writes++;
         this.#held = false;
         this.#event.notify();
       });
@@ -273,17 +276,17 @@ export class Drainer {
   async #claim(limit: number): Promise<void> {
     const token = randomUUID();
     const leaseSentAt = performance.now();
-    const flushes = this.#flushes;
+    const writes = this.#writes;
     try {
       const rows = await this.#c.store.claim({ queue: this.#c.queue, limit, leaseSeconds: this.#c.leaseMs / 1000, token });
       this.#summary.claimed += rows.length;
-      // An outcome written while this claim was in flight may have made a retry due after the claim's
-      // snapshot: only a claim that saw every write before it says the queue ran dry.
-      if (rows.length === 0) {
+      // An outcome written while this claim was in flight may have made a retry due, or freed a slot, after
+      // the claim's snapshot: only a claim that saw every write before it says the queue is dry or held.
+      if (rows.length === 0 && writes === this.#writes) {
         if (rows.held) {
           this.#held = true;
           this.#heldUntil = rows.retryInMs === undefined ? undefined : Date.now() + rows.retryInMs;
-        } else if (flushes === this.#flushes) this.#exhausted = true;
+        } else this.#exhausted = true;
       }
       for (const row of rows) {
         const job: HeldJob = {
@@ -336,8 +339,12 @@ export class Drainer {
   #settle(job: HeldJob, decision: Decision): void {
     if (!this.#leases.drop(job)) return;
     if (decision.cooldown) this.#cooldowns.add(job.row, decision.cooldown, decision.delaySeconds);
-    if (decision.recorded) this.#outcomes.recorded(job, decision);
-    else this.#outcomes.add(job, { ...decision });
+    if (decision.recorded) {
+      // Written already (ctx.transaction committed it): its slot is free now, so a held claim may go again.
+      this.#writes++;
+      this.#held = false;
+      this.#outcomes.recorded(job, decision);
+    } else this.#outcomes.add(job, { ...decision });
   }
 
   #lose(job: HeldJob): void {
