@@ -57,7 +57,7 @@ export interface JobLimits<P = unknown> {
  */
 export interface RateLimit {
   limit: number;
-  per?: 'second' | 'minute' | 'hour' | 'day';
+  per?: keyof typeof PERIODS;
   periodMs?: number;
   burst?: number;
 }
@@ -163,9 +163,7 @@ export function defineJob<S extends z.ZodType>(options: JobOptions<S>): JobDefin
   return Object.freeze({
     ...rest,
     schema: options.schema,
-    ...(limits && {
-      limits: Object.freeze({ ...limits, ...(options.limits?.key && { key: options.limits.key }) }) as JobLimits<z.output<S>>,
-    }),
+    ...(limits && { limits: Object.freeze(limits) as JobLimits<z.output<S>> }),
   });
 }
 

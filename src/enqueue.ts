@@ -11,7 +11,7 @@ import { describeIssues, hasLoneSurrogate, hasNul, unstorableText } from './text
 
 const DAY = 86_400_000;
 
-/** An idempotency or replace key: 1 to 255 characters that Postgres text can store. */
+/** An idempotency, replace or flow key: 1 to 255 characters that Postgres text can store. */
 const jobKey = z
   .string()
   .min(1)
@@ -186,7 +186,8 @@ function flowKeyOf(def: JobDefinition, payload: unknown): string | null | { erro
     return { error: `limits.key of job type ${def.type} threw: ${(err as Error)?.message ?? String(err)}` };
   }
   const text = typeof key === 'number' && Number.isFinite(key) ? String(key) : key;
-  if (typeof text !== 'string' || text.length === 0 || text.length > 255 || unstorableText(text)) {
+  // A key is held to the rules of idempotency and replace keys (`jobKey`).
+  if (typeof text !== 'string' || !jobKey.safeParse(text).success) {
     return {
       error: `limits.key of job type ${def.type} returned ${describeKey(key)}: a key is a non-empty string of at most 255 characters (no NUL, no lone surrogate) or a finite number`,
     };

@@ -42,6 +42,9 @@ export interface ClaimedRow {
  * that of 0009_claim_tid_scan.sql), so a
  * backend plans it once and keeps the plan, without PREPARE or any session state (safe behind RDS Proxy).
  */
+/** The order a drain starts claimed jobs in: priority, then due time. */
+export const claimOrder = (a: ClaimedRow, b: ClaimedRow): number => a.priority - b.priority || a.run_at.getTime() - b.run_at.getTime();
+
 export async function claimJobs(
   db: Queryable,
   s: SchemaName,
@@ -54,5 +57,5 @@ export async function claimJobs(
     args.token,
   ]);
   // UPDATE … RETURNING follows the join, not the pick order: restore priority, then due time, for starting.
-  return res.rows.sort((a, b) => a.priority - b.priority || a.run_at.getTime() - b.run_at.getTime());
+  return res.rows.sort(claimOrder);
 }

@@ -1,5 +1,5 @@
 import type { Queryable, SchemaName } from '../db.js';
-import type { ClaimedRow } from './claim.js';
+import { type ClaimedRow, claimOrder } from './claim.js';
 
 /** A job type's limits as the flow claim takes them: `null` for none. */
 export interface FlowLimitRow {
@@ -56,7 +56,7 @@ export async function claimFlowJobs(
   ]);
   const rows = res.rows.filter((r) => r.id !== null);
   for (const r of rows) r.limited = true;
-  rows.sort((a, b) => a.priority - b.priority || a.run_at.getTime() - b.run_at.getTime());
+  rows.sort(claimOrder);
   // The status row: the database's now (created_at) and the earliest start a cooldown or a rate allows.
   const status = res.rows.find((r) => r.id === null);
   const retryInMs = status?.run_at ? Math.max(0, status.run_at.getTime() - status.created_at.getTime()) : undefined;

@@ -41,9 +41,10 @@ export function decide(
   maxMessageLength: number,
 ): Decision {
   const error = errorFields(err, maxMessageLength);
-  if (err instanceof RateLimitedError)
-    return { kind: 'snooze', delaySeconds: Math.min(err.delayMs, MAX_DELAY_MS) / 1000, error: null, cooldown: err.scope };
-  if (err instanceof SnoozeJobError) return { kind: 'snooze', delaySeconds: Math.min(err.delayMs, MAX_DELAY_MS) / 1000, error: null };
+  if (err instanceof SnoozeJobError) {
+    const snooze: Decision = { kind: 'snooze', delaySeconds: Math.min(err.delayMs, MAX_DELAY_MS) / 1000, error: null };
+    return err instanceof RateLimitedError ? { ...snooze, cooldown: err.scope } : snooze;
+  }
   if (err instanceof JobCancelledError) return { kind: 'cancelled', delaySeconds: 0, error };
   if (err instanceof PermanentJobError || attempt >= maxAttempts) return { kind: 'dead', delaySeconds: 0, error };
   const asked = err instanceof RetryableJobError ? err.delayMs : undefined;

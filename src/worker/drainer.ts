@@ -68,10 +68,11 @@ export class Drainer {
   #failure: { error: unknown } | undefined;
   /** The last claim found nothing due. */
   #exhausted = false;
-  /** The last claim found nothing it could start, limits full: claim again once an outcome write frees a slot. */
-  #held = false;
-  /** When held by a cooldown or a rate: the local time at which one could start. */
-  #heldUntil: number | undefined;
+  /**
+   * The last claim found nothing it could start, limits full: claim again once an outcome write frees a
+   * slot, or, held by a cooldown or a rate, at `until` (the local time at which one could start).
+   */
+  #held: { until: number | undefined } | undefined;
   readonly #cooldowns: Cooldowns;
   /**
    * Outcome writes landed so far (batches, and ctx.transaction's own): a claim that finds nothing, or
@@ -161,18 +162,14 @@ export class Drainer {
         // rate that ends within the budget is waited for; otherwise others hold the slots, and the drain ends.
         if (this.#outcomes.size > 0) this.#flush();
         else if (this.#running.size === 0 && this.#waiting.length === 0 && !this.#flushing) {
-          const until = this.#heldUntil;
+          const { until } = this.#held;
           if (until !== undefined && until < this.#limits.deadline - this.#c.reserveMs) {
             if (until > Date.now()) {
               await this.#event.wait(until - Date.now());
               continue;
             }
-            this.#held = false;
-            this.#heldUntil = undefined;
-          } else {
-            this.#held = false;
-            this.#exhausted = true;
-          }
+          } else this.#exhausted = true;
+          this.#held = undefined;
         }
       }
       const limit = this.#claimSize();
@@ -184,7 +181,7 @@ export class Drainer {
       }
       this.#startWhatFits();
       if (this.#waiting.length === 0 && this.#running.size === 0 && !this.#claiming) {
-        const held = this.#held;
+        const held = this.#held !== undefined;
         await this.#flushAll();
         // A held claim is tried again once our last outcomes are written: they may have freed its slots.
         if (this.#failure || this.#outcomes.requeued || held) continue;
@@ -227,10 +224,15 @@ export class Drainer {
       })
       .finally(() => {
         this.#flushing = undefined;
-        this.#writes++;
-        this.#held = false;
+        this.#landed();
         this.#event.notify();
       });
+  }
+
+  /** An outcome write landed: it may have freed a slot, so a held claim may go again. */
+  #landed(): void {
+    this.#writes++;
+    this.#held = undefined;
   }
 
   #flushIfDue(): void {
@@ -283,10 +285,8 @@ export class Drainer {
       // An outcome written while this claim was in flight may have made a retry due, or freed a slot, after
       // the claim's snapshot: only a claim that saw every write before it says the queue is dry or held.
       if (rows.length === 0 && writes === this.#writes) {
-        if (rows.held) {
-          this.#held = true;
-          this.#heldUntil = rows.retryInMs === undefined ? undefined : Date.now() + rows.retryInMs;
-        } else this.#exhausted = true;
+        if (rows.held) this.#held = { until: rows.retryInMs === undefined ? undefined : Date.now() + rows.retryInMs };
+        else this.#exhausted = true;
       }
       for (const row of rows) {
         const job: HeldJob = {
@@ -341,8 +341,7 @@ export class Drainer {
     if (decision.cooldown) this.#cooldowns.add(job.row, decision.cooldown, decision.delaySeconds);
     if (decision.recorded) {
       // Written already (ctx.transaction committed it): its slot is free now, so a held claim may go again.
-      this.#writes++;
-      this.#held = false;
+      this.#landed();
       this.#outcomes.recorded(job, decision);
     } else this.#outcomes.add(job, { ...decision });
   }

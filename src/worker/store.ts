@@ -2,7 +2,7 @@ import type { SluiceSettings } from '../config.js';
 import type { ConnectionSource, Queryable, SchemaName } from '../db.js';
 import { type JobDefinition, ratePerSecond } from '../define.js';
 import { enqueueBatch } from '../enqueue.js';
-import { type ClaimedRow, claimJobs } from '../sql/claim.js';
+import { type ClaimedRow, claimJobs, claimOrder } from '../sql/claim.js';
 import { claimFlowJobs, type FlowLimitRow, hasFlowJobs } from '../sql/flowClaim.js';
 import { coolDown } from '../sql/flowState.js';
 import { extendLeases } from '../sql/heartbeat.js';
@@ -94,7 +94,8 @@ function queueClaim(db: Queryable, s: SchemaName, limits: readonly FlowLimitRow[
     const a = flowFirst ? await flowPart(args.limit) : await plainPart(args.limit, 0);
     const rest = args.limit - a.length;
     const b = rest <= 0 ? [] : flowFirst ? await plainPart(rest, a.length) : await flowPart(rest);
-    const rows: Claimed = a.concat(b).sort((x, y) => x.priority - y.priority || x.run_at.getTime() - y.run_at.getTime());
+    // Each part comes sorted: only two of them need merging.
+    const rows: Claimed = b.length === 0 ? a : a.length === 0 ? b : a.concat(b).sort(claimOrder);
     if (rows.length === 0 && held) {
       rows.held = true;
       rows.retryInMs = held.retryInMs;
