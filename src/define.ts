@@ -12,8 +12,11 @@ export interface JobOptions<S extends z.ZodType> {
   type: string;
   /** The zod schema of the payload. Keep payloads small: ids, not objects. */
   schema: S;
-  /** The queue jobs of this type go to (each queue gets its own worker). Default `default`. */
-  queue?: string;
+  /**
+   * The queue jobs of this type go to (each queue gets its own worker): its name, or a `defineQueue` handle
+   * when the queue has limits of its own. Default `default`.
+   */
+  queue?: string | QueueDefinition;
   /** Attempts in all, the first included (retries + 1). Default 3. See `retryPresets`. */
   maxAttempts?: number;
   /** Exponential backoff with full jitter. Default `{ baseMs: 10_000, maxMs: 3_600_000 }`. */
@@ -62,6 +65,21 @@ export interface RateLimit {
   burst?: number;
 }
 
+/**
+ * A queue's own flow control, shared by every job type on it (e.g. several types calling one partner API):
+ * at most `concurrency` of its jobs running at once, and at most `rate.limit` starts a period, in total.
+ */
+export interface QueueLimits {
+  concurrency?: number;
+  rate?: RateLimit;
+}
+
+/** A queue with limits of its own, from `defineQueue`: pass it as a job type's `queue`. */
+export interface QueueDefinition {
+  readonly name: string;
+  readonly limits: Readonly<QueueLimits>;
+}
+
 const PERIODS = { second: 1_000, minute: 60_000, hour: 3_600_000, day: 86_400_000 } as const;
 
 const LIMIT = z.number().int('a limit is a whole number').min(1, 'a limit is at least 1').max(100_000, 'a limit is at most 100000');
@@ -104,6 +122,61 @@ const limitsSchema = z
     message: 'limits needs concurrency, a rate, or a key (its keys then take turns)',
   });
 
+const queueLimitsSchema = z
+  .object({ concurrency: LIMIT.optional(), rate: rateSchema.optional() })
+  .strict()
+  .refine((l) => l.concurrency !== undefined || l.rate !== undefined, { message: 'limits needs concurrency or a rate' });
+
+const queueSchema = z
+  .object({
+    name: z.string().regex(QUEUE_NAME, 'name: lower-case letters, digits, _ and - only, starting with a letter'),
+    limits: queueLimitsSchema,
+  })
+  .strict();
+
+const QUEUES = new WeakSet<object>();
+
+/**
+ * A queue with limits of its own, enforced in the database across every worker like a type's: every job
+ * type that names this handle as its `queue` counts against them (docs/flow-control.md, "Queue limits").
+ * Name the queue by this handle in every definition on it: a type that names it by string is refused by
+ * the worker and the registry, since its jobs would not count.
+ *
+ * @example
+ * export const partnerApi = defineQueue({ name: 'partner-api', limits: { concurrency: 10, rate: { limit: 50, per: 'second' } } });
+ * export const syncContact = defineJob({ type: 'sync_contact', schema, queue: partnerApi });
+ */
+export function defineQueue(options: { name: string; limits: QueueLimits }): QueueDefinition {
+  const parsed = queueSchema.safeParse(options);
+  if (!parsed.success) {
+    throw new ConfigError(`defineQueue(${JSON.stringify((options as { name?: unknown })?.name)}): ${z.prettifyError(parsed.error)}`);
+  }
+  const queue = Object.freeze({ name: parsed.data.name, limits: Object.freeze(parsed.data.limits) });
+  QUEUES.add(queue);
+  return queue;
+}
+
+/**
+ * The limits of `queue`'s own, as the job types on it declare them: all of them through the same
+ * `defineQueue` handle, or none. Throws a ConfigError naming the types that disagree.
+ */
+export function queueLimitsOf(definitions: Iterable<Pick<JobDefinition, 'type' | 'queue' | 'queueLimits'>>, queue: string) {
+  let first: Pick<JobDefinition, 'type' | 'queueLimits'> | undefined;
+  for (const def of definitions) {
+    if (def.queue !== queue) continue;
+    if (first && first.queueLimits !== def.queueLimits) {
+      const [named, bare] = def.queueLimits ? [def, first] : [first, def];
+      throw new ConfigError(
+        bare.queueLimits
+          ? `job types ${JSON.stringify(first.type)} and ${JSON.stringify(def.type)} name two different defineQueue handles for queue ${JSON.stringify(queue)}`
+          : `job type ${JSON.stringify(bare.type)} names queue ${JSON.stringify(queue)} by string, but ${JSON.stringify(named.type)} names its defineQueue handle, which has limits: pass the handle, so that its jobs count against them`,
+      );
+    }
+    first ??= def;
+  }
+  return first?.queueLimits;
+}
+
 /** A rate as the flow claim takes it: tokens a second and the bucket's size. */
 export function ratePerSecond(rate: RateLimit): { rate: number; burst: number } {
   const periodMs = rate.periodMs ?? PERIODS[rate.per ?? 'second'];
@@ -136,6 +209,8 @@ export interface JobDefinition<S extends z.ZodType = z.ZodType> {
   readonly timeout: number;
   readonly priority: number;
   readonly limits?: Readonly<JobLimits<z.output<S>>> | undefined;
+  /** The limits of its queue's own, when `queue` was a `defineQueue` handle. */
+  readonly queueLimits?: Readonly<QueueLimits> | undefined;
 }
 
 /** The payload a producer passes (before parsing: defaults may still be missing). */
@@ -155,7 +230,12 @@ export type Payload<D extends JobDefinition> = z.output<D['schema']>;
  * });
  */
 export function defineJob<S extends z.ZodType>(options: JobOptions<S>): JobDefinition<S> {
-  const parsed = optionsSchema.safeParse(options);
+  const queue = options?.queue;
+  const handle = typeof queue === 'object' && queue !== null && QUEUES.has(queue) ? queue : undefined;
+  if (typeof queue === 'object' && !handle) {
+    throw new ConfigError(`defineJob(${JSON.stringify(options.type)}): queue is a queue name, or a handle from defineQueue`);
+  }
+  const parsed = optionsSchema.safeParse(handle ? { ...options, queue: handle.name } : options);
   if (!parsed.success) {
     throw new ConfigError(`defineJob(${JSON.stringify((options as { type?: unknown })?.type)}): ${z.prettifyError(parsed.error)}`);
   }
@@ -164,6 +244,7 @@ export function defineJob<S extends z.ZodType>(options: JobOptions<S>): JobDefin
     ...rest,
     schema: options.schema,
     ...(limits && { limits: Object.freeze(limits) as JobLimits<z.output<S>> }),
+    ...(handle && { queueLimits: handle.limits }),
   });
 }
 
@@ -184,6 +265,7 @@ export class JobRegistry {
   add(def: JobDefinition): this {
     const existing = this.#byType.get(def.type);
     if (existing && existing !== def) throw new ConfigError(`job type ${JSON.stringify(def.type)} is defined twice`);
+    queueLimitsOf([...this.#byType.values(), def], def.queue);
     this.#byType.set(def.type, def);
     return this;
   }

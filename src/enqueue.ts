@@ -138,8 +138,13 @@ function prepare(items: readonly EnqueueItem[], settings: SluiceSettings): Enque
       return;
     }
     if (flowKey !== null && o.replaceKey !== undefined) {
-      const message = `replaceKey does not work with a job type that has limits (${item.job.type})`;
+      const message = `replaceKey does not work with a job type that has limits (${item.job.type}${item.job.limits ? '' : `: its queue ${item.job.queue} has`})`;
       issues.push({ path: [i, 'options', 'replaceKey'], message, code: 'custom' });
+      return;
+    }
+    if (item.job.queueLimits && o.queue !== undefined && o.queue !== item.job.queue) {
+      const message = `job type ${item.job.type} is on queue ${item.job.queue}, which has limits: its jobs cannot be sent to another queue`;
+      issues.push({ path: [i, 'options', 'queue'], message, code: 'custom' });
       return;
     }
     const queue = o.queue ?? item.job.queue;
@@ -172,12 +177,12 @@ function prepare(items: readonly EnqueueItem[], settings: SluiceSettings): Enque
 
 /**
  * The flow key of a job of a limited type: its `limits.key` of the parsed payload, or '' when the type is
- * limited only in total; null for a type without limits. A key function that throws or returns anything
+ * limited only in total (or only by its queue's limits); null for a type without limits on a queue without. A key function that throws or returns anything
  * but a non-empty string (at most 255 characters) or a finite number is refused, naming the type.
  */
 function flowKeyOf(def: JobDefinition, payload: unknown): string | null | { error: string } {
   const limits = def.limits;
-  if (!limits) return null;
+  if (!limits) return def.queueLimits ? '' : null;
   if (!limits.key) return '';
   let key: unknown;
   try {

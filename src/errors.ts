@@ -44,9 +44,10 @@ export class SnoozeJobError extends SluiceError {
 
 /**
  * The API said 429: this job runs again after `retryAfterMs` (or the `Retry-After` header's value) without
- * spending an attempt, and its key (`scope: 'key'`, the default) or its whole type (`scope: 'type'`) cools
- * down until then for every worker, so that no other Lambda calls the limited API meanwhile. The shared
- * cooldown needs the type to declare `limits` (a type without them only snoozes this job). With neither
+ * spending an attempt, and its key (`scope: 'key'`, the default), its whole type (`scope: 'type'`) or its
+ * whole queue (`scope: 'queue'`: every limited type on it) cools down until then for every worker, so that
+ * no other Lambda calls the limited API meanwhile. The shared cooldown needs the type or its queue to have
+ * limits (a type without them only snoozes this job). With neither
  * `retryAfterMs` nor a readable `retryAfter`, the wait is `fallbackMs` (default 1 s).
  *
  * @example
@@ -55,22 +56,22 @@ export class SnoozeJobError extends SluiceError {
 export class RateLimitedError extends SnoozeJobError {
   override name = 'RateLimitedError';
   override readonly code = 'RATE_LIMITED';
-  readonly scope: 'key' | 'type';
+  readonly scope: 'key' | 'type' | 'queue';
   constructor(
     options: {
       retryAfterMs?: number;
       /** A `Retry-After` header: seconds, or an HTTP date. */
       retryAfter?: string | number | null | undefined;
       fallbackMs?: number;
-      scope?: 'key' | 'type';
+      scope?: 'key' | 'type' | 'queue';
       message?: string;
     } = {},
     errorOptions?: ErrorOptions,
   ) {
     const ms = options.retryAfterMs ?? parseRetryAfter(options.retryAfter) ?? options.fallbackMs ?? 1_000;
     super(Math.max(0, ms), options.message ?? `rate limited: retry after ${Math.round(ms)} ms`, errorOptions);
-    if (options.scope !== undefined && options.scope !== 'key' && options.scope !== 'type')
-      throw new TypeError(`scope is 'key' or 'type', got ${JSON.stringify(options.scope)}`);
+    if (options.scope !== undefined && !['key', 'type', 'queue'].includes(options.scope))
+      throw new TypeError(`scope is 'key', 'type' or 'queue', got ${JSON.stringify(options.scope)}`);
     this.scope = options.scope ?? 'key';
   }
 }

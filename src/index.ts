@@ -5,12 +5,15 @@ export { type SluiceSettings, type SluiceSettingsInput, sluiceOptionsSchema } fr
 export { type ConnectionSource, type Queryable, quoteSchema } from './db.js';
 export {
   defineJob,
+  defineQueue,
   type JobDefinition,
   type JobLimits,
   type JobOptions,
   JobRegistry,
   type Payload,
   type PayloadInput,
+  type QueueDefinition,
+  type QueueLimits,
   type RateLimit,
 } from './define.js';
 export { type EnqueuedJob, type EnqueueItem, type EnqueueOptions, enqueueItem, enqueueOptionsSchema } from './enqueue.js';

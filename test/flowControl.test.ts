@@ -343,7 +343,7 @@ describe('flow control', async () => {
     assert.equal(parseRetryAfter('soon'), undefined);
     assert.equal(parseRetryAfter(null), undefined);
     assert.equal(new RateLimitedError({ retryAfter: 'soon', fallbackMs: 250 }).delayMs, 250);
-    assert.throws(() => new RateLimitedError({ scope: 'tenant' as never }), /scope is 'key' or 'type'/);
+    assert.throws(() => new RateLimitedError({ scope: 'tenant' as never }), /scope is 'key', 'type' or 'queue'/);
   });
 
   it('ctx.transaction of a limited job commits its success and frees its slot in the same transaction', async () => {

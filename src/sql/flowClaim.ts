@@ -1,7 +1,7 @@
 import type { Queryable, SchemaName } from '../db.js';
 import { type ClaimedRow, claimOrder } from './claim.js';
 
-/** A job type's limits as the flow claim takes them: `null` for none. */
+/** A job type's limits as the flow claim takes them (type '' for the queue's own): `null` for none. */
 export interface FlowLimitRow {
   type: string;
   total: number | null;

@@ -1,7 +1,7 @@
 import type { Queryable, SchemaName } from '../db.js';
 
 /**
- * Cool a key (or, under key '', a whole type) down until `seconds` from the database's now, for every
+ * Cool a key (or, under key '', a whole type; under type and key '', a whole queue) down until `seconds` from the database's now, for every
  * worker's flow claim: a later cooldown never shortens an earlier one. One upsert, no session state.
  */
 export async function coolDown(

@@ -11,7 +11,7 @@ import type { WorkerStore } from './store.js';
 export class Cooldowns {
   readonly #store: WorkerStore;
   readonly #logger: Logger;
-  /** Until when (local ms), by type and key ('' for the whole type). */
+  /** Until when (local ms), by type and key ('' for the whole type; both '' for the whole queue). */
   readonly #until = new Map<string, number>();
   readonly #writes = new Set<Promise<void>>();
   readonly #warned = new Set<string>();
@@ -21,8 +21,8 @@ export class Cooldowns {
     this.#logger = logger;
   }
 
-  /** Cool down the key (or, for `'type'`, the whole type) of `row` for `seconds`. */
-  add(row: ClaimedRow, scope: 'key' | 'type', seconds: number): void {
+  /** Cool down the key of `row` (or, for `'type'`, its whole type; for `'queue'`, its whole queue) for `seconds`. */
+  add(row: ClaimedRow, scope: 'key' | 'type' | 'queue', seconds: number): void {
     const write = this.#store.coolDown;
     if (!row.limited || !write) {
       if (!this.#warned.has(row.type)) {
@@ -31,20 +31,21 @@ export class Cooldowns {
       }
       return;
     }
-    const key = scope === 'type' ? '' : (row.flow_key ?? '');
-    const name = `${row.type}\u0000${key}`;
+    const type = scope === 'queue' ? '' : row.type;
+    const key = scope === 'key' ? (row.flow_key ?? '') : '';
+    const name = `${type}\u0000${key}`;
     this.#until.set(name, Math.max(this.#until.get(name) ?? 0, Date.now() + seconds * 1000));
-    const pending = write({ queue: row.queue, type: row.type, key, seconds })
+    const pending = write({ queue: row.queue, type, key, seconds })
       .catch((error) => this.#logger.warn('could not write a cooldown', { ...jobFields(row), error: errorFields(error) }))
       .finally(() => this.#writes.delete(pending));
     this.#writes.add(pending);
   }
 
-  /** Whether a cooldown this drain met holds the key or the type of `row`. */
+  /** Whether a cooldown this drain met holds the key, the type or the queue of `row` (a drain has one queue). */
   holds(row: ClaimedRow): boolean {
     if (this.#until.size === 0 || !row.limited) return false;
     const now = Date.now();
-    return (this.#until.get(`${row.type}\u0000`) ?? 0) > now || (this.#until.get(`${row.type}\u0000${row.flow_key ?? ''}`) ?? 0) > now;
+    return [`\u0000`, `${row.type}\u0000`, `${row.type}\u0000${row.flow_key ?? ''}`].some((name) => (this.#until.get(name) ?? 0) > now);
   }
 
   /** Every cooldown write ended (a failed one is logged). */

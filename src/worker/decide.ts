@@ -16,7 +16,7 @@ export interface Decision {
   /** Already written, by `ctx.transaction` with the handler's own writes: count and report it, write nothing. */
   recorded?: true;
   /** A RateLimitedError: its key or its type cools down for every worker, for the snooze's delay. */
-  cooldown?: 'key' | 'type';
+  cooldown?: RateLimitedError['scope'];
 }
 
 /**

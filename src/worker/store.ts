@@ -1,6 +1,6 @@
 import type { SluiceSettings } from '../config.js';
 import type { ConnectionSource, Queryable, SchemaName } from '../db.js';
-import { type JobDefinition, ratePerSecond } from '../define.js';
+import { type JobDefinition, queueLimitsOf, ratePerSecond } from '../define.js';
 import { enqueueBatch } from '../enqueue.js';
 import { type ClaimedRow, claimJobs, claimOrder } from '../sql/claim.js';
 import { claimFlowJobs, type FlowLimitRow, hasFlowJobs } from '../sql/flowClaim.js';
@@ -40,7 +40,7 @@ export interface WorkerStore {
   loadSteps(jobId: string): Promise<StepRow[]>;
   /** Store a step while the lease is held; false when it is not (or the step was stored already). */
   saveStep(step: { jobId: string; token: string; name: string; seq: number; resultJson: string | null }): Promise<boolean>;
-  /** Cool a key ('' for the whole type) down for `seconds`, for every worker's flow claim. */
+  /** Cool a key ('' for the whole type; type and key '' for the whole queue) down for `seconds`, for every worker's flow claim. */
   coolDown?(args: { queue: string; type: string; key: string; seconds: number }): Promise<void>;
   /** What `ctx.transaction` runs on a connection of its own; absent when the database lends none (a single client). */
   transaction?: TransactionOps | undefined;
@@ -104,10 +104,23 @@ function queueClaim(db: Queryable, s: SchemaName, limits: readonly FlowLimitRow[
   };
 }
 
-/** The limits of the handled job types, as the flow claim takes them. */
-export function flowLimitsOf(definitions: Iterable<Pick<JobDefinition, 'type' | 'limits'>>): FlowLimitRow[] {
+/**
+ * The limits of the handled job types, as the flow claim takes them, and those of `queue`'s own under type
+ * '' (throws a ConfigError when its types disagree on them: see `queueLimitsOf`).
+ */
+export function flowLimitsOf(
+  definitions: Iterable<Pick<JobDefinition, 'type' | 'queue' | 'limits' | 'queueLimits'>>,
+  queue?: string,
+): FlowLimitRow[] {
+  const defs = [...definitions];
   const out: FlowLimitRow[] = [];
-  for (const { type, limits } of definitions) {
+  const own = queue === undefined ? undefined : queueLimitsOf(defs, queue);
+  if (own) {
+    const rate = own.rate && ratePerSecond(own.rate);
+    const none = { perKey: null, keyRate: null, keyBurst: null };
+    out.push({ type: '', total: own.concurrency ?? null, rate: rate?.rate ?? null, burst: rate?.burst ?? null, ...none });
+  }
+  for (const { type, limits } of defs) {
     if (!limits) continue;
     const rate = limits.rate && ratePerSecond(limits.rate);
     const keyRate = limits.perKey?.rate && ratePerSecond(limits.perKey.rate);

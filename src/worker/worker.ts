@@ -87,7 +87,13 @@ export class Worker {
       if (this.#handlers.has(h.definition.type)) throw new ConfigError(`two handlers for job type ${JSON.stringify(h.definition.type)}`);
       this.#handlers.set(h.definition.type, h);
     }
-    this.#store = postgresStore(core, flowLimitsOf([...this.#handlers.values()].map((h) => h.definition)));
+    this.#store = postgresStore(
+      core,
+      flowLimitsOf(
+        [...this.#handlers.values()].map((h) => h.definition),
+        this.queue,
+      ),
+    );
   }
 
   #config(): DrainerConfig {
