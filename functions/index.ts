@@ -15,5 +15,6 @@ export { createMigrateHandler } from './migrate/handler.js';
 export { createPeriodicHandler, type PeriodicHandlerOptions } from './periodic/handler.js';
 export type { EventSink } from './shared/events.js';
 export type { MetricsSink } from './shared/metricsSink.js';
+export { xrayTracing } from './shared/tracing.js';
 export { createWakeUp, type WakeUp } from './shared/wakeUp.js';
 export { createWorkerHandler, type Enqueuer, type WorkerHandlerOptions } from './worker/handler.js';

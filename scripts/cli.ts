@@ -46,7 +46,7 @@ const COMMANDS = `usage: sluice <command> [options]
 commands:
   dev                          run the app locally: database, API, workers, live view (sluice dev --help)
   ui                           the web console (sluice ui --help)
-  enqueue <type> <json>        enqueue a job      [--queue Q] [--delay 30s|500ms|5m] [--priority N] [--key K]
+  enqueue <type> <json>        enqueue a job      [--queue Q] [--delay 30s|500ms|5m] [--priority N] [--key K] [--trace T]
   jobs get <id>                show a job
   jobs list                    list jobs, newest first   [--state S]... [--queue Q] [--type T] [--key K] …
   jobs count                   count the jobs a filter matches
@@ -66,7 +66,7 @@ options everywhere: --json (machine-readable output), --schema S (default SLUICE
 database: DATABASE_URL, or the database of a running \`sluice dev\``;
 
 const HELP: Record<string, string> = {
-  enqueue: `usage: sluice enqueue <type> <json> [--queue Q] [--delay D] [--priority N] [--key K | --replace-key K] [--json]
+  enqueue: `usage: sluice enqueue <type> <json> [--queue Q] [--delay D] [--priority N] [--key K | --replace-key K] [--trace T] [--json]
 
 Validates <json> against the type's schema (the config's jobs) and enqueues it.
   --queue Q      another queue than the type's own
@@ -74,7 +74,8 @@ Validates <json> against the type's schema (the config's jobs) and enqueues it.
   --priority N   -100 (first) to 100 (last), default 0
   --key K        idempotency key: the same key again returns the first job
   --replace-key K  replace the queued job holding K (if it has not started) instead of adding one;
-                 with --delay, each enqueue pushes it out again (a debounce)`,
+                 with --delay, each enqueue pushes it out again (a debounce)
+  --trace T      the trace the job continues: a W3C traceparent or an X-Ray trace header`,
   jobs: JOBS_HELP,
   status: 'usage: sluice status [--json]',
   queues: `usage: sluice queues pause <queue> [--json]
@@ -104,6 +105,7 @@ const OPTIONS = {
   priority: { type: 'string' },
   key: { type: 'string' },
   'replace-key': { type: 'string' },
+  trace: { type: 'string' },
   limit: { type: 'string' },
   after: { type: 'string' },
   id: { type: 'string', multiple: true },
@@ -150,6 +152,7 @@ function view(job: JobView, options: { withErrors?: boolean } = {}): string {
   ];
   if (job.idempotencyKey) lines.push(`  idempotency key ${job.idempotencyKey}`);
   if (job.finishedAt) lines.push(`  finished at ${job.finishedAt.toISOString()}`);
+  if (job.traceId) lines.push(`  trace ${job.traceId}`);
   if ('payload' in job) lines.push(`  payload ${JSON.stringify((job as { payload?: unknown }).payload)}`);
   if ('result' in job) lines.push(`  result ${JSON.stringify(job.result)}`);
   for (const e of options.withErrors === false ? [] : job.errors) {
@@ -237,6 +240,7 @@ async function run(argv: string[], confirm: Confirm | undefined): Promise<{ out:
           ...(priority !== undefined ? { priority } : {}),
           ...(o.key ? { idempotencyKey: o.key } : {}),
           ...(o['replace-key'] !== undefined ? { replaceKey: o['replace-key'] } : {}),
+          ...(o.trace !== undefined ? { trace: o.trace } : {}),
         });
         await wakeDevWorkers(job);
         return {

@@ -8,6 +8,7 @@ import { type EnqueueRow, type InsertedRow, insertJobs, releaseExpiredKeys } fro
 import { getJobsByKey } from './sql/getJobs.js';
 import { insertOrReplace } from './sql/replace.js';
 import { describeIssues, hasLoneSurrogate, hasNul, unstorableText } from './text.js';
+import { formatTraceparent, MAX_TRACE_HEADER, parseTraceContext } from './trace.js';
 
 const DAY = 86_400_000;
 
@@ -42,6 +43,20 @@ export const enqueueOptionsSchema = z
      * the key is free and the next enqueue adds a new job. One job at a time (`enqueue`, not in a batch).
      */
     replaceKey: jobKey.optional(),
+    /**
+     * The caller's trace context, which every attempt of the job continues: a W3C `traceparent` or an
+     * X-Ray trace header (inside a Lambda with tracing on, `process.env._X_AMZN_TRACE_ID`). Stored as a
+     * traceparent; never read from the payload. Inside `ctx.transaction`, `tx.enqueue` passes the
+     * attempt's own by default.
+     */
+    trace: z
+      .string()
+      .max(MAX_TRACE_HEADER)
+      .refine((t) => parseTraceContext(t) !== undefined, {
+        message:
+          'trace is a W3C traceparent (00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>) or an X-Ray header (Root=1-…;Parent=…;Sampled=…)',
+      })
+      .optional(),
   })
   .strict()
   .refine((o) => !(o.runAt && o.delayMs !== undefined), { message: 'give runAt or delayMs, not both', path: ['runAt'] })
@@ -163,6 +178,8 @@ function prepare(items: readonly EnqueueItem[], settings: SluiceSettings): Enque
       idempotencyKey: o.idempotencyKey ?? null,
       replaceKey: o.replaceKey ?? null,
       flowKey,
+      trace:
+        o.trace === undefined ? null : formatTraceparent(parseTraceContext(o.trace) as NonNullable<ReturnType<typeof parseTraceContext>>),
       payloadJson: json,
     });
   });

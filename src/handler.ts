@@ -1,5 +1,6 @@
 import type { JobDefinition, Payload } from './define.js';
 import type { Logger } from './logger.js';
+import type { TraceContext } from './trace.js';
 import type { JobTransaction } from './worker/transaction.js';
 
 /** Options of `ctx.step`. */
@@ -21,6 +22,12 @@ export interface JobContext {
   readonly signal: AbortSignal;
   /** Logs with `job_id`, `job_type` and `attempt` attached. */
   readonly logger: Logger;
+  /**
+   * This attempt's point in its trace: the worker's span for it when the worker traces, otherwise the
+   * context the job was enqueued with; undefined when it has none. Send `formatTraceparent(ctx.trace)` as
+   * the `traceparent` header of an outgoing request to carry the trace on.
+   */
+  readonly trace: TraceContext | undefined;
   /**
    * Make sure the lease is held and fresh; rejects with `LeaseLostError` if it is lost. The lease is extended
    * automatically while the handler runs, all held jobs in one statement every `heartbeatMs`: a call within

@@ -35,7 +35,18 @@ export type { BulkOptions, DeadLetterListOptions, JobListOptions } from './optio
 export { type QueueStats, Sluice, type WithClient } from './sluice.js';
 export { type BulkFilter, type DeadLetterFilter, JOB_STATES, type JobFilter, LIVE_STATES } from './sql/jobFilter.js';
 export { type AttemptOutcome, type TimelineEntry, timelineTime } from './timeline.js';
+export {
+  formatTraceparent,
+  formatXrayHeader,
+  MAX_TRACE_HEADER,
+  parseTraceContext,
+  type TraceContext,
+  withParent,
+  xrayTraceId,
+} from './trace.js';
+export { type OpenTelemetryApi, openTelemetryTracing } from './worker/openTelemetry.js';
 export type { WorkerCore } from './worker/store.js';
 export type { DrainSummary, OutcomeEvent } from './worker/summary.js';
+export type { AttemptEnd, AttemptInfo, AttemptSpan, AttemptTracing } from './worker/tracing.js';
 export type { JobTransaction } from './worker/transaction.js';
 export { type DrainOptions, Worker, type WorkerOptions, workerOptionsSchema } from './worker/worker.js';

@@ -1,3 +1,5 @@
+import { parseTraceContext } from './trace.js';
+
 /** Where a job is in its life. See docs/queue.md for the state diagram. */
 export type JobState = 'available' | 'scheduled' | 'running' | 'succeeded' | 'dead' | 'cancelled';
 
@@ -33,6 +35,12 @@ export interface JobView {
   errors: JobAttemptError[];
   payload: unknown;
   /**
+   * The trace the job continues (32 hex digits, the W3C and X-Ray trace id without its dashes): the trace
+   * of the request that enqueued it, or of the job whose transaction did. Null when it was enqueued
+   * without one.
+   */
+  traceId: string | null;
+  /**
    * What the handler returned, when the job succeeded and its handler returned a value (JSON, at most
    * `maxResultBytes`); absent otherwise. Read by `getJob` and `getJobs`, not by list pages.
    */
@@ -53,6 +61,8 @@ export interface JobRow {
   idempotency_key: string | null;
   errors: JobAttemptError[] | null;
   payload: unknown;
+  /** The stored trace context (a W3C traceparent), or null. */
+  trace?: string | null;
   /** The `succeeded` timeline row's detail, when the read asked for it. */
   success_detail?: Record<string, unknown> | null;
 }
@@ -72,6 +82,7 @@ export function toJobView(row: JobRow): JobView {
     idempotencyKey: row.idempotency_key,
     errors: row.errors ?? [],
     payload: row.payload,
+    traceId: parseTraceContext(row.trace)?.traceId ?? null,
     ...(row.success_detail && 'result' in row.success_detail ? { result: row.success_detail.result } : {}),
   };
 }

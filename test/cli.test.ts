@@ -56,6 +56,20 @@ describe('sluice CLI', { concurrency: 1 }, async () => {
     assert.equal((await cli('jobs', 'cancel', job.id, ...s)).code, 1, 'a finished job is not cancellable');
     const unknown = await cli('jobs', 'cancel', '999999', '--json', ...s);
     assert.deepEqual([unknown.code, JSON.parse(unknown.out).error.code], [1, 'NOT_CANCELLABLE']);
+    const traced = await cli(
+      'enqueue',
+      'process_order',
+      '{"orderId":"t1"}',
+      '--trace',
+      'Root=1-4bf92f35-77b34da6a3ce929d0e0e4736;Parent=00f067aa0ba902b7;Sampled=1',
+      '--json',
+      ...s,
+    );
+    assert.equal(traced.code, 0, traced.err);
+    assert.match((await cli('jobs', 'get', JSON.parse(traced.out).id, ...s)).out, /\n {2}trace 4bf92f3577b34da6a3ce929d0e0e4736\n/);
+    const badTrace = await cli('enqueue', 'process_order', '{"orderId":"t2"}', '--trace', 'nope', ...s);
+    assert.equal(badTrace.code, 2, 'a malformed trace is bad input');
+    assert.match(badTrace.err, /trace is a W3C traceparent/);
     const debounced = await cli('enqueue', 'process_order', '{"orderId":"d1"}', '--replace-key', 'cli-debounce', '--delay', '60s', ...s);
     assert.match(debounced.out, /^enqueued: job (\d+)/);
     const replaced = await cli('enqueue', 'process_order', '{"orderId":"d2"}', '--replace-key', 'cli-debounce', '--delay', '60s', ...s);

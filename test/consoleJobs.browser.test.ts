@@ -30,7 +30,11 @@ describe('the console: charts and timelines, in Chromium', { skip: skipWithoutCh
   });
   const report = defineJob({ type: 'build_report', queue: 'reports', schema: z.object({ n: z.number() }), timeout: 2_000 });
   // 40 emails: every 8th fails its first attempt; n = 0 fails both and dies. Reports take about 40 ms.
-  await sluice.enqueueMany(Array.from({ length: 40 }, (_, n) => ({ job: sendEmail, payload: { to: `u${n}@example.com`, n } })));
+  // The one the job page test opens came from a traced request.
+  const trace = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  await sluice.enqueueMany(
+    Array.from({ length: 40 }, (_, n) => ({ job: sendEmail, payload: { to: `u${n}@example.com`, n }, options: n === 8 ? { trace } : {} })),
+  );
   await sluice.enqueueMany(Array.from({ length: 6 }, (_, n) => ({ job: report, payload: { n } })));
   const emailHandler = defineHandler(sendEmail, async ({ n }, ctx) => {
     await ctx.step('render', () => `template-${n}`);
@@ -101,6 +105,10 @@ describe('the console: charts and timelines, in Chromium', { skip: skipWithoutCh
     assert.equal(await page.locator('[data-fact="state"]').innerText(), 'succeeded');
     assert.match(await page.locator('[data-fact="finished"]').innerText(), /^\d{4}-\d\d-\d\dT/);
     assert.match(await page.locator('[data-fact="ran for"]').innerText(), /^\d+ ms$/);
+    assert.equal(
+      await page.locator('[data-fact="trace"]').textContent(),
+      '4bf92f3577b34da6a3ce929d0e0e4736 (X-Ray 1-4bf92f35-77b34da6a3ce929d0e0e4736)',
+    );
     const what = await page.locator('#timeline tbody tr td:nth-child(2)').allInnerTexts();
     assert.deepEqual(what, [
       'enqueued on emails',
@@ -116,6 +124,7 @@ describe('the console: charts and timelines, in Chromium', { skip: skipWithoutCh
     const later = await sluice.enqueue(report, { n: 99 }, { delayMs: 3_600_000 });
     await page.goto(`${ui.url}jobs/${later.id}`);
     assert.equal(await page.locator('[data-fact="state"]').innerText(), 'scheduled');
+    assert.equal(await page.locator('[data-fact="trace"]').textContent(), '', 'enqueued without a trace');
     await page.click('button:has-text("Cancel")');
     await page.waitForURL(`${ui.url}jobs/${later.id}`);
     assert.equal(await page.locator('[data-fact="state"]').innerText(), 'cancelled');

@@ -9,6 +9,7 @@ import { type EnqueueOptions, enqueueItem, type EnqueuedJob as LibEnqueuedJob } 
 import { JobNotFoundError } from '../../src/errors.js';
 import type { JobView } from '../../src/job.js';
 import type { TimelineEntry as LibTimelineEntry } from '../../src/timeline.js';
+import { formatTraceparent, parseTraceContext } from '../../src/trace.js';
 import type { ApiOptions } from './app.js';
 import {
   type ApiResult,
@@ -86,7 +87,8 @@ export function createRoutes(options: ApiOptions) {
     const headerIssues: ApiIssue[] = key && !key.success ? toIssues(key.error, ['headers', 'idempotency-key']) : [];
     const [item] = prepare([body], () => [], EnqueueRequest, headerIssues);
     const p = item as Prepared;
-    const options = { ...p.options, ...(key?.success ? { idempotencyKey: key.data } : {}) };
+    const trace = requestTrace(req);
+    const options = { ...p.options, ...(key?.success ? { idempotencyKey: key.data } : {}), ...(trace && { trace }) };
     let job: LibEnqueuedJob;
     try {
       job = await sluice.enqueue(p.def, p.payload, options);
@@ -126,7 +128,8 @@ export function createRoutes(options: ApiOptions) {
     const prepared = prepare(jobs, prefix, BatchEnqueueItem, []);
     let results: LibEnqueuedJob[];
     try {
-      results = await sluice.enqueueMany(prepared.map((p) => enqueueItem(p.def, p.payload, p.options)));
+      const trace = requestTrace(req);
+      results = await sluice.enqueueMany(prepared.map((p) => enqueueItem(p.def, p.payload, trace ? { ...p.options, trace } : p.options)));
     } catch (err) {
       throw fromLibraryValidation(err, prefix, 'batch');
     }
@@ -332,6 +335,20 @@ function indexOf(issue: ApiIssue): number {
   return issue.path[0] === 'jobs' && typeof issue.path[1] === 'number' ? issue.path[1] : -1;
 }
 
+/**
+ * The trace the request's jobs continue: the caller's W3C `traceparent` header when it is valid (an
+ * OpenTelemetry client), otherwise this function's own X-Ray context (`_X_AMZN_TRACE_ID`, with tracing
+ * on), otherwise the `X-Amzn-Trace-Id` header API Gateway passes. An invalid header is ignored, as W3C
+ * Trace Context says, never refused. Never read from the body.
+ */
+export function requestTrace(req: Pick<Request, 'headers'>, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (const header of [req.headers.traceparent, env._X_AMZN_TRACE_ID, req.headers['x-amzn-trace-id']]) {
+    const t = parseTraceContext(header);
+    if (t) return formatTraceparent(t);
+  }
+  return undefined;
+}
+
 function iso(d: Date): string {
   return d.toISOString();
 }
@@ -363,6 +380,7 @@ function detailView(j: JobView): JobDetail {
     finishedAt: j.finishedAt ? iso(j.finishedAt) : null,
     payload: j.payload,
     errors: j.errors,
+    traceId: j.traceId,
     ...('result' in j ? { result: j.result } : {}),
   };
 }

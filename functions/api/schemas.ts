@@ -153,6 +153,14 @@ export const JobDetail = EnqueuedJob.extend({
   finishedAt: IsoDate.nullable(),
   payload: z.unknown(),
   errors: z.array(JobAttemptError),
+  traceId: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/)
+    .nullable()
+    .meta({
+      description:
+        'The trace the job continues (32 hex digits; the X-Ray trace id without its dashes): the trace of the request that enqueued it. Null when it had none.',
+    }),
   result: z.unknown().optional().meta({
     description: 'What the handler returned, when the job succeeded and its handler returned a value; absent otherwise.',
   }),

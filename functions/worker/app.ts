@@ -1,7 +1,7 @@
 import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { QUEUE_NAME } from '../../src/define.js';
-import type { AnyJobHandler, DrainSummary, Logger, OutcomeEvent, Sluice } from '../../src/index.js';
+import type { AnyJobHandler, AttemptTracing, DrainSummary, Logger, OutcomeEvent, Sluice } from '../../src/index.js';
 import { describeIssues } from '../../src/text.js';
 import { DETAIL_TYPES, type EventPublisher } from '../shared/events.js';
 import type { MetricsSink } from '../shared/metricsSink.js';
@@ -47,6 +47,8 @@ export interface WorkerAppOptions {
   batchSize?: number | 'auto' | undefined;
   concurrency?: number | undefined;
   leaseMs?: number | undefined;
+  /** A span for each attempt (the handler passes X-Ray's, functions/shared/tracing.ts). */
+  tracing?: AttemptTracing | undefined;
 }
 
 /**
@@ -94,6 +96,7 @@ export function createWorker(options: WorkerAppOptions) {
       batchSize: options.batchSize,
       concurrency: options.concurrency,
       leaseMs: options.leaseMs,
+      tracing: options.tracing,
       onOutcome: (o) => record(options, o),
     });
     let summary: DrainSummary;

@@ -2,6 +2,7 @@
  * `createWorkerHandler`: the drain worker's Lambda handler (one function per queue, same code). Invoked by
  * the queue's schedule, by `JobsEnqueued` and by `DrainRequested` events on the sluice bus.
  */
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
@@ -12,6 +13,7 @@ import { containerPublisher, containerSluice } from '../shared/container.js';
 import type { MetricsSink } from '../shared/metricsSink.js';
 import { functionLogging, powertools } from '../shared/observability.js';
 import { type AnyLambdaHandler, withOrigin } from '../shared/rebuild.js';
+import { powertoolsTracer, xrayTracing } from '../shared/tracing.js';
 import { createWorker, type WorkerEvent } from './app.js';
 
 const workerConfigSchema = z.intersection(
@@ -60,6 +62,7 @@ export function createWorkerHandler(options: WorkerHandlerOptions) {
   const config = loadConfig(workerConfigSchema, env);
   const { metrics } = powertools();
   const { logger, sluiceLogger } = functionLogging();
+  const tracer = powertoolsTracer();
   const sluice = containerSluice(config);
   const publisher = containerPublisher(config, { logger: sluiceLogger });
   const enqueue: Enqueuer = {
@@ -82,11 +85,14 @@ export function createWorkerHandler(options: WorkerHandlerOptions) {
     batchSize: config.BATCH_SIZE,
     concurrency: config.CONCURRENCY,
     leaseMs: config.LEASE_MS,
+    tracing: xrayTracing(tracer),
   });
-  const handler = middy<WorkerEvent, Awaited<ReturnType<typeof drain>>, Error, Context>().handler(async (event, context) => {
-    logger.addContext(context);
-    return drain(event, context);
-  });
+  const handler = middy<WorkerEvent, Awaited<ReturnType<typeof drain>>, Error, Context>()
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .handler(async (event, context) => {
+      logger.addContext(context);
+      return drain(event, context);
+    });
   return withOrigin(handler, {
     kind: 'worker',
     rebuild: (rebuildEnv: NodeJS.ProcessEnv, deps?: { metrics?: MetricsSink }): AnyLambdaHandler =>

@@ -1,5 +1,5 @@
 /** The console's job page: a job with its facts, its actions and its timeline. */
-import { type JobView, type TimelineEntry, timelineTime } from '../../src/index.js';
+import { type JobView, type TimelineEntry, timelineTime, xrayTraceId } from '../../src/index.js';
 import { describeEntry, humanMs } from '../timeline.js';
 import { action, esc, layout, type PageContext } from './html.js';
 
@@ -40,6 +40,7 @@ export function jobPage(job: JobView, timeline: readonly TimelineEntry[], showPa
     ['finished', job.finishedAt ? job.finishedAt.toISOString() : ''],
     ['ran for', ran > 0 ? humanMs(ran) : ''],
     ['idempotency key', job.idempotencyKey ?? ''],
+    ['trace', job.traceId ? `${job.traceId} (X-Ray ${xrayTraceId({ traceId: job.traceId })})` : ''],
   ];
   const list = `<table id="job"><tbody>${facts.map(([k, v]) => `<tr><td>${esc(k)}</td><td class="t" data-fact="${esc(k)}">${esc(v)}</td></tr>`).join('')}</tbody></table>`;
   const result = 'result' in job ? `<h2>Result</h2><pre id="result">${esc(JSON.stringify(job.result, null, 2))}</pre>` : '';

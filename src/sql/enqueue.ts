@@ -13,6 +13,8 @@ export interface EnqueueRow {
   replaceKey: string | null;
   /** A limited type's flow key ('' when limited only in total), null for a type without limits. */
   flowKey: string | null;
+  /** The caller's trace context as a W3C traceparent, or null. */
+  trace: string | null;
   /** The payload, already serialised to JSON text. */
   payloadJson: string;
 }
@@ -36,12 +38,12 @@ export async function insertJobs(db: Queryable, s: SchemaName, rows: readonly En
   if (rows.length === 1) return insertOne(db, s, rows[0] as EnqueueRow);
   const res = await db.query<InsertedRow>(
     `WITH input AS (
-       SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::int[], $5::timestamptz[], $6::float8[], $7::text[], $8::jsonb[])
-         WITH ORDINALITY AS i(type, queue, priority, max_attempts, run_at, delay_s, idempotency_key, payload, ord)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::int[], $5::timestamptz[], $6::float8[], $7::text[], $8::jsonb[], $9::text[])
+         WITH ORDINALITY AS i(type, queue, priority, max_attempts, run_at, delay_s, idempotency_key, payload, trace, ord)
      ),
      ins AS (
-       INSERT INTO ${s}.jobs (type, queue, priority, max_attempts, run_at, idempotency_key, payload)
-       SELECT type, queue, priority, max_attempts, COALESCE(run_at, now() + make_interval(secs => delay_s)), idempotency_key, payload
+       INSERT INTO ${s}.jobs (type, queue, priority, max_attempts, run_at, idempotency_key, payload, trace)
+       SELECT type, queue, priority, max_attempts, COALESCE(run_at, now() + make_interval(secs => delay_s)), idempotency_key, payload, trace
        FROM input ORDER BY ord
        ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
        RETURNING id, queue, priority, run_at, idempotency_key, created_at
@@ -67,6 +69,7 @@ function batchColumns(rows: readonly EnqueueRow[]): unknown[][] {
     rows.map((r) => r.delaySeconds),
     rows.map((r) => r.idempotencyKey),
     rows.map((r) => r.payloadJson),
+    rows.map((r) => r.trace),
   ];
 }
 
@@ -97,8 +100,8 @@ export async function releaseExpiredKeys(db: Queryable, s: SchemaName, keys: rea
 async function insertOne(db: Queryable, s: SchemaName, r: EnqueueRow): Promise<InsertedRow[]> {
   const res = await db.query<InsertedRow>(
     `WITH ins AS (
-       INSERT INTO ${s}.jobs (type, queue, priority, max_attempts, run_at, idempotency_key, payload)
-       VALUES ($1, $2, $3::smallint, $4::int, COALESCE($5::timestamptz, now() + make_interval(secs => $6::float8)), $7, $8::jsonb)
+       INSERT INTO ${s}.jobs (type, queue, priority, max_attempts, run_at, idempotency_key, payload, trace)
+       VALUES ($1, $2, $3::smallint, $4::int, COALESCE($5::timestamptz, now() + make_interval(secs => $6::float8)), $7, $8::jsonb, $9)
        ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
        RETURNING id, queue, priority, run_at, idempotency_key, created_at
      ),
@@ -107,7 +110,7 @@ async function insertOne(db: Queryable, s: SchemaName, r: EnqueueRow): Promise<I
        SELECT id, queue, priority, run_at FROM ins
      )
      SELECT id::text AS id, idempotency_key, created_at, run_at, run_at > now() AS scheduled FROM ins`,
-    [r.type, r.queue, r.priority, r.maxAttempts, r.runAt, r.delaySeconds, r.idempotencyKey, r.payloadJson],
+    [r.type, r.queue, r.priority, r.maxAttempts, r.runAt, r.delaySeconds, r.idempotencyKey, r.payloadJson, r.trace],
   );
   return res.rows;
 }
@@ -120,12 +123,12 @@ async function insertOne(db: Queryable, s: SchemaName, r: EnqueueRow): Promise<I
 async function insertLimited(db: Queryable, s: SchemaName, rows: readonly EnqueueRow[]): Promise<InsertedRow[]> {
   const res = await db.query<InsertedRow>(
     `WITH input AS (
-       SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::int[], $5::timestamptz[], $6::float8[], $7::text[], $8::jsonb[], $9::text[])
-         WITH ORDINALITY AS i(type, queue, priority, max_attempts, run_at, delay_s, idempotency_key, payload, flow_key, ord)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::smallint[], $4::int[], $5::timestamptz[], $6::float8[], $7::text[], $8::jsonb[], $9::text[], $10::text[])
+         WITH ORDINALITY AS i(type, queue, priority, max_attempts, run_at, delay_s, idempotency_key, payload, trace, flow_key, ord)
      ),
      ins AS (
-       INSERT INTO ${s}.jobs (type, queue, priority, max_attempts, run_at, idempotency_key, payload, flow_key)
-       SELECT type, queue, priority, max_attempts, COALESCE(run_at, now() + make_interval(secs => delay_s)), idempotency_key, payload, flow_key
+       INSERT INTO ${s}.jobs (type, queue, priority, max_attempts, run_at, idempotency_key, payload, trace, flow_key)
+       SELECT type, queue, priority, max_attempts, COALESCE(run_at, now() + make_interval(secs => delay_s)), idempotency_key, payload, trace, flow_key
        FROM input ORDER BY ord
        ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
        RETURNING id, type, queue, priority, run_at, idempotency_key, created_at, flow_key

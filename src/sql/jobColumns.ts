@@ -39,7 +39,7 @@ export function jobSelect(s: SchemaName, options: { result?: boolean } = {}): st
         WHEN j.finished_at IS NOT NULL OR a.id IS NOT NULL THEN j.finished_at
         ELSE (SELECT max(e.at) FROM ${s}.job_events e WHERE e.job_id = j.id AND e.kind = 'succeeded')
       END AS finished_at,
-      j.idempotency_key, j.errors, j.payload${result}
+      j.idempotency_key, j.errors, j.payload, j.trace${result}
     FROM ${s}.jobs j
     LEFT JOIN ${s}.active_jobs a ON a.id = j.id`;
 }

@@ -22,8 +22,8 @@ export interface ReplacedRow {
  */
 export async function insertOrReplace(db: Queryable, s: SchemaName, r: EnqueueRow & { replaceKey: string }): Promise<ReplacedRow> {
   const res = await db.query<ReplacedRow>(
-    `SELECT * FROM ${s}.enqueue_replacing($1, $2, $3::smallint, $4::int, $5::timestamptz, $6::float8, $7, $8::jsonb)`,
-    [r.type, r.queue, r.priority, r.maxAttempts, r.runAt, r.delaySeconds, r.replaceKey, r.payloadJson],
+    `SELECT * FROM ${s}.enqueue_replacing($1, $2, $3::smallint, $4::int, $5::timestamptz, $6::float8, $7, $8::jsonb, $9)`,
+    [r.type, r.queue, r.priority, r.maxAttempts, r.runAt, r.delaySeconds, r.replaceKey, r.payloadJson, r.trace],
   );
   return res.rows[0] as ReplacedRow;
 }

@@ -2,6 +2,7 @@ import { JobTimeoutError, LeaseLostError, SluiceError } from '../errors.js';
 import type { JobContext, StepOptions } from '../handler.js';
 import { errorFields, jobFields, type Logger } from '../logger.js';
 import type { ClaimedRow } from '../sql/claim.js';
+import type { TraceContext } from '../trace.js';
 import type { WorkerStore } from './store.js';
 import { type JobTransaction, runJobTransaction, type TransactionOps } from './transaction.js';
 
@@ -36,6 +37,8 @@ export interface HeldJob {
   finishing?: boolean;
   /** `ctx.transaction` committed the job's success (and its result): nothing more may be written for this attempt. */
   recorded?: { resultJson?: string };
+  /** The attempt's point in its trace (its span's, or the job's stored context), set as it starts. */
+  trace?: TraceContext | undefined;
 }
 
 /** `ctx` for one attempt: heartbeats, durable steps, and the compensations to run if the job dies. */
@@ -81,6 +84,10 @@ export class AttemptContext implements JobContext {
     this.#heartbeat = args.heartbeat;
     this.#tx = { ops: args.transaction, maxResultBytes: args.maxResultBytes };
     this.logger = bindFields(args.logger, jobFields({ id: row.id, type: row.type, attempt: row.attempt }));
+  }
+
+  get trace(): TraceContext | undefined {
+    return this.#job.trace;
   }
 
   heartbeat(): Promise<void> {

@@ -11,6 +11,7 @@ import { LeaseKeeper } from './leases.js';
 import { FLUSH_DELAY_MS, OutcomeBuffer } from './outcomeBuffer.js';
 import type { WorkerStore } from './store.js';
 import { type DrainSummary, emptySummary, type OutcomeEvent } from './summary.js';
+import { AttemptTracer, type AttemptTracing } from './tracing.js';
 import { Wakeup } from './wakeup.js';
 
 export { type DrainSummary, emptySummary, type OutcomeEvent } from './summary.js';
@@ -27,6 +28,8 @@ export interface DrainerConfig {
   heartbeatMs: number;
   reserveMs: number;
   onOutcome?: ((event: OutcomeEvent) => void | Promise<void>) | undefined;
+  /** A span for each attempt (tracing.ts); none when absent. */
+  tracing?: AttemptTracing | undefined;
 }
 
 export interface DrainLimits {
@@ -61,6 +64,7 @@ export class Drainer {
   readonly #leases: LeaseKeeper;
   readonly #outcomes: OutcomeBuffer;
   readonly #attempt: AttemptDeps;
+  readonly #tracer: AttemptTracer;
   readonly #sizer: BatchSizer;
   #claiming: Promise<void> | undefined;
   #flushing: Promise<void> | undefined;
@@ -88,6 +92,7 @@ export class Drainer {
     const { store, queue, logger, leaseMs, heartbeatMs } = config;
     this.#sizer = new BatchSizer(limits.batchSize, limits.concurrency, leaseMs);
     this.#cooldowns = new Cooldowns(store, logger);
+    this.#tracer = new AttemptTracer(config.tracing, logger);
     this.#leases = new LeaseKeeper({ extend: (leases, seconds) => store.extend(leases, seconds), leaseMs, heartbeatMs, queue, logger });
     this.#outcomes = new OutcomeBuffer({
       record: (outcomes) => store.record(outcomes),
@@ -321,7 +326,8 @@ export class Drainer {
 
   #start(job: HeldJob): void {
     this.#running.add(job);
-    runAttempt(job, this.#attempt)
+    this.#tracer
+      .around(job, () => runAttempt(job, this.#attempt))
       .then((result) => (result === 'lost' ? this.#lose(job) : this.#settle(job, result)))
       .catch((err) => {
         // runAttempt handles handler errors; reaching here is a bug in sluice itself. Keep the job safe.

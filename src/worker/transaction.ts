@@ -3,6 +3,7 @@ import type { JobDefinition, PayloadInput } from '../define.js';
 import type { EnqueuedJob, EnqueueItem, EnqueueOptions } from '../enqueue.js';
 import { LeaseLostError } from '../errors.js';
 import type { Outcome } from '../sql/outcomes.js';
+import { formatTraceparent } from '../trace.js';
 import type { HeldJob } from './context.js';
 import { storableResult } from './results.js';
 
@@ -45,7 +46,12 @@ export async function runJobTransaction<T>(
     await client.query('BEGIN');
     const tx: JobTransaction = {
       query: (text, values) => client.query(text, values),
-      enqueue: async (def, payload, options) => (await ops.enqueue(client, [{ job: def, payload, options }]))[0] as EnqueuedJob,
+      enqueue: async (def, payload, options) => {
+        // A follow-up continues the attempt's trace unless it is given its own.
+        const trace = options?.trace ?? (job.trace && formatTraceparent(job.trace));
+        const opts = trace === undefined ? options : { ...options, trace };
+        return (await ops.enqueue(client, [{ job: def, payload, options: opts }]))[0] as EnqueuedJob;
+      },
     };
     const value = await fn(tx);
     const resultJson = storableResult(value, maxResultBytes);

@@ -6,6 +6,7 @@ import type { AnyJobHandler, JobHandler } from '../handler.js';
 import { errorFields, type Logger, silentLogger } from '../logger.js';
 import { Drainer, type DrainerConfig, type DrainSummary, emptySummary, type OutcomeEvent } from './drainer.js';
 import { flowLimitsOf, postgresStore, type WorkerCore, type WorkerStore } from './store.js';
+import type { AttemptTracing } from './tracing.js';
 import { Wakeup } from './wakeup.js';
 
 export const workerOptionsSchema = z
@@ -40,6 +41,8 @@ export type WorkerOptions = z.input<typeof workerOptionsSchema> & {
   logger?: Logger | undefined;
   /** Called after each outcome is written (success, retry, dead, …): for metrics and events. */
   onOutcome?: ((event: OutcomeEvent) => void | Promise<void>) | undefined;
+  /** A span for each attempt, continuing the job's trace (`openTelemetryTracing`, or sluice/lambda's X-Ray one). */
+  tracing?: AttemptTracing | undefined;
 };
 
 /** Limits of one `drain()`: a time budget (remainingTimeMs or an absolute deadline) and optional overrides. */
@@ -72,11 +75,13 @@ export class Worker {
   readonly #logger: Logger;
   readonly #wakeup = new Wakeup();
   readonly #onOutcome: WorkerOptions['onOutcome'];
+  readonly #tracing: AttemptTracing | undefined;
 
   /** `core` is the database, schema and settings of a `Sluice`; `sluice.worker(options)` passes its own. */
   constructor(core: WorkerCore, options: WorkerOptions) {
-    const { handlers, logger, onOutcome, ...rest } = options;
+    const { handlers, logger, onOutcome, tracing, ...rest } = options;
     this.#onOutcome = onOutcome;
+    this.#tracing = tracing;
     this.#options = parseOptions(workerOptionsSchema, rest, 'worker options');
     this.queue = this.#options.queue;
     this.#maxErrorMessageLength = core.settings.maxErrorMessageLength;
@@ -108,6 +113,7 @@ export class Worker {
       heartbeatMs: this.#options.heartbeatMs ?? Math.floor(this.#options.leaseMs / 3),
       reserveMs: this.#options.reserveMs,
       onOutcome: this.#onOutcome,
+      tracing: this.#tracing,
     };
   }
 
