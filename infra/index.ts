@@ -16,7 +16,7 @@ export { BUNDLE_OPTIONS } from './bundling.js';
 export { checkJobsFitWorkers, DATABASE_USERS } from './config.js';
 export { SluiceDatabase, type SluiceDatabaseProps } from './constructs/database.js';
 export { type DatabaseAccess, type ExistingDatabaseProps, existingDatabase } from './constructs/databaseAccess.js';
-export { SluiceMonitoring, type SluiceMonitoringProps } from './constructs/monitoring.js';
+export { HEALTH_ALARM_DEFAULTS, type HealthAlarms, SluiceMonitoring, type SluiceMonitoringProps } from './constructs/monitoring.js';
 export { SluiceQueue, type SluiceQueueProps } from './constructs/queue.js';
 export { type RuleSpec, sluiceRules } from './rules.js';
 export { SluiceDataStack, type SluiceDataStackProps } from './stacks/dataStack.js';

@@ -1,4 +1,4 @@
-import { type ConnectionSource, quoteSchema, SQL_IDENTIFIER, withLockedTransaction } from './db.js';
+import { type ConnectionSource, type Queryable, quoteSchema, SQL_IDENTIFIER, withLockedTransaction } from './db.js';
 import { ConfigError } from './errors.js';
 
 /** A table privilege, or UPDATE of some columns only (which also allows locking the table's rows). */
@@ -160,7 +160,7 @@ export async function grantAccess(options: GrantAccessOptions): Promise<void> {
       if (!Object.hasOwn(ACCESS_PROFILES, p))
         throw new ConfigError(`unknown access profile ${JSON.stringify(p)} for ${name}; known: ${Object.keys(ACCESS_PROFILES).join(', ')}`);
     }
-    return { name, role: quoteRole(name), privileges: privilegesOf(profiles) };
+    return { name, role: quoteRole(name), privileges: privilegesOf(profiles), monitors: profiles.includes('maintainer') };
   });
   const memberOf = (options.memberOf ?? []).map((name) => ({ name, role: quoteRole(name) }));
   // Roles are cluster-wide: serialise concurrent runs so two never race to create the same user.
@@ -188,6 +188,24 @@ export async function grantAccess(options: GrantAccessOptions): Promise<void> {
         if (privileges.length > 0) await client.query(`GRANT ${privileges.join(', ')} ON ${s}.${table} TO ${e.role}`);
       }
       for (const m of memberOf) await client.query(`GRANT ${m.role} TO ${e.role}`);
+      await monitorRole(client, e.monitors ? `GRANT pg_monitor TO ${e.role}` : `REVOKE pg_monitor FROM ${e.role}`);
     }
   });
+}
+
+/**
+ * A maintainer reads the server's statistics of every session (`health()`: the oldest transaction holding
+ * back vacuum), which takes the predefined role `pg_monitor`; any other user loses it. A user running
+ * grantAccess that may not grant it (no admin option on it) leaves it as it is: `health()` then reports
+ * the oldest transaction's age as unknown, and the rest of the grants stand.
+ */
+async function monitorRole(client: Queryable, grantOrRevoke: string): Promise<void> {
+  await client.query('SAVEPOINT sluice_monitor');
+  try {
+    await client.query(grantOrRevoke);
+    await client.query('RELEASE SAVEPOINT sluice_monitor');
+  } catch (err) {
+    if ((err as { code?: string }).code !== '42501') throw err;
+    await client.query('ROLLBACK TO SAVEPOINT sluice_monitor');
+  }
 }

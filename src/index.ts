@@ -32,7 +32,7 @@ export { type Logger, silentLogger } from './logger.js';
 export { chain, loggingMiddleware, type MetricsCallbacks, metricsMiddleware } from './middleware.js';
 export { loadMigrations, type MigrateResult, type Migration, migrate } from './migrate.js';
 export type { BulkOptions, DeadLetterListOptions, JobListOptions } from './options.js';
-export { type QueueStats, Sluice, type WithClient } from './sluice.js';
+export { type DatabaseHealth, type QueueStats, Sluice, VACUUM_WORTHY_DEAD_ROWS, type WithClient } from './sluice.js';
 export { type BulkFilter, type DeadLetterFilter, JOB_STATES, type JobFilter, LIVE_STATES } from './sql/jobFilter.js';
 export { type AttemptOutcome, type TimelineEntry, timelineTime } from './timeline.js';
 export {
@@ -44,6 +44,7 @@ export {
   withParent,
   xrayTraceId,
 } from './trace.js';
+export type { ClaimEvent } from './worker/drainer.js';
 export { type OpenTelemetryApi, openTelemetryTracing } from './worker/openTelemetry.js';
 export type { WorkerCore } from './worker/store.js';
 export type { DrainSummary, OutcomeEvent } from './worker/summary.js';

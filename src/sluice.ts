@@ -25,6 +25,7 @@ import { compactCounts, readCounts, readDurationBuckets } from './sql/counts.js'
 import { listDeadLetters, purgeDeadLetters, redriveDeadLetters } from './sql/deadLetters.js';
 import { pruneFlowKeys, pruneFlowState, restoreFlowKeys } from './sql/flowKeys.js';
 import { getJobsById } from './sql/getJobs.js';
+import { readHealth } from './sql/health.js';
 import {
   type BulkFilter,
   bulkFilterSchema,
@@ -60,6 +61,40 @@ export interface QueueStats {
   /** Its workers claim nothing until it is resumed (`pauseQueue`). */
   paused: boolean;
 }
+
+/**
+ * How the database holding the queue is doing, from its statistics views (`health()`): the ways a queue
+ * on Postgres fails that an SQS user never sees (docs/operations.md).
+ */
+export interface DatabaseHealth {
+  /**
+   * Seconds the oldest open transaction (or snapshot) of another session, or a prepared transaction, has
+   * run: it holds back vacuum, and the live table bloats behind it. 0 when none; null when this user may
+   * not see other users' sessions (grant it `pg_monitor`; `grantAccess` does for the maintainer).
+   */
+  oldestTransactionSeconds: number | null;
+  /** Transaction ids since the oldest xmin anything holds (a session, a prepared transaction, a replication slot); 0 when none. */
+  xminHorizonAgeXids: number;
+  /** What holds that xmin; null when nothing does. */
+  xminHolder: 'session' | 'prepared transaction' | 'replication slot' | null;
+  /** The live table (`active_jobs`): row versions the statistics count live and dead. */
+  liveTableRows: number;
+  liveTableDeadRows: number;
+  /**
+   * Seconds since a vacuum (auto or manual) last finished on the live table, counted only while it has
+   * dead rows worth removing (at least 10,000): 0 otherwise. Null when it was never vacuumed.
+   */
+  secondsSinceVacuum: number | null;
+  /** Jobs the queues report live (ready, scheduled up to `stats()`' cap, running), and the live table's row versions per such job (at least 1,000 assumed). */
+  liveJobs: number;
+  liveTableRowsPerJob: number;
+  /** Client connections to the server, against its `max_connections`. */
+  connections: number;
+  maxConnections: number;
+}
+
+/** Below this many dead rows in the live table, the time since its last vacuum is not a concern. */
+export const VACUUM_WORTHY_DEAD_ROWS = 10_000;
 
 /** Where to send a write: `client` is your own `pg` client inside your own transaction. */
 export interface WithClient {
@@ -350,6 +385,34 @@ export class Sluice {
       (await inBatches(() => pruneFlowState(this.#db, this.#s, o.batchSize)));
     await restoreFlowKeys(this.#db, this.#s);
     return { deleted, expiredBulkKeys, staleReplaceKeys, staleFlowKeys };
+  }
+
+  /**
+   * The database's health: the oldest transaction and the xmin horizon holding back vacuum, the live table's
+   * dead rows and its last vacuum, its row versions against the jobs the queues report, and connections in
+   * use. Maintenance publishes these as metrics, and the construct alarms on them (docs/operations.md).
+   *
+   * @example
+   * const h = await sluice.health();
+   * if ((h.oldestTransactionSeconds ?? 0) > 600) console.warn(`a transaction has held vacuum back for ${h.oldestTransactionSeconds} s`);
+   */
+  async health(options: { stats?: readonly QueueStats[] } = {}): Promise<DatabaseHealth> {
+    const [row, stats] = await Promise.all([readHealth(this.#db, this.settings.schema), options.stats ?? this.stats()]);
+    let liveJobs = 0;
+    for (const q of stats) liveJobs += q.ready + q.scheduled + q.running;
+    const rows = row.live_rows + row.dead_rows;
+    return {
+      oldestTransactionSeconds: row.oldest_xact_visible ? Math.max(0, row.oldest_xact_seconds ?? 0) : null,
+      xminHorizonAgeXids: row.xmin_age_xids ?? 0,
+      xminHolder: (row.xmin_holder as DatabaseHealth['xminHolder']) ?? null,
+      liveTableRows: row.live_rows,
+      liveTableDeadRows: row.dead_rows,
+      secondsSinceVacuum: row.dead_rows < VACUUM_WORTHY_DEAD_ROWS ? 0 : row.last_vacuum_seconds,
+      liveJobs,
+      liveTableRowsPerJob: rows / Math.max(liveJobs, 1_000),
+      connections: row.connections,
+      maxConnections: row.max_connections,
+    };
   }
 
   /**

@@ -199,6 +199,18 @@ describe('grantAccess: a database user per function, with least privilege', asyn
     }
   });
 
+  it("the maintainer reads every session's statistics (pg_monitor) for health(); no other user does", async () => {
+    for (const [fn, user] of Object.entries(users)) {
+      const member = await admin.query('SELECT pg_has_role($1, $2, $3) AS m', [user, 'pg_monitor', 'MEMBER']);
+      assert.equal(member.rows[0].m, fn === 'maintenance', `${user} in pg_monitor`);
+    }
+    const maintenance = await as(users.maintenance).sluice.health();
+    assert.equal(typeof maintenance.oldestTransactionSeconds, 'number');
+    const worker = await as(users.worker).sluice.health({ stats: [] });
+    assert.equal(worker.oldestTransactionSeconds, null, 'without pg_read_all_stats the age of others is unknown, not 0');
+    assert.equal(typeof worker.xminHorizonAgeXids, 'number');
+  });
+
   it('is idempotent and converges: a narrower profile revokes what the user had beyond it', async () => {
     await grantAccess({ db: admin, schema, users: grants, memberOf: [iamRole] });
     await grantAccess({ db: admin, schema, users: { [users.periodic]: ['maintainer'] as AccessProfile[] } });

@@ -166,9 +166,91 @@ describe('SluiceMonitoring alarms', () => {
     const { template, monitoring } = build();
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
     // 2 queues x (dead letters, age) + 2 workers x (errors, throttles) + API and maintenance errors + 2 DLQs + API 5xx
-    assert.equal(alarms.length, 4 + 4 + 2 + 2 + 1);
+    // + 6 database health gauges + 2 queues x claim latency
+    assert.equal(alarms.length, 4 + 4 + 2 + 2 + 1 + 6 + 2);
     assert.equal(monitoring.alarms.length, alarms.length);
     for (const a of alarms) assert.deepEqual(a.Properties.AlarmActions, topicActions(template));
+  });
+});
+
+describe('SluiceMonitoring database health alarms', () => {
+  const alarmOn = (template: Template, metricName: string) =>
+    Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((a) => a.Properties.MetricName === metricName);
+
+  it('alarm on each health gauge at its default threshold, on { service } only, to the topic', () => {
+    const { template } = build();
+    const expect = [
+      ['OldestTransactionAgeSeconds', 900, 1, 1],
+      ['XminHorizonAgeXids', 100_000_000, 1, 1],
+      ['LiveTableDeadRows', 1_000_000, 3, 2],
+      ['SecondsSinceVacuum', 3_600, 3, 2],
+      ['ConnectionsUsedPercent', 80, 3, 2],
+      ['LiveTableRowsPerJob', 10, 3, 2],
+    ] as const;
+    for (const [name, threshold, periods, points] of expect) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'Sluice',
+        MetricName: name,
+        Dimensions: [{ Name: 'service', Value: 'sluice' }],
+        Statistic: 'Maximum',
+        Period: 300,
+        Threshold: threshold,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: periods,
+        DatapointsToAlarm: points,
+        TreatMissingData: 'notBreaching',
+        AlarmActions: topicActions(template),
+        OKActions: topicActions(template),
+      });
+      assert.equal(alarmOn(template, name).length, 1, name);
+    }
+  });
+
+  it("alarm on each queue's claim latency p95, 2 of 3 periods", () => {
+    const { template } = build();
+    for (const q of ['emails', 'reports']) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ClaimLatencyMs',
+        Dimensions: [
+          { Name: 'queue', Value: q },
+          { Name: 'service', Value: 'sluice' },
+        ],
+        ExtendedStatistic: 'p95',
+        Threshold: 1_000,
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 2,
+      });
+    }
+  });
+
+  it('takes each threshold as given, leaves an alarm out for false, and refuses a bad threshold', () => {
+    const { template } = build({ healthAlarms: { oldestTransactionSeconds: 120, liveTableRowsPerJob: false, claimLatencyP95Ms: false } });
+    assert.equal(alarmOn(template, 'OldestTransactionAgeSeconds')[0]?.Properties.Threshold, 120);
+    assert.equal(alarmOn(template, 'LiveTableRowsPerJob').length, 0);
+    assert.equal(alarmOn(template, 'ClaimLatencyMs').length, 0);
+    assert.equal(alarmOn(template, 'XminHorizonAgeXids')[0]?.Properties.Threshold, 100_000_000, 'the others keep their defaults');
+    assert.throws(
+      () => build({ healthAlarms: { connectionsUsedPercent: -1 } }),
+      /healthAlarms.connectionsUsedPercent: a threshold is a number >= 0/,
+    );
+    assert.throws(() => build({ healthAlarms: { secondsSinceVacuum: '60' as unknown as number } }), /healthAlarms.secondsSinceVacuum/);
+  });
+
+  it('the dashboard graphs the health gauges and the claim latency', () => {
+    const { template } = build();
+    const [dashboard] = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    const body = JSON.stringify(dashboard?.Properties.DashboardBody);
+    for (const name of [
+      'OldestTransactionAgeSeconds',
+      'XminHorizonAgeXids',
+      'LiveTableDeadRows',
+      'SecondsSinceVacuum',
+      'ClaimLatencyMs',
+      'ConnectionsUsedPercent',
+      'LiveTableRowsPerJob',
+    ]) {
+      assert.ok(body.includes(name), `${name} on the dashboard`);
+    }
   });
 });
 

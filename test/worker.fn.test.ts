@@ -48,6 +48,9 @@ describe('drain worker function', async () => {
     assert.deepEqual([res.queue, res.succeeded, res.moreDue], ['sched', 3, false]);
     assert.equal(m.sum('JobsSucceeded'), 3);
     assert.equal(m.recorded.filter((r) => r.name === 'JobDurationMs').length, 3);
+    const claims = m.recorded.filter((r) => r.name === 'ClaimLatencyMs');
+    assert.ok(claims.length >= 1, 'a latency sample for each claim');
+    assert.ok(claims.every((c) => c.value > 0 && c.value < 5_000 && c.unit === 'Milliseconds'));
     assert.ok(m.recorded.every((r) => r.dimensions.queue === 'sched'));
     assert.equal(m.published(), 1);
     assert.deepEqual(events.entries, [], 'no continuation when nothing is left');
@@ -183,7 +186,40 @@ describe('maintenance function', async () => {
     assert.ok((of('maint-a', 'OldestJobAgeSeconds') ?? 0) >= 4);
     assert.equal(of('maint-a', 'DeadLetterCount'), 0);
     assert.equal(of('maint-b', 'DeadLetterCount'), 1);
-    assert.equal(m.published(), 2, 'one EMF document per queue');
+    assert.equal(m.published(), 3, 'one EMF document per queue, and one of the database health');
+    // The health metrics carry no queue dimension: they are the database's.
+    const health = m.recorded.filter((r) => r.dimensions.queue === undefined);
+    assert.deepEqual(health.map((r) => r.name).sort(), [
+      'ConnectionsUsedPercent',
+      'DatabaseConnections',
+      'LiveTableDeadRows',
+      'LiveTableRowsPerJob',
+      'OldestTransactionAgeSeconds',
+      'SecondsSinceVacuum',
+      'XminHorizonAgeXids',
+    ]);
+    const pct = health.find((r) => r.name === 'ConnectionsUsedPercent');
+    assert.ok(pct && pct.unit === 'Percent' && pct.value > 0 && pct.value <= 100);
+    assert.equal(res.health?.liveJobs, 2, "maint-a's two ready jobs (a dead letter is not live)");
+  });
+
+  it('maintenance goes on when the health reading fails: the prune and the queue metrics stand', async () => {
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (msg: string) => warnings.push(msg) };
+    const broken = {
+      prune: (o: Parameters<typeof sluice.prune>[0]) => sluice.prune(o),
+      compactActivity: () => sluice.compactActivity(),
+      stats: () => sluice.stats(),
+      health: () => Promise.reject(new Error('permission denied for view pg_stat_activity')),
+    } as unknown as typeof sluice;
+    const m = recordingMetrics();
+    const res = await createMaintenance({ sluice: broken, metrics: m.metrics, logger, maxPruneBatches: 10 })();
+    assert.equal(res.health, undefined);
+    assert.deepEqual(warnings, ['could not read the database health']);
+    assert.ok(
+      m.recorded.every((r) => r.dimensions.queue !== undefined),
+      'no health metric published',
+    );
   });
 });
 

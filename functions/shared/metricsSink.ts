@@ -2,6 +2,6 @@
 export interface MetricsSink {
   addDimension(name: string, value: string): unknown;
   setDefaultDimensions(dimensions: Record<string, string>): unknown;
-  addMetric(name: string, unit: 'Count' | 'Milliseconds' | 'Seconds', value: number): unknown;
+  addMetric(name: string, unit: 'Count' | 'Milliseconds' | 'Seconds' | 'Percent', value: number): unknown;
   publishStoredMetrics(): void;
 }

@@ -98,6 +98,8 @@ export function createWorker(options: WorkerAppOptions) {
       leaseMs: options.leaseMs,
       tracing: options.tracing,
       onOutcome: (o) => record(options, o),
+      // The claim's latency at the client, a sample a claim: the dashboard's p95, and its alarm.
+      onClaim: (c) => options.metrics.addMetric('ClaimLatencyMs', 'Milliseconds', c.ms),
     });
     let summary: DrainSummary;
     try {

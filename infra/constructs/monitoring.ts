@@ -27,7 +27,41 @@ export interface SluiceMonitoringProps {
   namespace?: string;
   /** Must match the functions' POWERTOOLS_SERVICE_NAME: Powertools adds it as the `service` dimension. */
   serviceName?: string;
+  /** The database health alarms' thresholds, each overridable, or `false` to leave that alarm out. */
+  healthAlarms?: HealthAlarms | undefined;
 }
+
+/**
+ * The thresholds of the alarms for the ways a queue on Postgres fails (docs/operations.md has what each
+ * means and what to do). Each alarm fires when its metric is above its threshold; `false` leaves it out.
+ */
+export interface HealthAlarms {
+  /** Seconds the oldest transaction or snapshot has held the xmin horizon back. Default 900 (one reading). */
+  oldestTransactionSeconds?: number | false;
+  /** Transaction ids since the oldest held xmin (catches replication slots too). Default 100,000,000 (one reading). */
+  xminHorizonAgeXids?: number | false;
+  /** Dead row versions in the live table. Default 1,000,000 (2 of 3 readings). */
+  liveTableDeadRows?: number | false;
+  /** Seconds without a vacuum of the live table while it holds dead rows worth removing. Default 3,600 (2 of 3). */
+  secondsSinceVacuum?: number | false;
+  /** The p95 of each queue's claim latency, in ms, over 5 minutes. Default 1,000 (2 of 3 periods). */
+  claimLatencyP95Ms?: number | false;
+  /** Client connections, as a percentage of `max_connections`. Default 80 (2 of 3 readings). */
+  connectionsUsedPercent?: number | false;
+  /** Live table row versions per job the queues report (at least 1,000 assumed). Default 10 (2 of 3 readings). */
+  liveTableRowsPerJob?: number | false;
+}
+
+/** The health alarms' defaults (docs/operations.md). */
+export const HEALTH_ALARM_DEFAULTS = {
+  oldestTransactionSeconds: 900,
+  xminHorizonAgeXids: 100_000_000,
+  liveTableDeadRows: 1_000_000,
+  secondsSinceVacuum: 3_600,
+  claimLatencyP95Ms: 1_000,
+  connectionsUsedPercent: 80,
+  liveTableRowsPerJob: 10,
+} as const satisfies Required<{ [K in keyof HealthAlarms]: number }>;
 
 /** The period of every alarm and graph; EMF metrics from maintenance arrive every few minutes. */
 const PERIOD = Duration.minutes(5);
@@ -90,8 +124,71 @@ export class SluiceMonitoring extends Construct {
 
     this.alarm('Api5xx', 'the HTTP API answered 5xx', { metric: props.httpApi.metricServerError({ period: PERIOD, statistic: 'Sum' }) });
 
+    this.healthAlarms(props);
+
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
     this.dashboard.addWidgets(...this.widgets(props));
+  }
+
+  /**
+   * The database health alarms on maintenance's gauges (`{ service }` only) and each queue's claim latency.
+   * A monotonic age fires on one reading; the others on 2 of 3, as the queue gauges do.
+   */
+  private healthAlarms(props: SluiceMonitoringProps): void {
+    const h = { ...HEALTH_ALARM_DEFAULTS, ...props.healthAlarms };
+    for (const [key, value] of Object.entries(h)) {
+      if (value !== false && !(typeof value === 'number' && Number.isFinite(value) && value >= 0))
+        throw new Error(`healthAlarms.${key}: a threshold is a number >= 0, or false to leave the alarm out; got ${JSON.stringify(value)}`);
+    }
+    const once = { evaluationPeriods: 1, datapointsToAlarm: 1 };
+    const twoOfThree = { evaluationPeriods: 3, datapointsToAlarm: 2 };
+    const gauge = (id: string, metricName: string, threshold: number | false, description: string, shape = twoOfThree) => {
+      if (threshold === false) return;
+      this.alarm(id, description.replace('{t}', threshold.toLocaleString('en-US')), {
+        metric: this.healthMetric(metricName),
+        threshold,
+        ...shape,
+      });
+    };
+    gauge(
+      'OldestTransaction',
+      'OldestTransactionAgeSeconds',
+      h.oldestTransactionSeconds,
+      'a transaction has held vacuum back for over {t}s',
+      once,
+    );
+    gauge(
+      'XminHorizon',
+      'XminHorizonAgeXids',
+      h.xminHorizonAgeXids,
+      'the xmin horizon is over {t} transactions old (a session, prepared transaction or replication slot holds it)',
+      once,
+    );
+    gauge('LiveTableDeadRows', 'LiveTableDeadRows', h.liveTableDeadRows, 'the live table holds over {t} dead rows');
+    gauge('VacuumBehind', 'SecondsSinceVacuum', h.secondsSinceVacuum, 'the live table has dead rows and no vacuum for over {t}s');
+    gauge('ConnectionsUsed', 'ConnectionsUsedPercent', h.connectionsUsedPercent, 'over {t}% of max_connections are in use');
+    gauge('LiveTableBloat', 'LiveTableRowsPerJob', h.liveTableRowsPerJob, 'the live table holds over {t} row versions per live job');
+    if (h.claimLatencyP95Ms !== false) {
+      for (const q of props.queues) {
+        this.alarm(`ClaimLatency-${q.name}`, `${q.name}: the claim's p95 latency is over ${h.claimLatencyP95Ms} ms`, {
+          metric: this.jobMetric('ClaimLatencyMs', q.name, 'p95'),
+          threshold: h.claimLatencyP95Ms,
+          ...twoOfThree,
+        });
+      }
+    }
+  }
+
+  /** A database health gauge as maintenance emits it: namespace, `{ service }`. */
+  private healthMetric(metricName: string, statistic = 'Maximum', label?: string): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: this.namespace,
+      metricName,
+      dimensionsMap: { service: this.serviceName },
+      statistic,
+      period: PERIOD,
+      ...(label ? { label } : {}),
+    });
   }
 
   /** A job metric as Powertools emits it: namespace, `{ service, queue }` (no label: an alarm then keeps a plain MetricName). */
@@ -175,6 +272,25 @@ export class SluiceMonitoring extends Construct {
         props.httpApi.metricServerError({ period: PERIOD, statistic: 'Sum', label: 'API 5xx' }),
         ...props.deadLetterQueues.map((q, i) => q.metricApproximateNumberOfMessagesVisible({ period: PERIOD, label: `DLQ ${i}` })),
       ]),
+      graph(
+        'Database: oldest transaction (s, left) and xmin horizon age (xids, right)',
+        [this.healthMetric('OldestTransactionAgeSeconds', 'Maximum', 'oldest transaction (s)')],
+        [this.healthMetric('XminHorizonAgeXids', 'Maximum', 'xmin horizon age')],
+      ),
+      graph(
+        'Live table: dead rows (left) and seconds since vacuum (right)',
+        [this.healthMetric('LiveTableDeadRows', 'Maximum', 'dead rows')],
+        [this.healthMetric('SecondsSinceVacuum', 'Maximum', 'since vacuum (s)')],
+      ),
+      graph(
+        'Claim latency (ms): p50 / p95',
+        names.flatMap((q) => ['p50', 'p95'].map((p) => this.jobMetric('ClaimLatencyMs', q, p, `${q} ${p}`))),
+      ),
+      graph(
+        'Connections used (%, left) and live table rows per job (right)',
+        [this.healthMetric('ConnectionsUsedPercent', 'Maximum', 'connections used (%)')],
+        [this.healthMetric('LiveTableRowsPerJob', 'Maximum', 'rows per job')],
+      ),
       new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: this.alarms, width: 24, height: 4 }),
     ];
   }

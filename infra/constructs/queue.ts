@@ -17,7 +17,7 @@ import { checkJobsFitWorkers, DATABASE_USERS, type SluiceAppConfig } from '../co
 import { type EventPattern, ruleInput, sluiceRules } from '../rules.js';
 import { SluiceDatabase } from './database.js';
 import type { DatabaseAccess } from './databaseAccess.js';
-import { SluiceMonitoring } from './monitoring.js';
+import { type HealthAlarms, SluiceMonitoring } from './monitoring.js';
 import { projectRoot, SluiceFunction, sluiceEntry } from './sluiceFunction.js';
 
 export interface SluiceQueueProps {
@@ -40,6 +40,11 @@ export interface SluiceQueueProps {
   /** API throttling: steady requests per second and burst. */
   apiRateLimit?: number;
   apiBurstLimit?: number;
+  /**
+   * The database health alarms' thresholds (`HEALTH_ALARM_DEFAULTS`), each overridable, or `false` to leave
+   * one out: e.g. `{ oldestTransactionSeconds: 300, liveTableRowsPerJob: false }` (docs/operations.md).
+   */
+  healthAlarms?: HealthAlarms;
 }
 
 const SOURCE = 'sluice';
@@ -264,6 +269,7 @@ export class SluiceQueue extends Construct {
       deadLetterQueues: [this.ruleDeadLetterQueue],
       alarmEmail: props.alarmEmail,
       alarmTopic: props.alarmTopic,
+      healthAlarms: props.healthAlarms,
     });
     this.alarmTopic = this.monitoring.alarmTopic;
   }

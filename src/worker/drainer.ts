@@ -30,6 +30,18 @@ export interface DrainerConfig {
   onOutcome?: ((event: OutcomeEvent) => void | Promise<void>) | undefined;
   /** A span for each attempt (tracing.ts); none when absent. */
   tracing?: AttemptTracing | undefined;
+  /** Told of each claim statement: how long it took at the client and what it returned (for metrics). */
+  onClaim?: ((event: ClaimEvent) => void) | undefined;
+}
+
+/** One claim statement, reported to `WorkerOptions.onClaim`: its round trip and its rows. */
+export interface ClaimEvent {
+  queue: string;
+  /** From sending the claim to its rows parsed, in ms (the statement, its commit, the round trip). */
+  ms: number;
+  /** Jobs asked for, and claimed. */
+  limit: number;
+  claimed: number;
 }
 
 export interface DrainLimits {
@@ -287,6 +299,7 @@ export class Drainer {
     try {
       const rows = await this.#c.store.claim({ queue: this.#c.queue, limit, leaseSeconds: this.#c.leaseMs / 1000, token });
       this.#summary.claimed += rows.length;
+      this.#reportClaim(performance.now() - leaseSentAt, limit, rows.length);
       // An outcome written while this claim was in flight may have made a retry due, or freed a slot, after
       // the claim's snapshot: only a claim that saw every write before it says the queue is dry or held.
       if (rows.length === 0 && writes === this.#writes) {
@@ -350,6 +363,16 @@ export class Drainer {
       this.#landed();
       this.#outcomes.recorded(job, decision);
     } else this.#outcomes.add(job, { ...decision });
+  }
+
+  #reportClaim(ms: number, limit: number, claimed: number): void {
+    const hook = this.#c.onClaim;
+    if (!hook) return;
+    try {
+      hook({ queue: this.#c.queue, ms, limit, claimed });
+    } catch (error) {
+      this.#c.logger.warn('onClaim hook failed', { queue: this.#c.queue, error: errorFields(error) });
+    }
   }
 
   #lose(job: HeldJob): void {

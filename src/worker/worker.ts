@@ -4,7 +4,7 @@ import { QUEUE_NAME } from '../define.js';
 import { ConfigError, isTransientDatabaseError } from '../errors.js';
 import type { AnyJobHandler, JobHandler } from '../handler.js';
 import { errorFields, type Logger, silentLogger } from '../logger.js';
-import { Drainer, type DrainerConfig, type DrainSummary, emptySummary, type OutcomeEvent } from './drainer.js';
+import { type ClaimEvent, Drainer, type DrainerConfig, type DrainSummary, emptySummary, type OutcomeEvent } from './drainer.js';
 import { flowLimitsOf, postgresStore, type WorkerCore, type WorkerStore } from './store.js';
 import type { AttemptTracing } from './tracing.js';
 import { Wakeup } from './wakeup.js';
@@ -43,6 +43,8 @@ export type WorkerOptions = z.input<typeof workerOptionsSchema> & {
   onOutcome?: ((event: OutcomeEvent) => void | Promise<void>) | undefined;
   /** A span for each attempt, continuing the job's trace (`openTelemetryTracing`, or sluice/lambda's X-Ray one). */
   tracing?: AttemptTracing | undefined;
+  /** Called after each claim statement with its latency: the Lambda worker publishes it as `ClaimLatencyMs`. */
+  onClaim?: ((event: ClaimEvent) => void) | undefined;
 };
 
 /** Limits of one `drain()`: a time budget (remainingTimeMs or an absolute deadline) and optional overrides. */
@@ -76,12 +78,14 @@ export class Worker {
   readonly #wakeup = new Wakeup();
   readonly #onOutcome: WorkerOptions['onOutcome'];
   readonly #tracing: AttemptTracing | undefined;
+  readonly #onClaim: WorkerOptions['onClaim'];
 
   /** `core` is the database, schema and settings of a `Sluice`; `sluice.worker(options)` passes its own. */
   constructor(core: WorkerCore, options: WorkerOptions) {
-    const { handlers, logger, onOutcome, tracing, ...rest } = options;
+    const { handlers, logger, onOutcome, tracing, onClaim, ...rest } = options;
     this.#onOutcome = onOutcome;
     this.#tracing = tracing;
+    this.#onClaim = onClaim;
     this.#options = parseOptions(workerOptionsSchema, rest, 'worker options');
     this.queue = this.#options.queue;
     this.#maxErrorMessageLength = core.settings.maxErrorMessageLength;
@@ -114,6 +118,7 @@ export class Worker {
       reserveMs: this.#options.reserveMs,
       onOutcome: this.#onOutcome,
       tracing: this.#tracing,
+      onClaim: this.#onClaim,
     };
   }
 

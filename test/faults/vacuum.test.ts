@@ -8,16 +8,24 @@
  * real: with the transaction open, VACUUM leaves at least one dead row version per job processed meanwhile
  * (they are unremovable), and once it commits a VACUUM removes them. Jobs/s before and during, their ratio
  * and the dead-tuple counts are reported as figures, never asserted.
+ *
+ * It also runs maintenance before, during and after, as its schedule would, and reads the health metrics it
+ * publishes: OldestTransactionAgeSeconds crosses the alarm's threshold (set to 5 s here, for a hold of
+ * about 12 s; the construct's default is 900 s) while the transaction is open, and comes back under it once
+ * the transaction commits; LiveTableDeadRows rises with it and falls after the vacuum.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pg from 'pg';
 import { z } from 'zod';
+import { createMaintenance } from '../../functions/maintenance/app.js';
 import { defineJob } from '../../src/define.js';
 import { enqueueItem } from '../../src/enqueue.js';
 import { defineHandler } from '../../src/handler.js';
+import { silentLogger } from '../../src/logger.js';
 import { Sluice } from '../../src/sluice.js';
 import type { OutcomeEvent } from '../../src/worker/drainer.js';
+import { recordingMetrics } from '../helpers/aws.js';
 import { sleep, testSluice } from '../helpers/db.js';
 
 const WINDOW_MS = 10_000;
@@ -28,6 +36,9 @@ const MAX_BACKLOG = 2_000;
 const SETTLE_LIMIT_MS = 120_000;
 /** Long enough for every backend to have flushed its pending table statistics (at most once a second when idle). */
 const STATS_FLUSH_MS = 1_500;
+
+/** The threshold of the oldest-transaction alarm in this test (the construct's default is 900 s). */
+const OLDEST_TRANSACTION_THRESHOLD_S = 5;
 
 const loadJob = defineJob({ type: 'vacuum_load', schema: z.object({ n: z.number().int() }), queue: 'vacuum', timeout: 10_000 });
 
@@ -52,6 +63,13 @@ describe('vacuum blocked by a long transaction during sustained load', { concurr
     return Object.fromEntries(rows.map((r) => [r.table, { table: r.table, dead: Number(r.dead), live: Number(r.live) }]));
   }
   const show = (s: Record<string, TableStats>) => tables.map((t) => `${t} dead ${s[t]?.dead} live ${s[t]?.live}`).join(', ');
+
+  /** One maintenance run, as its schedule would start it: the health metrics it published, by name. */
+  async function maintenanceMetrics(): Promise<Record<string, number>> {
+    const m = recordingMetrics();
+    await createMaintenance({ sluice, metrics: m.metrics, logger: silentLogger, maxPruneBatches: 1 })();
+    return Object.fromEntries(m.recorded.filter((r) => r.dimensions.queue === undefined).map((r) => [r.name, r.value]));
+  }
 
   // Handler runs per job id, across both phases; overlapping runs of one id are recorded.
   const runs = new Map<string, number>();
@@ -131,12 +149,14 @@ describe('vacuum blocked by a long transaction during sustained load', { concurr
     const before = await sustainedLoad('before', vacuum);
     await sleep(STATS_FLUSH_MS);
     const quietBefore = await vacuum();
+    const healthBefore = await maintenanceMetrics();
 
     const holder = new pg.Client({ connectionString: url });
     await holder.connect();
     let open = false;
     let during: Awaited<ReturnType<typeof sustainedLoad<Record<string, TableStats>>>>;
     let quietDuring: Record<string, TableStats>;
+    let healthDuring: Record<string, number>;
     try {
       await holder.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
       open = true;
@@ -144,6 +164,7 @@ describe('vacuum blocked by a long transaction during sustained load', { concurr
       during = await sustainedLoad('during', vacuum);
       await sleep(STATS_FLUSH_MS);
       quietDuring = await vacuum();
+      healthDuring = await maintenanceMetrics();
       await holder.query('COMMIT');
       open = false;
     } finally {
@@ -152,6 +173,8 @@ describe('vacuum blocked by a long transaction during sustained load', { concurr
     }
     await sleep(STATS_FLUSH_MS);
     const afterCommit = await vacuum();
+    await sleep(STATS_FLUSH_MS);
+    const healthAfter = await maintenanceMetrics();
 
     // Correctness: every job of both phases ran exactly once, alone, and ended succeeded.
     const all = [...before.enqueued, ...during.enqueued];
@@ -183,6 +206,23 @@ describe('vacuum blocked by a long transaction during sustained load', { concurr
     const freedDead = afterCommit.active_jobs?.dead ?? 0;
     assert.ok(freedDead * 10 < heldDead, `after the commit VACUUM should remove them: ${freedDead} dead left of ${heldDead}`);
 
+    // The alarm's metric crossed its threshold while the horizon was held, and came back once it was let go.
+    const oldest = (h: Record<string, number>) => h.OldestTransactionAgeSeconds ?? Number.NaN;
+    assert.ok(oldest(healthBefore) <= OLDEST_TRANSACTION_THRESHOLD_S, `before: ${oldest(healthBefore)} s`);
+    assert.ok(
+      oldest(healthDuring) > OLDEST_TRANSACTION_THRESHOLD_S,
+      `held: ${oldest(healthDuring)} s, over the alarm's ${OLDEST_TRANSACTION_THRESHOLD_S} s`,
+    );
+    assert.ok(oldest(healthAfter) <= OLDEST_TRANSACTION_THRESHOLD_S, `after the commit: ${oldest(healthAfter)} s`);
+    assert.ok((healthDuring.XminHorizonAgeXids ?? 0) > (healthAfter.XminHorizonAgeXids ?? 0), 'the horizon was older while held');
+    assert.ok(
+      (healthDuring.LiveTableDeadRows ?? 0) >= during.enqueued.length &&
+        (healthAfter.LiveTableDeadRows ?? 0) * 10 < (healthDuring.LiveTableDeadRows ?? 0),
+      `dead rows held ${healthDuring.LiveTableDeadRows}, after ${healthAfter.LiveTableDeadRows}`,
+    );
+    t.diagnostic(
+      `figure: OldestTransactionAgeSeconds before ${oldest(healthBefore).toFixed(1)}, held ${oldest(healthDuring).toFixed(1)}, after ${oldest(healthAfter).toFixed(1)}; XminHorizonAgeXids held ${healthDuring.XminHorizonAgeXids}, after ${healthAfter.XminHorizonAgeXids}; LiveTableDeadRows held ${healthDuring.LiveTableDeadRows}, after ${healthAfter.LiveTableDeadRows}`,
+    );
     t.diagnostic(`figure: jobs/s before ${before.jobsPerSec.toFixed(0)} (${before.processed} jobs in ${WINDOW_MS / 1000} s)`);
     t.diagnostic(`figure: jobs/s during ${during.jobsPerSec.toFixed(0)} (${during.processed} jobs in ${WINDOW_MS / 1000} s)`);
     t.diagnostic(`figure: ratio during/before ${(during.jobsPerSec / before.jobsPerSec).toFixed(2)}`);
