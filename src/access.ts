@@ -15,7 +15,8 @@ type Table =
   | 'flow_queues'
   | 'flow_keys'
   | 'flow_jobs'
-  | 'flow_state';
+  | 'flow_state'
+  | 'job_costs';
 
 /**
  * What each kind of caller does to the queue's tables: the least that sluice's SQL needs. A database user
@@ -55,6 +56,8 @@ export const ACCESS_PROFILES = {
     flow_queues: ['SELECT', 'INSERT'],
     flow_keys: ['SELECT', 'INSERT'],
     flow_jobs: ['SELECT', 'INSERT', 'DELETE'],
+    // stats() carries the last hour's costs.
+    job_costs: ['SELECT'],
   },
   /**
    * A worker's claim (which skips a paused queue), heartbeats, durable steps and outcomes; an outcome
@@ -73,6 +76,8 @@ export const ACCESS_PROFILES = {
     flow_jobs: ['SELECT', 'UPDATE', 'DELETE'],
     // Cooldowns after a 429, and the rate limits' buckets the claim spends.
     flow_state: ['SELECT', 'INSERT', 'UPDATE'],
+    // What drains cost, added once a drain (recordCosts, an upsert).
+    job_costs: ['SELECT', 'INSERT', 'UPDATE'],
   },
   /**
    * `prune` (with the timelines of what it deletes, expired bulk-request keys and stale replace keys),
@@ -91,6 +96,8 @@ export const ACCESS_PROFILES = {
     flow_keys: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
     flow_jobs: ['SELECT'],
     flow_state: ['SELECT', 'UPDATE', 'DELETE'],
+    // stats() reads the last hour's costs; compactActivity deletes old minutes.
+    job_costs: ['SELECT', 'DELETE'],
   },
 } as const satisfies Record<string, Partial<Record<Table, readonly Privilege[]>>>;
 
@@ -113,6 +120,7 @@ export const ACCESS_TABLES: readonly Table[] = [
   'flow_keys',
   'flow_jobs',
   'flow_state',
+  'job_costs',
 ];
 
 function quoteRole(name: string): string {

@@ -2,6 +2,7 @@ export { ACCESS_PROFILES, type AccessProfile, type GrantAccessOptions, grantAcce
 export type { ActivityPoint, QueueActivity } from './activity.js';
 export { type Backoff, backoffCeilingMs, backoffDelayMs, DEFAULT_BACKOFF, retryPresets } from './backoff.js';
 export { type SluiceSettings, type SluiceSettingsInput, sluiceOptionsSchema } from './config.js';
+export { type AttemptTime, attributeCost, type CostShare, gbSecondsPer1000 } from './cost.js';
 export { type ConnectionSource, type Queryable, quoteSchema } from './db.js';
 export {
   defineJob,
@@ -32,7 +33,8 @@ export { type Logger, silentLogger } from './logger.js';
 export { chain, loggingMiddleware, type MetricsCallbacks, metricsMiddleware } from './middleware.js';
 export { loadMigrations, type MigrateResult, type Migration, migrate } from './migrate.js';
 export type { BulkOptions, DeadLetterListOptions, JobListOptions } from './options.js';
-export { type DatabaseHealth, type QueueStats, Sluice, VACUUM_WORTHY_DEAD_ROWS, type WithClient } from './sluice.js';
+export { probeHandler, probeJob } from './probe.js';
+export { type DatabaseHealth, type QueueStats, Sluice, type TypeCost, VACUUM_WORTHY_DEAD_ROWS, type WithClient } from './sluice.js';
 export { type BulkFilter, type DeadLetterFilter, JOB_STATES, type JobFilter, LIVE_STATES } from './sql/jobFilter.js';
 export { type AttemptOutcome, type TimelineEntry, timelineTime } from './timeline.js';
 export {

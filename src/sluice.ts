@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type QueueActivity, toActivity } from './activity.js';
 import { BULK, type BulkOutcome, runBulk } from './bulk.js';
 import { parseInput, parseOptions, type SluiceSettings, type SluiceSettingsInput, sluiceOptionsSchema } from './config.js';
+import { type CostShare, costShareSchema, gbSecondsPer1000 } from './cost.js';
 import { type Queryable, quoteSchema, type SchemaName } from './db.js';
 import { type JobDefinition, type PayloadInput, QUEUE_NAME } from './define.js';
 import { type EnqueuedJob, type EnqueueItem, type EnqueueOptions, enqueueBatch, refuseUnknownQueue } from './enqueue.js';
@@ -20,6 +21,7 @@ import {
 } from './options.js';
 import { type CancelResult, cancelJobs } from './sql/cancel.js';
 import { cancelMatching } from './sql/cancelMatching.js';
+import { addCosts, pruneCosts, readCosts } from './sql/costs.js';
 import { countJobs } from './sql/countJobs.js';
 import { compactCounts, readCounts, readDurationBuckets } from './sql/counts.js';
 import { listDeadLetters, purgeDeadLetters, redriveDeadLetters } from './sql/deadLetters.js';
@@ -60,6 +62,19 @@ export interface QueueStats {
   oldestReadyAgeSeconds: number | null;
   /** Its workers claim nothing until it is resumed (`pauseQueue`). */
   paused: boolean;
+  /**
+   * What its job types cost over the last hour, where its workers report it (sluice's Lambda worker does):
+   * each type's attempts and GB-seconds per 1,000 of them. Absent when nothing was reported.
+   */
+  costs?: TypeCost[];
+}
+
+/** One job type's cost over a window, from the drains' reported shares (`recordCosts`). */
+export interface TypeCost {
+  type: string;
+  attempts: number;
+  gbSeconds: number;
+  gbSecondsPer1000: number;
 }
 
 /**
@@ -424,7 +439,9 @@ export class Sluice {
    * const [emails] = await new Sluice({ db, queues: ['emails'] }).stats(); // { queue: 'emails', ready: 0, …, oldestReadyAgeSeconds: null }
    */
   async stats(): Promise<QueueStats[]> {
-    const found = (await queueStats(this.#db, this.#s)).map(
+    const [rows, costs] = await Promise.all([queueStats(this.#db, this.#s), this.costs()]);
+    const costsOf = (queue: string) => costs.filter((c) => c.queue === queue).map(({ queue: _q, ...c }) => c);
+    const found = rows.map(
       (r): QueueStats => ({
         queue: r.queue,
         ready: r.ready,
@@ -447,7 +464,55 @@ export class Sluice {
       oldestReadyAgeSeconds: null,
       paused: false,
     });
-    return [...known.map((q) => found.find((s) => s.queue === q) ?? empty(q)), ...found.filter((s) => !known.includes(s.queue))];
+    const listed = [...known.map((q) => found.find((s) => s.queue === q) ?? empty(q)), ...found.filter((s) => !known.includes(s.queue))];
+    return listed.map((q) => {
+      const own = costsOf(q.queue);
+      return own.length === 0 ? q : { ...q, costs: own };
+    });
+  }
+
+  /**
+   * Add what drains cost to the per-minute cost of their job types: one statement for the lot. A worker
+   * host that knows what a drain cost calls it once a drain with `attributeCost`'s shares (sluice's Lambda
+   * worker does, with the invocation's duration and memory).
+   *
+   * @example
+   * await sluice.recordCosts(attributeCost(attempts, drainMs, 1024));
+   */
+  async recordCosts(shares: readonly CostShare[]): Promise<void> {
+    const rows = parseInput(z.array(costShareSchema).max(10_000), shares, 'cost shares');
+    await addCosts(this.#db, this.#s, rows);
+  }
+
+  /**
+   * What each job type cost over the last `sinceMs` (default an hour), per queue and type: its attempts,
+   * GB-seconds, and GB-seconds per 1,000 attempts. `stats()` carries the last hour's, per queue.
+   *
+   * @example
+   * for (const c of await sluice.costs()) console.log(c.queue, c.type, c.gbSecondsPer1000.toFixed(2));
+   */
+  async costs(options: { sinceMs?: number } = {}): Promise<Array<TypeCost & { queue: string }>> {
+    const o = parseInput(
+      z
+        .object({
+          sinceMs: z
+            .number()
+            .int()
+            .min(60_000)
+            .max(30 * 86_400_000)
+            .default(3_600_000),
+        })
+        .strict(),
+      options,
+      'costs options',
+    );
+    return (await readCosts(this.#db, this.#s, o.sinceMs / 1000)).map((r) => ({
+      queue: r.queue,
+      type: r.type,
+      attempts: r.attempts,
+      gbSeconds: r.gbMs / 1000,
+      gbSecondsPer1000: gbSecondsPer1000(r),
+    }));
   }
 
   /**
@@ -492,7 +557,9 @@ export class Sluice {
       options,
       'compactActivity options',
     );
-    return { rows: await compactCounts(this.#db, this.#s, { keepSeconds: o.keepMs / 1000 }) };
+    const rows = await compactCounts(this.#db, this.#s, { keepSeconds: o.keepMs / 1000 });
+    // The cost rows are a minute each already: only their old minutes go.
+    return { rows: rows + (await pruneCosts(this.#db, this.#s, o.keepMs / 1000)) };
   }
 
   /**

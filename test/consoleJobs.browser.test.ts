@@ -48,6 +48,8 @@ describe('the console: charts and timelines, in Chromium', { skip: skipWithoutCh
     await pool.query<{ id: string }>(`SELECT id::text FROM "${schema}".jobs WHERE payload->>'n' = '8' AND type = 'send_email'`)
   ).rows as [{ id: string }];
 
+  // What a Lambda worker reports of its drains' cost (the console shows it where a worker reported it).
+  await sluice.recordCosts([{ queue: 'emails', type: 'send_email', attempts: 46, billedMs: 920, gbMs: 230 }]);
   const ui = await startConsole({ sluice });
   let browser: Browser;
   let page: Page;
@@ -92,6 +94,8 @@ describe('the console: charts and timelines, in Chromium', { skip: skipWithoutCh
     assert.match(await row('reports', 'p50'), /^\d+ ms$/);
     const p50 = Number.parseInt(await row('reports', 'p50'), 10);
     assert.ok(p50 >= 40 && p50 < 400, `reports take about 40 ms: p50 ${p50}`);
+    assert.deepEqual(await cells('#costs tbody tr[data-cost="emails/send_email"] td'), ['emails', 'send_email', '46', '0.230', '5.000']);
+    assert.equal(await page.locator('#costs tbody tr').count(), 1, 'reports had no cost reported');
     await page.screenshot({ path: join(shots, 'console-overview.png'), fullPage: true });
 
     await page.click('#window-other');

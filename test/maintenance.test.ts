@@ -157,7 +157,7 @@ describe('migrations', async () => {
       );
       assert.deepEqual((await migrate({ db: pool, schema })).applied, []);
       const { rows } = await pool.query(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = $1`, [schema]);
-      assert.equal(rows[0].n, 13); // jobs, active_jobs, job_steps, paused_queues, job_events, job_counts, bulk_requests, replace_keys, flow_queues, flow_keys, flow_jobs, flow_state, sluice_migrations
+      assert.equal(rows[0].n, 14); // jobs, active_jobs, job_steps, paused_queues, job_events, job_counts, bulk_requests, replace_keys, flow_queues, flow_keys, flow_jobs, flow_state, job_costs, sluice_migrations
     } finally {
       await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await pool.end();

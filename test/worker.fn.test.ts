@@ -52,8 +52,42 @@ describe('drain worker function', async () => {
     assert.ok(claims.length >= 1, 'a latency sample for each claim');
     assert.ok(claims.every((c) => c.value > 0 && c.value < 5_000 && c.unit === 'Milliseconds'));
     assert.ok(m.recorded.every((r) => r.dimensions.queue === 'sched'));
-    assert.equal(m.published(), 1);
+    assert.equal(m.published(), 2, "one EMF document for the drain, one for its one type's cost");
     assert.deepEqual(events.entries, [], 'no continuation when nothing is left');
+  });
+
+  it("splits the invocation's duration over the types it ran: EMF per type, and the database's cost", async () => {
+    const slow = defineJob({ type: 'cost_slow', schema: payload, queue: 'costs', timeout: 2_000 });
+    const fast = defineJob({ type: 'cost_fast', schema: payload, queue: 'costs', timeout: 2_000 });
+    await sluice.enqueueMany(
+      [1, 2].flatMap((n) => [
+        { job: slow, payload: { n } },
+        { job: fast, payload: { n } },
+      ]),
+    );
+    const { run, m } = setup(
+      [defineHandler(slow, () => new Promise((r) => setTimeout(r, 60))), defineHandler(fast, () => new Promise((r) => setTimeout(r, 20)))],
+      { queues: ['costs'], concurrency: 1 },
+    );
+    const t0 = performance.now();
+    const res = await run(eventBridgeEvent('Scheduled Event', { queue: 'costs' }), lambdaContext(5_000));
+    const wall = performance.now() - t0;
+    assert.equal(res.succeeded, 4);
+    const of = (name: string, type: string) => m.recorded.find((r) => r.name === name && r.dimensions.type === type);
+    assert.equal(of('AttributedAttempts', 'cost_slow')?.value, 2);
+    assert.equal(of('AttributedAttempts', 'cost_fast')?.value, 2);
+    assert.equal(of('AttributedGbSeconds', 'cost_slow')?.dimensions.queue, 'costs');
+    const costs = await sluice.costs();
+    const slowCost = costs.find((c) => c.type === 'cost_slow');
+    const fastCost = costs.find((c) => c.type === 'cost_fast');
+    assert.ok(slowCost && fastCost);
+    assert.deepEqual([slowCost.attempts, fastCost.attempts], [2, 2]);
+    // 256 MB: a quarter GB. The two shares add up to the invocation's time, and split about 3 to 1.
+    const total = (slowCost.gbSeconds + fastCost.gbSeconds) * 4 * 1000;
+    assert.ok(total > 160 && total <= wall + 1, `${total.toFixed(1)} ms attributed of ${wall.toFixed(1)} ms`);
+    const ratio = slowCost.gbSeconds / fastCost.gbSeconds;
+    assert.ok(ratio > 1.8 && ratio < 4, `slow/fast ${ratio.toFixed(2)}`);
+    assert.equal(of('AttributedGbSeconds', 'cost_slow')?.value, slowCost.gbSeconds);
   });
 
   it('a scheduled event that names no queue drains the function default queue', async () => {

@@ -9,6 +9,7 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { z } from 'zod';
 import { type JobDefinition, JobRegistry } from '../../src/index.js';
+import { probeJob } from '../../src/probe.js';
 import { databaseConfigSchema, loadConfig, producerEventsConfigSchema } from '../shared/config.js';
 import { containerPublisher, containerSluice } from '../shared/container.js';
 import { functionLogging, powertools } from '../shared/observability.js';
@@ -51,7 +52,8 @@ export function createApiHandler(options: ApiHandlerOptions) {
   const publisher = containerPublisher(config, { wakeCoalesceMs: config.WAKE_COALESCE_MS, logger: sluiceLogger });
   const app = createApi({
     sluice: containerSluice(config),
-    registry: new JobRegistry(options.jobs),
+    // `sluice smoke`'s probe beside the app's own types (src/probe.ts).
+    registry: new JobRegistry(options.jobs).add(probeJob),
     publisher,
     logger: sluiceLogger,
   });

@@ -224,8 +224,19 @@ export const QueueStatsView = z
       .nullable()
       .meta({ description: 'How long the oldest ready job has waited; null when nothing is ready.' }),
     paused: z.boolean().meta({ description: 'Its workers claim nothing until it is resumed; enqueue still works.' }),
+    costs: z
+      .array(
+        z.object({
+          type: z.string(),
+          attempts: z.number().int(),
+          gbSeconds: z.number(),
+          gbSecondsPer1000: z.number().meta({ description: 'GB-seconds per 1,000 attempts of the type.' }),
+        }),
+      )
+      .optional()
+      .meta({ description: "What each job type cost over the last hour, from the workers' billed duration; absent when none reported." }),
   })
-  .meta({ id: 'QueueStats', description: 'Counts of one queue.' });
+  .meta({ id: 'QueueStats', description: 'Counts of one queue, and what its job types cost.' });
 
 export const QueuePauseResponse = z
   .object({

@@ -1,7 +1,17 @@
 import type { Context, EventBridgeEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { QUEUE_NAME } from '../../src/define.js';
-import type { AnyJobHandler, AttemptTracing, DrainSummary, Logger, OutcomeEvent, Sluice } from '../../src/index.js';
+import {
+  type AnyJobHandler,
+  type AttemptTime,
+  type AttemptTracing,
+  attributeCost,
+  type DrainSummary,
+  type Logger,
+  type OutcomeEvent,
+  type Sluice,
+} from '../../src/index.js';
+import { errorFields } from '../../src/logger.js';
 import { describeIssues } from '../../src/text.js';
 import { DETAIL_TYPES, type EventPublisher } from '../shared/events.js';
 import type { MetricsSink } from '../shared/metricsSink.js';
@@ -55,6 +65,10 @@ export interface WorkerAppOptions {
  * The drain worker: drains the named queue within the invocation's remaining time less a margin, reports
  * per-job metrics and dead letters, and — when time ran out with work still due — publishes
  * `DrainRequested` so the backlog keeps moving, fanning out to at most 2^maxFanoutGeneration chains.
+ * With the invocation's memory known (Lambda's `memoryLimitInMB`), it also splits the invocation's duration
+ * over the job types it ran (`attributeCost`), publishes each type's share (`AttributedGbSeconds` and
+ * `AttributedAttempts`, dimensions `{ service, queue, type }`) and adds it to the database's cost
+ * (`recordCosts`, read back by `stats()`).
  */
 export function createWorker(options: WorkerAppOptions) {
   /**
@@ -63,8 +77,10 @@ export function createWorker(options: WorkerAppOptions) {
    */
   return async (
     event: WorkerEvent,
-    context: Pick<Context, 'getRemainingTimeInMillis'> & { signal?: AbortSignal },
+    context: Pick<Context, 'getRemainingTimeInMillis'> & Partial<Pick<Context, 'memoryLimitInMB'>> & { signal?: AbortSignal },
   ): Promise<DrainSummary & { queue: string }> => {
+    const invokedAt = performance.now();
+    const attempts: AttemptTime[] = [];
     const parsed = workerEventSchema.safeParse(event);
     if (!parsed.success) {
       const issues = describeIssues(parsed.error.issues);
@@ -97,7 +113,10 @@ export function createWorker(options: WorkerAppOptions) {
       concurrency: options.concurrency,
       leaseMs: options.leaseMs,
       tracing: options.tracing,
-      onOutcome: (o) => record(options, o),
+      onOutcome: (o) => {
+        if (o.durationMs !== null) attempts.push({ queue: o.queue, type: o.type, durationMs: o.durationMs });
+        record(options, o);
+      },
       // The claim's latency at the client, a sample a claim: the dashboard's p95, and its alarm.
       onClaim: (c) => options.metrics.addMetric('ClaimLatencyMs', 'Milliseconds', c.ms),
     });
@@ -125,10 +144,30 @@ export function createWorker(options: WorkerAppOptions) {
       });
       if (undelivered > 0) options.metrics.addMetric('EventsNotDelivered', 'Count', undelivered);
       options.metrics.publishStoredMetrics();
+      await recordCost(options, attempts, performance.now() - invokedAt, Number(context.memoryLimitInMB));
     }
     options.logger.info('drain finished', { queue, trigger: e['detail-type'], generation, ...summary });
     return { queue, ...summary };
   };
+}
+
+/**
+ * The invocation's cost, split over the types it ran: one EMF document per type (its `type` dimension beside
+ * the queue's) and one upsert. Lambda bills from the handler's start to its end, which is about
+ * `billedMs`; a cost that cannot be written is logged, never thrown.
+ */
+async function recordCost(options: WorkerAppOptions, attempts: readonly AttemptTime[], billedMs: number, memoryMb: number) {
+  if (attempts.length === 0 || !(memoryMb > 0)) return;
+  const shares = attributeCost(attempts, billedMs, memoryMb);
+  for (const s of shares) {
+    options.metrics.addDimension('type', s.type);
+    options.metrics.addMetric('AttributedGbSeconds', 'Count', s.gbMs / 1000);
+    options.metrics.addMetric('AttributedAttempts', 'Count', s.attempts);
+    options.metrics.publishStoredMetrics();
+  }
+  await options.sluice.recordCosts(shares).catch((error: unknown) => {
+    options.logger.warn('could not record the cost of the drain', { error: errorFields(error) });
+  });
 }
 
 function record(options: WorkerAppOptions, o: OutcomeEvent): void {

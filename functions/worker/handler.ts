@@ -8,6 +8,7 @@ import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { QUEUE_NAME } from '../../src/define.js';
 import type { AnyJobHandler, EnqueuedJob, EnqueueItem } from '../../src/index.js';
+import { probeHandler, probeJob } from '../../src/probe.js';
 import { databaseConfigSchema, eventsConfigSchema, loadConfig } from '../shared/config.js';
 import { containerPublisher, containerSluice } from '../shared/container.js';
 import type { MetricsSink } from '../shared/metricsSink.js';
@@ -72,7 +73,9 @@ export function createWorkerHandler(options: WorkerHandlerOptions) {
       return jobs;
     },
   };
-  const handlers = typeof options.handlers === 'function' ? options.handlers({ enqueue }) : options.handlers;
+  const own = typeof options.handlers === 'function' ? options.handlers({ enqueue }) : options.handlers;
+  // `sluice smoke`'s probe runs on every worker, beside the app's own types (src/probe.ts).
+  const handlers = own.some((h) => h.definition.type === probeJob.type) ? own : [...own, probeHandler];
   const drain = createWorker({
     sluice,
     handlers,

@@ -46,9 +46,22 @@ export function overviewPage(
 <p class="muted">Succeeded, failures and durations: ${esc(window.label)}, from the counts each outcome batch writes (durations exact to within 19%).</p>`;
   return layout(
     'Queues',
-    stats.length === 0 ? '<p class="muted">No queue holds a job yet.</p>' : `${table}${chartsHtml(activity, window)}`,
+    stats.length === 0 ? '<p class="muted">No queue holds a job yet.</p>' : `${table}${chartsHtml(activity, window)}${costsTable(stats)}`,
     ctx,
   );
+}
+
+/** What each job type cost over the last hour, where the workers report it (the Lambda worker does). */
+function costsTable(stats: readonly QueueStats[]): string {
+  const rows = stats.flatMap((q) =>
+    (q.costs ?? []).map(
+      (c) =>
+        `<tr data-cost="${esc(`${q.queue}/${c.type}`)}"><td>${esc(q.queue)}</td><td class="t">${esc(c.type)}</td><td>${c.attempts}</td><td>${c.gbSeconds.toFixed(3)}</td><td data-stat="per1000">${c.gbSecondsPer1000.toFixed(3)}</td></tr>`,
+    ),
+  );
+  if (rows.length === 0) return '';
+  return `<h2>Cost, the last hour</h2><table id="costs"><thead><tr><th>queue</th><th class="t">type</th><th>attempts</th><th>GB-seconds</th><th>per 1,000 attempts</th></tr></thead><tbody>${rows.join('')}</tbody></table>
+<p class="muted">The workers' billed duration and memory, split over the types by their attempts' run time.</p>`;
 }
 
 export interface DeadLetterPage {
