@@ -60,6 +60,8 @@ commands:
   dead-letters purge           delete them        (--queue Q | --type T | --id ID… | filters | --all)
   migrate                      apply pending migrations
   prune                        delete finished jobs past retention
+  smoke                        prove a deployment works: a probe job, a dead-letter round trip, the alarms
+                               (--stack S | --api URL) [--queue Q] … (sluice smoke --help)
 
 options everywhere: --json (machine-readable output), --schema S (default SLUICE_SCHEMA or sluice),
   --config FILE (default: sluice.config.ts here or above; SLUICE_CONFIG), -h/--help
@@ -407,6 +409,11 @@ export async function main(
       process.stderr.write(`sluice ui: ${(err as Error).message}\n`);
       return (err as Error).message.startsWith('no database:') ? 3 : 2;
     }
+  }
+  if (argv[0] === 'smoke') {
+    // Needs no database: it probes a deployed stack (or an API) from outside.
+    const { runSmoke } = await import('./smoke.js');
+    return runSmoke(argv.slice(1), io);
   }
   if (argv[0] === 'dev') {
     // Runs until a signal stops it (and exits the process then); returns once it is up.

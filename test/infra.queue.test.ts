@@ -62,6 +62,16 @@ describe('queue stack', () => {
     t.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
   });
 
+  it('outputs what sluice smoke reads: the API URL, the queues and the alarm topic', () => {
+    const outputs = t.findOutputs('*');
+    const byId = (id: string) => Object.entries(outputs).filter(([key]) => new RegExp(`${id}[0-9A-F]{8}$`).test(key));
+    const [api] = byId('SluiceApiUrl');
+    assert.ok(api, `an output SluiceApiUrl among ${Object.keys(outputs).join(', ')}`);
+    assert.deepEqual(Object.keys(api[1].Value), ['Fn::GetAtt'], 'the HTTP API endpoint');
+    assert.equal(byId('SluiceQueues')[0]?.[1].Value, sluiceConfig.queues.map((q) => q.name).join(','));
+    assert.equal(byId('SluiceAlarmTopicArn').length, 1);
+  });
+
   it('functions may put events on the sluice bus only, and nothing is unscoped but X-Ray', () => {
     type Statement = { Action: string | string[]; Resource: unknown };
     const statements = Object.values(t.findResources('AWS::IAM::Policy')).flatMap(

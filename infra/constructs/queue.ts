@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { Duration, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Validations } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
@@ -272,6 +272,14 @@ export class SluiceQueue extends Construct {
       healthAlarms: props.healthAlarms,
     });
     this.alarmTopic = this.monitoring.alarmTopic;
+
+    // What `sluice smoke --stack` reads to probe the deployment (it finds them by these ids).
+    new CfnOutput(this, 'SluiceApiUrl', { value: this.httpApi.apiEndpoint, description: 'sluice: the enqueue API (IAM-authorized)' });
+    new CfnOutput(this, 'SluiceQueues', {
+      value: props.config.queues.map((q) => q.name).join(','),
+      description: 'sluice: the queues with a worker',
+    });
+    new CfnOutput(this, 'SluiceAlarmTopicArn', { value: this.alarmTopic.topicArn, description: 'sluice: where alarms go' });
   }
 
   /**
