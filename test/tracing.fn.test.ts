@@ -125,6 +125,21 @@ describe('worker function: X-Ray spans', async () => {
     );
   });
 
+  it("records at most maxSubsegments attempts in an invocation's own trace, counted per invocation", () => {
+    let current = new AWSXRay.Segment('capped');
+    const first = current;
+    const tracing = xrayTracing({ isTracingEnabled: () => true, getSegment: () => current }, { maxSubsegments: 2 });
+    const info = { jobId: '1', type: 'capped_job', queue: 'q', attempt: 1, maxAttempts: 1, trace: undefined };
+    for (let i = 0; i < 5; i++) tracing.start({ ...info, jobId: String(i) })?.end({ outcome: 'success' });
+    assert.deepEqual(
+      (first.subsegments ?? []).map((x) => x.name),
+      ['## capped_job', '## capped_job'],
+    );
+    current = new AWSXRay.Segment('next invocation');
+    tracing.start(info)?.end({ outcome: 'success' });
+    assert.equal(current.subsegments?.length, 1, 'the next invocation counts its own');
+  });
+
   it('a disabled tracer (outside Lambda) traces nothing and fails nothing', async () => {
     const off = new Tracer({ serviceName: 'off', captureHTTPsRequests: false });
     assert.equal(off.isTracingEnabled(), false);

@@ -7,7 +7,10 @@
  *   span that enqueued it, so the request and the jobs it caused are one trace. It is current while the
  *   handler runs (the handler's traced calls hang under it), and follow-up jobs hang under it.
  * Both carry the annotations `sluice_job_id`, `sluice_job_type`, `sluice_queue`, `sluice_attempt` and
- * `sluice_outcome`; a retry, a dead letter or a lost lease marks them as errors.
+ * `sluice_outcome`; a retry, a dead letter or a lost lease marks them as errors. An invocation that runs
+ * thousands of jobs records the first `maxSubsegments` of them in its own trace (default 200), so a sampled
+ * invocation of a fast queue stays one readable trace; the segments in the jobs' own traces are bounded by
+ * the producers' sampling instead.
  */
 import { Tracer } from '@aws-lambda-powertools/tracer';
 import AWSXRay from 'aws-xray-sdk-core';
@@ -38,7 +41,13 @@ const FAILED = new Set(['retry', 'dead', 'lost']);
  * const tracer = new Tracer({ serviceName: 'sluice' });
  * sluice.worker({ queue, handlers, tracing: xrayTracing(tracer) });
  */
-export function xrayTracing(tracer: Pick<Tracer, 'isTracingEnabled' | 'getSegment'>): AttemptTracing {
+export function xrayTracing(
+  tracer: Pick<Tracer, 'isTracingEnabled' | 'getSegment'>,
+  options: { maxSubsegments?: number } = {},
+): AttemptTracing {
+  const max = options.maxSubsegments ?? 200;
+  /** Subsegments added under each invocation's segment (the handler's, new each invocation). */
+  const added = new WeakMap<object, number>();
   return {
     start(info) {
       if (!tracer.isTracingEnabled()) return undefined;
@@ -48,7 +57,10 @@ export function xrayTracing(tracer: Pick<Tracer, 'isTracingEnabled' | 'getSegmen
         s.addAnnotation('sluice_queue', info.queue);
         s.addAnnotation('sluice_attempt', info.attempt);
       };
-      const sub = tracer.getSegment()?.addNewSubsegment(`## ${info.type}`);
+      const invocation = tracer.getSegment();
+      const count = invocation ? (added.get(invocation) ?? 0) : 0;
+      if (invocation) added.set(invocation, count + 1);
+      const sub = invocation && count < max ? invocation.addNewSubsegment(`## ${info.type}`) : undefined;
       if (sub) {
         annotate(sub);
         if (info.trace) sub.addAnnotation('sluice_trace_id', xrayTraceId(info.trace));

@@ -15,7 +15,7 @@ export interface ClaimedRow {
   limited?: boolean;
   /** A limited job's key ('' for a type limited only in total), from the flow claim. */
   flow_key?: string | null;
-  /** The trace context it was enqueued with (a W3C traceparent), or null (migration 0015). */
+  /** The trace context it was enqueued with (a W3C traceparent), or null (migration 0014). */
   trace?: string | null;
 }
 

@@ -40,7 +40,8 @@ export interface FlowClaim {
  * - Its clock is read once, after its snapshot (`clock_timestamp()`): a start is then later than the end of
  *   every outcome the claim saw, which `now()`, the transaction's start, would not be.
  *
- * The statement lives in `claim_flow_jobs` (migrations/0013_flow_control.sql), planned once per backend.
+ * The statement lives in `claim_flow_jobs` (migrations/0013_flow_control.sql; its body now with queue limits
+ * in 0014_queue_limits_trace.sql), planned once per backend.
  */
 export async function claimFlowJobs(
   db: Queryable,

@@ -1,4 +1,4 @@
--- sluice 0016: cost per job type. A worker host that knows what a drain cost (on Lambda: its billed duration
+-- sluice 0015: cost per job type. A worker host that knows what a drain cost (on Lambda: its billed duration
 -- and memory) splits it over the job types by the run time of their attempts, and adds each share here, per
 -- minute, queue and type (src/cost.ts). stats() reads the last hour of it as GB-seconds per 1,000 attempts.
 -- Released migrations are never edited: add the next number instead.

@@ -1,13 +1,23 @@
--- sluice 0015: trace context. A job keeps the trace context of the request that enqueued it (a W3C
--- traceparent: the trace, the span the job hangs under, and the sampled flag; an X-Ray header is stored in
--- this spelling too), and each claim returns it, so every attempt continues that trace (docs/tracing.md).
--- NULL for a job enqueued without one, which costs it nothing: the record already has a null bitmap.
--- Retries and redrives keep it: it lives on the record.
--- Released migrations are never edited: add the next number instead.
+-- sluice 0014: queue limits and trace context. Released migrations are never edited: add the next number
+-- instead.
 --
--- The claim functions return one more column, so they are dropped and created again, in this migration's
--- transaction: a claim of the previous code that waits for it then calls the new function, and ignores the
--- column it does not know. enqueue_replacing takes the trace as a ninth argument with a default, so the
+-- 1. Queue limits. A queue declared with defineQueue({ name, limits: { concurrency, rate } }) bounds the
+--    jobs of every type on it, running at once and started a period, in total, on top of each type's and
+--    key's own limits; and RateLimitedError({ scope: 'queue' }) cools the whole queue down
+--    (docs/flow-control.md, "Queue limits"). Nothing new is stored for it: every type on a limited queue is
+--    limited (its jobs are parked in flow_jobs, under key '' when the type has no key), the queue's limits
+--    come with the claim (p_limits' entry of type '', never a job type's name), and its cooldown and bucket
+--    are flow_state's row of type '' and key ''.
+-- 2. Trace context. A job keeps the trace context of the request that enqueued it (a W3C traceparent: the
+--    trace, the span the job hangs under, and the sampled flag; an X-Ray header is stored in this spelling
+--    too), and each claim returns it, so every attempt continues that trace (docs/tracing.md). NULL for a
+--    job enqueued without one, which costs it nothing: the record already has a null bitmap. Retries and
+--    redrives keep it: it lives on the record.
+--
+-- The claim functions return one more column (the trace), so they are dropped and created again, in this
+-- migration's transaction: a claim of the previous code that waits for it then calls the new function, and
+-- ignores the column it does not know (and sends no queue limits: its claims still honour a queue cooldown
+-- that newer workers wrote). enqueue_replacing takes the trace as a ninth argument with a default, so the
 -- previous code's eight-argument call keeps working (its replaced jobs lose their trace).
 
 ALTER TABLE jobs ADD COLUMN trace text CHECK (trace ~ '^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$');
@@ -64,7 +74,7 @@ WITH RECURSIVE prio(p) AS (
 END
 $claim$;
 
--- 0014's claim_flow_jobs, returning the trace.
+-- 0013's claim_flow_jobs, with the queue's own limits and cooldown, returning the trace.
 DROP FUNCTION claim_flow_jobs(text, integer, float8, uuid, jsonb);
 CREATE FUNCTION claim_flow_jobs(p_queue text, p_limit integer, p_lease_seconds float8, p_token uuid, p_limits jsonb)
 RETURNS TABLE (id text, type text, queue text, priority smallint, attempt integer, max_attempts integer,
