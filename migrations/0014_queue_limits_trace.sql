@@ -20,7 +20,11 @@
 -- that newer workers wrote). enqueue_replacing takes the trace as a ninth argument with a default, so the
 -- previous code's eight-argument call keeps working (its replaced jobs lose their trace).
 
-ALTER TABLE jobs ADD COLUMN trace text CHECK (trace ~ '^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$');
+-- The column, then its check NOT VALID: a check added with the column would scan every record under this
+-- migration's ACCESS EXCLUSIVE lock (as 0006 explains), and every existing record's trace is NULL anyway.
+-- New and updated records are checked; 0016 validates the old ones outside a transaction.
+ALTER TABLE jobs ADD COLUMN trace text;
+ALTER TABLE jobs ADD CONSTRAINT jobs_trace_format CHECK (trace ~ '^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$') NOT VALID;
 
 -- 0009's claim_jobs, returning the trace.
 DROP FUNCTION claim_jobs(text, integer, float8, uuid);

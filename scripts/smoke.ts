@@ -140,7 +140,12 @@ export async function smoke(o: SmokeOptions, deps: SmokeDeps = {}): Promise<Smok
     await step('dead-letter round trip', async () => {
       const id = await enqueue({ probe: `${probe}-dead`, fail: true });
       if ((await waitFor(id, ['dead', 'succeeded'])).state !== 'dead') throw new Failed(`job ${id} was asked to fail, and did not die`);
-      const listed = await http('GET', `/v1/dead-letters?type=sluice.probe&queue=${encodeURIComponent(queue as string)}&limit=100`);
+      // The page that starts at this id (keyset: `after` the id before it), however many dead letters precede it.
+      const after = (BigInt(id) - 1n).toString();
+      const listed = await http(
+        'GET',
+        `/v1/dead-letters?type=sluice.probe&queue=${encodeURIComponent(queue as string)}&after=${after}&limit=1`,
+      );
       const ids = ((listed.body as { deadLetters?: Array<{ id: string }> }).deadLetters ?? []).map((j) => j.id);
       if (!ids.includes(id)) throw new Failed(`dead letter ${id} is not listed by GET /v1/dead-letters`);
       const redriven = await http('POST', '/v1/dead-letters/redrive', { ids: [id] });
@@ -306,9 +311,9 @@ async function stackOutputs(cf: CloudFormationClient, stack: string): Promise<{ 
     throw new Unreachable(`CloudFormation: ${(err as Error).message}`);
   }
   const value = (key: RegExp) => outputs.filter((x) => key.test(x.OutputKey ?? '')).map((x) => x.OutputValue ?? '');
-  const apis = value(/SluiceApiUrl/);
+  const apis = value(/SluiceApiUrl[0-9A-F]{8}$/);
   if (apis.length > 1) throw new Failed(`stack ${stack} holds ${apis.length} SluiceQueues: pass --api to say which`);
-  return { api: apis[0], queues: (value(/SluiceQueues/)[0] ?? '').split(',').filter(Boolean) };
+  return { api: apis[0], queues: (value(/SluiceQueues[0-9A-F]{8}$/)[0] ?? '').split(',').filter(Boolean) };
 }
 
 /** The names of the stack's CloudWatch alarms (its resources of that type). */

@@ -135,6 +135,16 @@ const queueSchema = z
   .strict();
 
 const QUEUES = new WeakSet<object>();
+/** The names of the queues this process defined with limits: a job of any type sent to one is parked under them. */
+const LIMITED = new Set<string>();
+
+/**
+ * Whether this process defined `queue` with `defineQueue`. A job sent into such a queue by a type that names
+ * another (`options.queue`, a probe) is parked under its limits too, so nothing on the queue escapes them.
+ */
+export function isLimitedQueue(queue: string): boolean {
+  return LIMITED.has(queue);
+}
 
 /**
  * A queue with limits of its own, enforced in the database across every worker like a type's: every job
@@ -153,6 +163,7 @@ export function defineQueue(options: { name: string; limits: QueueLimits }): Que
   }
   const queue = Object.freeze({ name: parsed.data.name, limits: Object.freeze(parsed.data.limits) });
   QUEUES.add(queue);
+  LIMITED.add(queue.name);
   return queue;
 }
 

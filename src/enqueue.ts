@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { SluiceSettings } from './config.js';
 import type { Queryable, SchemaName } from './db.js';
-import { type JobDefinition, type PayloadInput, PRIORITY, QUEUE_NAME } from './define.js';
+import { isLimitedQueue, type JobDefinition, type PayloadInput, PRIORITY, QUEUE_NAME } from './define.js';
 import { BatchTooLargeError, PayloadTooLargeError, SluiceError, ValidationError } from './errors.js';
 import type { JobView } from './job.js';
 import { type EnqueueRow, type InsertedRow, insertJobs, releaseExpiredKeys } from './sql/enqueue.js';
@@ -147,13 +147,15 @@ function prepare(items: readonly EnqueueItem[], settings: SluiceSettings): Enque
       return;
     }
     const o = opts.data;
-    const flowKey = flowKeyOf(item.job, parsed.data);
+    const queue = o.queue ?? item.job.queue;
+    // A job sent into a queue with limits of its own counts against them, whatever its type names.
+    const flowKey = flowKeyOf(item.job, parsed.data, isLimitedQueue(queue));
     if (flowKey !== null && typeof flowKey === 'object') {
       issues.push({ path: [i, 'payload'], message: flowKey.error, code: 'custom' });
       return;
     }
     if (flowKey !== null && o.replaceKey !== undefined) {
-      const message = `replaceKey does not work with a job type that has limits (${item.job.type}${item.job.limits ? '' : `: its queue ${item.job.queue} has`})`;
+      const message = `replaceKey does not work with a job type that has limits (${item.job.type}${item.job.limits ? '' : `: its queue ${queue} has`})`;
       issues.push({ path: [i, 'options', 'replaceKey'], message, code: 'custom' });
       return;
     }
@@ -162,7 +164,6 @@ function prepare(items: readonly EnqueueItem[], settings: SluiceSettings): Enque
       issues.push({ path: [i, 'options', 'queue'], message, code: 'custom' });
       return;
     }
-    const queue = o.queue ?? item.job.queue;
     if (settings.queues && !settings.queues.includes(queue)) {
       const path = o.queue === undefined ? [i, 'queue'] : [i, 'options', 'queue'];
       issues.push({ path, message: unknownQueueMessage(queue, settings.queues), code: 'custom' });
@@ -194,12 +195,13 @@ function prepare(items: readonly EnqueueItem[], settings: SluiceSettings): Enque
 
 /**
  * The flow key of a job of a limited type: its `limits.key` of the parsed payload, or '' when the type is
- * limited only in total (or only by its queue's limits); null for a type without limits on a queue without. A key function that throws or returns anything
+ * limited only in total (or only by its queue's limits, the queue it is sent to included); null for a type
+ * without limits on a queue without. A key function that throws or returns anything
  * but a non-empty string (at most 255 characters) or a finite number is refused, naming the type.
  */
-function flowKeyOf(def: JobDefinition, payload: unknown): string | null | { error: string } {
+function flowKeyOf(def: JobDefinition, payload: unknown, intoLimitedQueue: boolean): string | null | { error: string } {
   const limits = def.limits;
-  if (!limits) return def.queueLimits ? '' : null;
+  if (!limits) return def.queueLimits || intoLimitedQueue ? '' : null;
   if (!limits.key) return '';
   let key: unknown;
   try {

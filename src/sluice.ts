@@ -91,15 +91,16 @@ export interface DatabaseHealth {
   /** Transaction ids since the oldest xmin anything holds (a session, a prepared transaction, a replication slot); 0 when none. */
   xminHorizonAgeXids: number;
   /** What holds that xmin; null when nothing does. */
-  xminHolder: 'session' | 'prepared transaction' | 'replication slot' | null;
+  xminHolder: 'session' | 'replication connection' | 'prepared transaction' | 'replication slot' | null;
   /** The live table (`active_jobs`): row versions the statistics count live and dead. */
   liveTableRows: number;
   liveTableDeadRows: number;
   /**
    * Seconds since a vacuum (auto or manual) last finished on the live table, counted only while it has
-   * dead rows worth removing (at least 10,000): 0 otherwise. Null when it was never vacuumed.
+   * dead rows worth removing (at least 10,000): 0 otherwise. Never vacuumed (or its statistics reset since):
+   * since the statistics started.
    */
-  secondsSinceVacuum: number | null;
+  secondsSinceVacuum: number;
   /** Jobs the queues report live (ready, scheduled up to `stats()`' cap, running), and the live table's row versions per such job (at least 1,000 assumed). */
   liveJobs: number;
   liveTableRowsPerJob: number;
@@ -422,7 +423,7 @@ export class Sluice {
       xminHolder: (row.xmin_holder as DatabaseHealth['xminHolder']) ?? null,
       liveTableRows: row.live_rows,
       liveTableDeadRows: row.dead_rows,
-      secondsSinceVacuum: row.dead_rows < VACUUM_WORTHY_DEAD_ROWS ? 0 : row.last_vacuum_seconds,
+      secondsSinceVacuum: row.dead_rows < VACUUM_WORTHY_DEAD_ROWS ? 0 : Math.max(0, row.last_vacuum_seconds ?? 0),
       liveJobs,
       liveTableRowsPerJob: rows / Math.max(liveJobs, 1_000),
       connections: row.connections,

@@ -126,6 +126,33 @@ describe('queue limits', async () => {
     assert.equal((await sluice.getJob(first.id))?.state, 'succeeded');
   });
 
+  it("a job of another type sent into a limited queue counts against the queue's limits too", async () => {
+    const queue = defineQueue({ name: 'ql-into', limits: { concurrency: 1 } });
+    const own = defineJob({ type: 'ql_into_own', schema, queue, ...fast });
+    const visitor = defineJob({ type: 'ql_into_visitor', schema, queue: 'ql-elsewhere', ...fast });
+    await sluice.enqueueMany([0, 1].map((n) => ({ job: own, payload: { tenant: 't', n } })));
+    const sent = await sluice.enqueueMany(
+      [0, 1].map((n) => ({ job: visitor, payload: { tenant: 't', n }, options: { queue: 'ql-into' } })),
+    );
+    const parked = await pool.query(
+      `SELECT count(*)::int AS n FROM ${s}.active_jobs WHERE id = ANY($1::bigint[]) AND run_at = 'infinity'`,
+      [sent.map((j) => j.id)],
+    );
+    assert.equal(parked.rows[0].n, 2, "the visitors are parked under the queue's limits");
+    let running = 0;
+    let max = 0;
+    const work = async () => {
+      max = Math.max(max, ++running);
+      await sleep(30);
+      running--;
+    };
+    const summary = await sluice
+      .worker({ queue: 'ql-into', handlers: [defineHandler(own, work), defineHandler(visitor, work)], concurrency: 4 })
+      .drain({ remainingTimeMs: 8_000 });
+    assert.equal(summary.succeeded, 4);
+    assert.equal(max, 1, 'one at a time across both types, as the queue says');
+  });
+
   it('a cooled queue holds another worker, which returns at once', async () => {
     const queue = defineQueue({ name: 'ql-held', limits: { concurrency: 2 } });
     const job = defineJob({ type: 'ql_held', schema, queue, ...fast });

@@ -243,7 +243,23 @@ describe('trace context from enqueue to job', async () => {
         remainingTimeMs: 5_000,
       });
       assert.equal(second.succeeded, 1, 'a span whose run throws: the attempt runs without it');
-      for (const id of [x, y, z]) assert.equal((await sluice.getJob(id))?.state, 'succeeded');
+      // A run that fails after the attempt it ran: the attempt's own outcome stands, and it ran once.
+      let runs = 0;
+      const late = {
+        start: () => ({
+          end: () => {},
+          run: async (fn: () => Promise<unknown>) => {
+            await fn();
+            throw new Error('tracer failed on the way out');
+          },
+        }),
+      };
+      const { id: w } = await sluice.enqueue(job, { n: 5 });
+      const third = await sluice
+        .worker({ queue: 'tr-root', handlers: [defineHandler(job, () => void runs++)], tracing: late as never, logger })
+        .drain({ remainingTimeMs: 5_000 });
+      assert.deepEqual([third.succeeded, third.retried, runs], [1, 0, 1]);
+      for (const id of [x, y, z, w]) assert.equal((await sluice.getJob(id))?.state, 'succeeded');
     });
   });
 });

@@ -38,7 +38,7 @@ function publishHealth(metrics: MetricsSink, h: DatabaseHealth): void {
   if (h.oldestTransactionSeconds !== null) metrics.addMetric('OldestTransactionAgeSeconds', 'Seconds', h.oldestTransactionSeconds);
   metrics.addMetric('XminHorizonAgeXids', 'Count', h.xminHorizonAgeXids);
   metrics.addMetric('LiveTableDeadRows', 'Count', h.liveTableDeadRows);
-  if (h.secondsSinceVacuum !== null) metrics.addMetric('SecondsSinceVacuum', 'Seconds', h.secondsSinceVacuum);
+  metrics.addMetric('SecondsSinceVacuum', 'Seconds', h.secondsSinceVacuum);
   metrics.addMetric('LiveTableRowsPerJob', 'Count', h.liveTableRowsPerJob);
   metrics.addMetric('DatabaseConnections', 'Count', h.connections);
   metrics.addMetric('ConnectionsUsedPercent', 'Percent', (100 * h.connections) / Math.max(1, h.maxConnections));

@@ -26,7 +26,7 @@ export async function addCosts(db: Queryable, s: SchemaName, rows: readonly Cost
 /** The shares of the last `sinceSeconds`, summed per queue and type, in queue and type order. */
 export async function readCosts(db: Queryable, s: SchemaName, sinceSeconds: number): Promise<CostRow[]> {
   const res = await db.query<{ queue: string; type: string; attempts: number; billed_ms: number; gb_ms: number }>(
-    `SELECT queue, type, sum(attempts)::int AS attempts, sum(billed_ms)::float8 AS billed_ms, sum(gb_ms)::float8 AS gb_ms
+    `SELECT queue, type, sum(attempts)::float8 AS attempts, sum(billed_ms)::float8 AS billed_ms, sum(gb_ms)::float8 AS gb_ms
      FROM ${s}.job_costs WHERE minute >= date_trunc('minute', now() - make_interval(secs => $1))
      GROUP BY queue, type ORDER BY queue, type`,
     [sinceSeconds],

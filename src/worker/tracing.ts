@@ -83,21 +83,21 @@ export class AttemptTracer {
     if (!span) return attempt();
     if (span.trace) job.trace = span.trace;
     let result: R | undefined;
-    let ran = false;
+    let running: Promise<R> | undefined;
     const once = () => {
-      ran = true;
-      return attempt();
+      running = attempt();
+      return running;
     };
     try {
       try {
         result = await (span.run ? span.run(once) : once());
       } catch (error) {
-        // The span's run failed before the attempt did (the attempt itself never throws): run it bare.
-        if (ran) throw error;
+        // The span's run failed, not the attempt (which never throws): the attempt's own outcome stands,
+        // and one that never started runs bare.
         this.#guard(job, () => {
           throw error;
         });
-        result = await attempt();
+        result = await (running ?? attempt());
       }
       return result;
     } finally {
