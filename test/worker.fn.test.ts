@@ -90,6 +90,26 @@ describe('drain worker function', async () => {
     assert.equal(of('AttributedGbSeconds', 'cost_slow')?.value, slowCost.gbSeconds);
   });
 
+  it('follow-ups that ctx.transaction committed wake their queue; a rolled-back one wakes nothing', async () => {
+    const parent = defineJob({ type: 'tx_parent', schema: payload, queue: 'tx-wake', timeout: 2_000, maxAttempts: 1 });
+    const child = defineJob({ type: 'tx_child', schema: payload, queue: 'tx-kids' });
+    await sluice.enqueueMany([1, 2].map((n) => ({ job: parent, payload: { n } })));
+    const { run, events } = setup(
+      [
+        defineHandler(parent, (p, ctx) =>
+          ctx.transaction(async (tx) => {
+            await tx.enqueue(child, { n: p.n });
+            if (p.n === 2) throw new PermanentJobError('rolled back with its follow-up');
+          }),
+        ),
+      ],
+      { queues: ['tx-wake'] },
+    );
+    const res = await run(eventBridgeEvent('Scheduled Event', { queue: 'tx-wake' }), lambdaContext(5_000));
+    assert.deepEqual([res.succeeded, res.dead], [1, 1]);
+    assert.deepEqual(events.details('JobsEnqueued'), [{ queue: 'tx-kids', count: 1 }], 'one wake-up, for the committed follow-up only');
+  });
+
   it('a scheduled event that names no queue drains the function default queue', async () => {
     const def = job('default');
     await sluice.enqueue(def, { n: 1 });

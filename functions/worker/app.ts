@@ -119,6 +119,8 @@ export function createWorker(options: WorkerAppOptions) {
       },
       // The claim's latency at the client, a sample a claim: the dashboard's p95, and its alarm.
       onClaim: (c) => options.metrics.addMetric('ClaimLatencyMs', 'Milliseconds', c.ms),
+      // Follow-ups that ctx.transaction committed wake their queues, as the API's jobs do.
+      onEnqueued: (jobs) => options.publisher.jobsCommitted(jobs),
     });
     let summary: DrainSummary;
     try {

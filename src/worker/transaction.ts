@@ -14,6 +14,8 @@ export interface TransactionOps {
   record(client: Queryable, outcomes: readonly Outcome[]): Promise<Set<string>>;
   /** Enqueue, on the transaction's connection. */
   enqueue(client: Queryable, items: readonly EnqueueItem[]): Promise<EnqueuedJob[]>;
+  /** Told of the jobs `tx.enqueue` added, once they committed (to wake their queues); its failure is ignored. */
+  committed?: ((jobs: EnqueuedJob[]) => void) | undefined;
 }
 
 /** What `ctx.transaction(fn)` gives `fn`: the transaction's connection and an enqueue inside it. */
@@ -41,6 +43,7 @@ export async function runJobTransaction<T>(
 ): Promise<T> {
   const client = await ops.connect();
   let committed = false;
+  const enqueued: EnqueuedJob[] = [];
   let broken: Error | undefined;
   try {
     await client.query('BEGIN');
@@ -50,7 +53,9 @@ export async function runJobTransaction<T>(
         // A follow-up continues the attempt's trace unless it is given its own.
         const trace = options?.trace ?? (job.trace && formatTraceparent(job.trace));
         const opts = trace === undefined ? options : { ...options, trace };
-        return (await ops.enqueue(client, [{ job: def, payload, options: opts }]))[0] as EnqueuedJob;
+        const added = (await ops.enqueue(client, [{ job: def, payload, options: opts }]))[0] as EnqueuedJob;
+        enqueued.push(added);
+        return added;
       },
     };
     const value = await fn(tx);
@@ -72,6 +77,13 @@ export async function runJobTransaction<T>(
     await client.query('COMMIT');
     committed = true;
     job.recorded = resultJson === undefined ? {} : { resultJson };
+    if (enqueued.length > 0 && ops.committed) {
+      try {
+        ops.committed(enqueued);
+      } catch {
+        // A wake-up that fails costs the follow-ups their head start only: the schedule drains them.
+      }
+    }
     return value;
   } catch (err) {
     if (!committed) {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseOptions } from '../config.js';
 import { QUEUE_NAME } from '../define.js';
+import type { EnqueuedJob } from '../enqueue.js';
 import { ConfigError, isTransientDatabaseError } from '../errors.js';
 import type { AnyJobHandler, JobHandler } from '../handler.js';
 import { errorFields, type Logger, silentLogger } from '../logger.js';
@@ -45,6 +46,11 @@ export type WorkerOptions = z.input<typeof workerOptionsSchema> & {
   tracing?: AttemptTracing | undefined;
   /** Called after each claim statement with its latency: the Lambda worker publishes it as `ClaimLatencyMs`. */
   onClaim?: ((event: ClaimEvent) => void) | undefined;
+  /**
+   * Called with the follow-up jobs a `ctx.transaction` enqueued (`tx.enqueue`), once its commit made them
+   * real: the Lambda worker wakes their queues with it.
+   */
+  onEnqueued?: ((jobs: EnqueuedJob[]) => void) | undefined;
 };
 
 /** Limits of one `drain()`: a time budget (remainingTimeMs or an absolute deadline) and optional overrides. */
@@ -82,7 +88,7 @@ export class Worker {
 
   /** `core` is the database, schema and settings of a `Sluice`; `sluice.worker(options)` passes its own. */
   constructor(core: WorkerCore, options: WorkerOptions) {
-    const { handlers, logger, onOutcome, tracing, onClaim, ...rest } = options;
+    const { handlers, logger, onOutcome, tracing, onClaim, onEnqueued, ...rest } = options;
     this.#onOutcome = onOutcome;
     this.#tracing = tracing;
     this.#onClaim = onClaim;
@@ -103,6 +109,7 @@ export class Worker {
         this.queue,
       ),
     );
+    if (onEnqueued && this.#store.transaction) this.#store.transaction = { ...this.#store.transaction, committed: onEnqueued };
   }
 
   #config(): DrainerConfig {
