@@ -9,6 +9,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import type { CloudWatchClient, DescribeAlarmsCommandOutput } from '@aws-sdk/client-cloudwatch';
+import { signRequest } from '../functions/shared/iamAuthToken.js';
 
 /** 0 every check passed (a warning included); 1 a check failed; 2 bad input; 3 the API or AWS could not be reached. */
 export const SMOKE_EXIT = { passed: 0, failed: 1, usage: 2, unreachable: 3 } as const;
@@ -245,49 +246,13 @@ async function signed(
   region: string,
   credentials: Credentials | undefined,
 ): Promise<Record<string, string>> {
-  const [{ SignatureV4 }, { createHash, createHmac }] = await Promise.all([import('@smithy/signature-v4'), import('node:crypto')]);
-  const creds = credentials ?? (await import('@aws-sdk/credential-provider-node')).defaultProvider();
-  const signer = new SignatureV4({ service: 'execute-api', region, credentials: creds, sha256: nodeSha256(createHash, createHmac) });
-  const query: Record<string, string> = {};
-  for (const [k, v] of url.searchParams) query[k] = v;
-  let request: { headers: Record<string, string> };
+  let creds: Awaited<ReturnType<Credentials>>;
   try {
-    request = await signer.sign({
-      method,
-      protocol: url.protocol,
-      hostname: url.hostname,
-      ...(url.port ? { port: Number(url.port) } : {}),
-      path: url.pathname,
-      query,
-      headers: { ...headers, host: url.host },
-      ...(body ? { body } : {}),
-    });
+    creds = await (credentials ?? (await import('@aws-sdk/credential-provider-node')).defaultProvider())();
   } catch (err) {
     throw new Unreachable(`no AWS credentials to sign with: ${(err as Error).message}`);
   }
-  return request.headers;
-}
-
-/** A SHA-256 (HMAC when keyed) for the signer, from node:crypto. */
-function nodeSha256(createHash: typeof import('node:crypto').createHash, createHmac: typeof import('node:crypto').createHmac) {
-  type Data = string | ArrayBuffer | ArrayBufferView;
-  const bytes = (d: Data) =>
-    typeof d === 'string' ? d : ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(d);
-  return class {
-    readonly #h: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
-    constructor(secret?: Data) {
-      this.#h = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
-    }
-    update(data: Data): void {
-      this.#h.update(bytes(data));
-    }
-    reset(): void {
-      throw new Error('not used by the signer');
-    }
-    async digest(): Promise<Uint8Array> {
-      return new Uint8Array(this.#h.digest());
-    }
-  };
+  return signRequest({ method, url, headers, body, region, service: 'execute-api', credentials: creds });
 }
 
 function defaultCloudFormation(region: string | undefined) {

@@ -43,7 +43,7 @@ import { listJobs } from './sql/listJobs.js';
 import { pauseQueues, resumeQueues } from './sql/pause.js';
 import { pruneBulkRequests, pruneFinished } from './sql/prune.js';
 import { pruneReplaceKeys } from './sql/replace.js';
-import { queueStats } from './sql/stats.js';
+import { type QueueStatsRow, queueStats } from './sql/stats.js';
 import { loadTimeline } from './sql/timeline.js';
 import { type TimelineEntry, toTimeline } from './timeline.js';
 import { Worker, type WorkerOptions } from './worker/worker.js';
@@ -413,7 +413,10 @@ export class Sluice {
    * if ((h.oldestTransactionSeconds ?? 0) > 600) console.warn(`a transaction has held vacuum back for ${h.oldestTransactionSeconds} s`);
    */
   async health(options: { stats?: readonly QueueStats[] } = {}): Promise<DatabaseHealth> {
-    const [row, stats] = await Promise.all([readHealth(this.#db, this.settings.schema), options.stats ?? this.stats()]);
+    // Only the counts are needed: the bare per-queue read, not stats() with its costs.
+    const counts: ReadonlyArray<Pick<QueueStats, 'ready' | 'scheduled' | 'running'>> | Promise<QueueStatsRow[]> =
+      options.stats ?? queueStats(this.#db, this.#s);
+    const [row, stats] = await Promise.all([readHealth(this.#db, this.settings.schema), counts]);
     let liveJobs = 0;
     for (const q of stats) liveJobs += q.ready + q.scheduled + q.running;
     const rows = row.live_rows + row.dead_rows;

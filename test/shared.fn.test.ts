@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { Signer } from '@aws-sdk/rds-signer';
+import { SignatureV4 } from '@smithy/signature-v4';
 import { mockClient } from 'aws-sdk-client-mock';
 import { z } from 'zod';
 import { databaseConfigSchema, eventsConfigSchema, loadConfig } from '../functions/shared/config.js';
 import { poolConfig } from '../functions/shared/db.js';
 import { EventPublisher, eventBridgeSink } from '../functions/shared/events.js';
-import { credentialsFromEnv, iamAuthToken } from '../functions/shared/iamAuthToken.js';
+import { credentialsFromEnv, iamAuthToken, signRequest } from '../functions/shared/iamAuthToken.js';
 import { silentLogger } from '../src/index.js';
 import { recordingSink } from './helpers/aws.js';
 
@@ -90,6 +92,79 @@ describe('IAM database authentication token', () => {
     const ours = await iamAuthToken({ ...other, credentials: keys, signingDate: new Date(at) });
     assert.equal(ours, await new Signer({ ...other, credentials: keys }).getAuthToken());
     assert.doesNotMatch(ours, /X-Amz-Security-Token/);
+  });
+
+  it('signs a request in its headers exactly as @smithy/signature-v4 does (sluice smoke calls the API so)', async () => {
+    /** SHA-256 (HMAC when keyed) from node:crypto, in the shape the SDK's signer takes. */
+    class Sha256 {
+      readonly #h: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
+      // (The signer passes strings and Uint8Arrays only.)
+      constructor(secret?: unknown) {
+        this.#h = secret === undefined ? createHash('sha256') : createHmac('sha256', secret as string | Uint8Array);
+      }
+      update(data: unknown) {
+        this.#h.update(data as string | Uint8Array);
+      }
+      async digest() {
+        return new Uint8Array(this.#h.digest());
+      }
+      reset() {}
+    }
+    const at = new Date(Date.UTC(2026, 11, 1, 18, 0, 1));
+    for (const [creds, method, target, body] of [
+      [
+        credentials,
+        'POST',
+        'https://abc123.execute-api.eu-west-1.amazonaws.com/v1/jobs',
+        '{"type":"sluice.probe","payload":{"probe":"p"}}',
+      ],
+      [
+        { accessKeyId: 'AKIDOTHER', secretAccessKey: 'a+b/c=d' },
+        'GET',
+        'https://abc123.execute-api.eu-west-1.amazonaws.com/v1/dead-letters?type=sluice.probe&queue=default&after=41&limit=1',
+        undefined,
+      ],
+    ] as const) {
+      const url = new URL(target);
+      const headers = {
+        accept: 'application/json',
+        ...(body ? { 'content-type': 'application/json' } : {}),
+        traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      };
+      const ours = signRequest({
+        method,
+        url,
+        headers,
+        body,
+        region: 'eu-west-1',
+        service: 'execute-api',
+        credentials: creds,
+        signingDate: at,
+      });
+      const query: Record<string, string> = {};
+      for (const [k, v] of url.searchParams) query[k] = v;
+      const theirs = await new SignatureV4({
+        service: 'execute-api',
+        region: 'eu-west-1',
+        credentials: creds,
+        sha256: Sha256,
+        applyChecksum: false,
+      }).sign(
+        {
+          method,
+          protocol: url.protocol,
+          hostname: url.hostname,
+          path: url.pathname,
+          query,
+          headers: { ...headers, host: url.host },
+          ...(body ? { body } : {}),
+        },
+        { signingDate: at },
+      );
+      assert.equal(ours.authorization, theirs.headers.authorization, `${method} ${url.pathname}`);
+      assert.equal(ours['x-amz-date'], theirs.headers['x-amz-date']);
+      assert.equal(ours['x-amz-security-token'], theirs.headers['x-amz-security-token']);
+    }
   });
 
   it('signs with the credentials Lambda puts in the environment, and names them when missing', () => {

@@ -1,6 +1,6 @@
 import type { SluiceSettings } from '../config.js';
 import type { ConnectionSource, Queryable, SchemaName } from '../db.js';
-import { type JobDefinition, queueLimitsOf, ratePerSecond } from '../define.js';
+import { type JobDefinition, type JobLimits, queueLimitsOf, ratePerSecond } from '../define.js';
 import { enqueueBatch } from '../enqueue.js';
 import { type ClaimedRow, claimJobs, claimOrder } from '../sql/claim.js';
 import { claimFlowJobs, type FlowLimitRow, hasFlowJobs } from '../sql/flowClaim.js';
@@ -113,28 +113,24 @@ export function flowLimitsOf(
   queue?: string,
 ): FlowLimitRow[] {
   const defs = [...definitions];
-  const out: FlowLimitRow[] = [];
   const own = queue === undefined ? undefined : queueLimitsOf(defs, queue);
-  if (own) {
-    const rate = own.rate && ratePerSecond(own.rate);
-    const none = { perKey: null, keyRate: null, keyBurst: null };
-    out.push({ type: '', total: own.concurrency ?? null, rate: rate?.rate ?? null, burst: rate?.burst ?? null, ...none });
-  }
-  for (const { type, limits } of defs) {
-    if (!limits) continue;
-    const rate = limits.rate && ratePerSecond(limits.rate);
-    const keyRate = limits.perKey?.rate && ratePerSecond(limits.perKey.rate);
-    out.push({
-      type,
-      total: limits.concurrency ?? null,
-      perKey: limits.perKey?.concurrency ?? null,
-      rate: rate?.rate ?? null,
-      burst: rate?.burst ?? null,
-      keyRate: keyRate?.rate ?? null,
-      keyBurst: keyRate?.burst ?? null,
-    });
-  }
-  return out;
+  const rows = defs.flatMap(({ type, limits }) => (limits ? [limitRow(type, limits)] : []));
+  return own ? [limitRow('', own), ...rows] : rows;
+}
+
+/** One entry of the flow claim's limits: a type's (or, under type '', its queue's, which has no keys). */
+function limitRow(type: string, limits: Pick<JobLimits, 'concurrency' | 'rate' | 'perKey'>): FlowLimitRow {
+  const rate = limits.rate && ratePerSecond(limits.rate);
+  const keyRate = limits.perKey?.rate && ratePerSecond(limits.perKey.rate);
+  return {
+    type,
+    total: limits.concurrency ?? null,
+    perKey: limits.perKey?.concurrency ?? null,
+    rate: rate?.rate ?? null,
+    burst: rate?.burst ?? null,
+    keyRate: keyRate?.rate ?? null,
+    keyBurst: keyRate?.burst ?? null,
+  };
 }
 
 /** The store of a sluice schema in Postgres; `limits` are those of the job types the worker handles. */
